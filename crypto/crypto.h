@@ -1,0 +1,228 @@
+/*
+ * crypto/crypto.h: identities, signatures with domain separation, member
+ * certificates, revocations, key files and armored files.
+ *
+ * Prefix mcrypto_, because libsodium owns crypto_*, randombytes_* and
+ * sodium_*.
+ *
+ * Identities are Ed25519 key pairs (libsodium). A node id is unkeyed
+ * BLAKE2b with a 16-byte output over the 18-byte context
+ * "fedmesh/v1/node-id" (no NUL) followed by the public key, written for
+ * people as "fm" followed by 26 lower-case base32 letters.
+ *
+ * Domain separation: a signature is made over
+ *
+ *     "fedmesh/v1/" || type name || 0x00 || body
+ *
+ * where the type name is "advert", "cert", "revocation" and so on. A
+ * signature made for one message type therefore never verifies as another,
+ * even over identical body bytes.
+ *
+ * Key generation is deterministic from a 32-byte seed (libsodium's
+ * seedable key generation): the caller brings the seed, from
+ * randombytes_buf() in the shell, or from a seeded PRNG in the simulator.
+ * Nothing in this module reads a clock: validity checks take `now`.
+ *
+ * Files: key files, certificates and revocations are small text files.
+ * Reading is bounded (MCRYPTO_FILE_SIZE_MAX). Secret key files are written
+ * with mode 0600, never overwrite an existing file, and a secret key file
+ * that group or others may read is refused. Secrets are wiped with
+ * sodium_memzero as soon as they are no longer needed.
+ */
+#ifndef CRYPTO_CRYPTO_H
+#define CRYPTO_CRYPTO_H
+
+#include <stdint.h>
+
+#include "mesh/mesh.h"
+#include "wire/wire.h"
+
+#define MCRYPTO_PUBLIC_KEY_SIZE 32u
+#define MCRYPTO_SECRET_KEY_SIZE 64u
+#define MCRYPTO_SEED_SIZE       32u
+#define MCRYPTO_SIGNATURE_SIZE  64u
+#define MCRYPTO_FILE_SIZE_MAX   (256u * 1024u)
+
+_Static_assert(MCRYPTO_PUBLIC_KEY_SIZE == WIRE_PUBLIC_KEY_SIZE, "one key size");
+_Static_assert(MCRYPTO_SIGNATURE_SIZE == WIRE_SIGNATURE_SIZE, "one signature size");
+
+typedef struct mcrypto_keypair {
+    uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE];
+    uint8_t secret_key[MCRYPTO_SECRET_KEY_SIZE]; /* wipe with mcrypto_keypair_wipe */
+} mcrypto_keypair;
+
+/* Initialises libsodium. Call once before anything else here; safe to call
+ * again. Errors: MESH_EINTERNAL when libsodium cannot initialise. */
+MESH_MUST_USE mesh_err mcrypto_init(void);
+
+/* Derives a key pair from a seed (borrowed). Errors: MESH_EINTERNAL. */
+MESH_MUST_USE mesh_err mcrypto_keypair_from_seed(const uint8_t seed[MCRYPTO_SEED_SIZE],
+                                                 mcrypto_keypair *keypair_out);
+/* Zeroes the whole key pair. NULL is a no-op. */
+void mcrypto_keypair_wipe(mcrypto_keypair *keypair);
+
+/* Node ids. */
+#define MCRYPTO_NODE_ID_TEXT_SIZE 29u /* "fm" + 26 base32 letters + NUL */
+void mcrypto_node_id(const uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE], mesh_node_id *id_out);
+void mcrypto_node_id_format(const mesh_node_id *id, char text_out[MCRYPTO_NODE_ID_TEXT_SIZE]);
+/* Errors: MESH_EINVAL when text is not a well-formed node id. */
+MESH_MUST_USE mesh_err mcrypto_node_id_parse(const char *text, mesh_node_id *id_out);
+
+/* Signatures with domain separation. body is borrowed; body_size may be 0.
+ * Errors: MESH_EINVAL (unknown type, body over WIRE_BODY_SIZE_MAX).
+ * mcrypto_verify returns MESH_EAUTH when the signature does not verify. */
+MESH_MUST_USE mesh_err mcrypto_sign(const mcrypto_keypair *keypair,
+                                    wire_type type,
+                                    const uint8_t *body,
+                                    uint32_t body_size,
+                                    uint8_t signature_out[MCRYPTO_SIGNATURE_SIZE]);
+MESH_MUST_USE mesh_err mcrypto_verify(const uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                                      wire_type type,
+                                      const uint8_t *body,
+                                      uint32_t body_size,
+                                      const uint8_t signature[MCRYPTO_SIGNATURE_SIZE]);
+
+/* Signs body as `type` and writes the whole envelope frame into frame.
+ * Errors: MESH_EINVAL, MESH_EFULL (frame_size_max too small). */
+MESH_MUST_USE mesh_err mcrypto_envelope_seal(const mcrypto_keypair *keypair,
+                                             wire_type type,
+                                             const uint8_t *body,
+                                             uint32_t body_size,
+                                             uint8_t *frame,
+                                             uint32_t frame_size_max,
+                                             uint32_t *frame_size_out);
+/* Decodes a frame, checks that it is of expected_type, that its signer is
+ * the node id of public_key, and that the signature verifies.
+ * Errors: MESH_EPROTO (malformed or wrong type; error_out says why when
+ * not NULL: a wrong type is WIRE_REASON_UNKNOWN_TYPE at offset 0),
+ * MESH_EAUTH (other signer or bad signature). envelope_out is untouched on
+ * failure; its body points into frame. */
+MESH_MUST_USE mesh_err mcrypto_envelope_open(const uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                                             wire_type expected_type,
+                                             const uint8_t *frame,
+                                             uint32_t frame_size,
+                                             wire_envelope *envelope_out,
+                                             wire_error *error_out);
+
+/* Certificates. */
+typedef enum mcrypto_cert_status {
+    MCRYPTO_CERT_VALID = 0,
+    MCRYPTO_CERT_MALFORMED = 1,
+    MCRYPTO_CERT_OTHER_ROOT = 2, /* signed by a key that is not this federation's root */
+    MCRYPTO_CERT_BAD_SIGNATURE = 3,
+    MCRYPTO_CERT_NOT_YET_VALID = 4,
+    MCRYPTO_CERT_EXPIRED = 5,
+    MCRYPTO_CERT_REVOKED = 6,
+} mcrypto_cert_status;
+
+/* A phrase for the user ("expired"); never NULL. */
+const char *mcrypto_cert_status_text(mcrypto_cert_status status);
+
+/* Signs cert with the root key and writes the envelope frame.
+ * Errors: MESH_EINVAL (cert fails the wire rules), MESH_EFULL. */
+MESH_MUST_USE mesh_err mcrypto_cert_issue(const mcrypto_keypair *root,
+                                          const wire_cert *cert,
+                                          uint8_t *frame,
+                                          uint32_t frame_size_max,
+                                          uint32_t *frame_size_out);
+/* Checks a certificate frame against the root public key, the time and a
+ * set of revoked node ids (borrowed; may be NULL when revoked_count is 0).
+ * Checks run in this order: malformed, other root, bad signature, not yet
+ * valid, expired, revoked; status_out (may be NULL) names the first that
+ * fails, or is MCRYPTO_CERT_VALID.
+ * Returns MESH_OK only when valid; otherwise MESH_EPROTO (malformed),
+ * MESH_EAUTH (other root, bad signature, revoked) or MESH_ESTALE (not yet
+ * valid, expired). cert_out (may be NULL) is filled only on MESH_OK. */
+MESH_MUST_USE mesh_err mcrypto_cert_check(const uint8_t root_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                                          const uint8_t *frame,
+                                          uint32_t frame_size,
+                                          int64_t now_realtime_ns,
+                                          const mesh_node_id *revoked,
+                                          uint32_t revoked_count,
+                                          wire_cert *cert_out,
+                                          mcrypto_cert_status *status_out);
+
+/* Revocations. Issue: errors MESH_EINVAL, MESH_EFULL. Check: errors
+ * MESH_EPROTO (malformed), MESH_EAUTH (not signed by this root).
+ * revocation_out is filled only on MESH_OK. */
+MESH_MUST_USE mesh_err mcrypto_revocation_issue(const mcrypto_keypair *root,
+                                                const wire_revocation *revocation,
+                                                uint8_t *frame,
+                                                uint32_t frame_size_max,
+                                                uint32_t *frame_size_out);
+MESH_MUST_USE mesh_err
+mcrypto_revocation_check(const uint8_t root_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                         const uint8_t *frame,
+                         uint32_t frame_size,
+                         wire_revocation *revocation_out);
+
+/* Armor: a binary frame as text between BEGIN and END lines, base64 in
+ * lines of 64 characters:
+ *
+ *     -----BEGIN FEDMESH CERTIFICATE-----
+ *     ...
+ *     -----END FEDMESH CERTIFICATE-----
+ *
+ * label is "CERTIFICATE" or "REVOCATION". text_out gets a NUL-terminated
+ * string. Decode accepts exactly that shape (LF or CRLF line ends, optional
+ * final newline) and nothing else; lines before BEGIN are comments and are
+ * skipped. Errors: MESH_EFULL (output too small), MESH_EPROTO (decode:
+ * not that shape, other label, bad base64). */
+MESH_MUST_USE mesh_err mcrypto_armor_encode(const char *label,
+                                            const uint8_t *bytes,
+                                            uint32_t size,
+                                            char *text_out,
+                                            uint32_t text_size_max,
+                                            uint32_t *text_size_out);
+MESH_MUST_USE mesh_err mcrypto_armor_decode(const char *label,
+                                            const char *text,
+                                            uint32_t text_size,
+                                            uint8_t *bytes_out,
+                                            uint32_t bytes_size_max,
+                                            uint32_t *size_out);
+
+/* Key files.
+ *
+ * The secret file holds one line "fedmesh-secret-key-v1 <base64 seed>"
+ * after comment lines starting with '#'; the public file holds one line
+ * "fedmesh-public-key-v1 <base64 public key>".
+ *
+ * mcrypto_keyfile_write writes `path` (mode 0600) and `path`.pub (mode
+ * 0644), each created with O_EXCL and fsync'ed. Errors: MESH_EEXIST when
+ * either exists (nothing is written), MESH_EIO (nothing is left behind),
+ * MESH_EINVAL (path too long).
+ *
+ * mcrypto_keyfile_read_secret refuses a file that group or others may read
+ * or write with MESH_EPERM (the fix: chmod 600 PATH). Other errors:
+ * MESH_EIO (also a non-regular file), MESH_EPROTO (also a file over 4 KiB).
+ * Symlinks are followed; the mode is checked with fstat on the opened file.
+ * The seed is wiped before return.
+ *
+ * The parse functions do the same on text already in memory (no mode
+ * check), for tests and fuzzing. */
+MESH_MUST_USE mesh_err mcrypto_keyfile_write(const char *path,
+                                             const uint8_t seed[MCRYPTO_SEED_SIZE]);
+MESH_MUST_USE mesh_err mcrypto_keyfile_read_secret(const char *path, mcrypto_keypair *keypair_out);
+MESH_MUST_USE mesh_err mcrypto_keyfile_read_public(const char *path,
+                                                   uint8_t public_key_out[MCRYPTO_PUBLIC_KEY_SIZE]);
+MESH_MUST_USE mesh_err mcrypto_keyfile_parse_secret(const char *text,
+                                                    uint32_t text_size,
+                                                    mcrypto_keypair *keypair_out);
+MESH_MUST_USE mesh_err mcrypto_keyfile_parse_public(
+    const char *text, uint32_t text_size, uint8_t public_key_out[MCRYPTO_PUBLIC_KEY_SIZE]);
+
+/* Reads a whole small file into buf (at most buf_size_max bytes).
+ * Errors: MESH_EIO (cannot open or read), MESH_EFULL (file larger than
+ * buf_size_max). */
+MESH_MUST_USE mesh_err mcrypto_file_read(const char *path,
+                                         uint8_t *buf,
+                                         uint32_t buf_size_max,
+                                         uint32_t *size_out);
+/* Writes a new file with the given mode, O_EXCL, fsync'ed. Errors:
+ * MESH_EEXIST, MESH_EIO. */
+MESH_MUST_USE mesh_err mcrypto_file_write_new(const char *path,
+                                              const uint8_t *bytes,
+                                              uint32_t size,
+                                              unsigned mode);
+
+#endif /* CRYPTO_CRYPTO_H */

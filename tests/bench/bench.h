@@ -1,0 +1,27 @@
+/*
+ * tests/bench/bench.h: the benchmark harness. Each benchmark compares
+ * fedmesh with the raw library it stands on, in the same process, in
+ * interleaved rounds, and reports medians and their ratio: absolute times
+ * on a shared two-core machine mean little, ratios measured side by side
+ * mean much more.
+ */
+#ifndef TESTS_BENCH_BENCH_H
+#define TESTS_BENCH_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define BENCH_ROUNDS_MAX 101u
+
+typedef struct bench_options {
+    bool json;
+    uint32_t rounds;   /* interleaved rounds; the median is reported */
+    uint64_t round_ns; /* target duration of one round of one side */
+} bench_options;
+
+uint64_t bench_clock_ns(void);
+double bench_median(double *values, uint32_t count);
+
+int bench_crypto(const bench_options *options);
+
+#endif

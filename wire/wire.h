@@ -1,0 +1,253 @@
+/*
+ * wire/wire.h: fedmesh's wire format, a canonical and bounded MessagePack
+ * dialect.
+ *
+ * Every message travels in a versioned envelope:
+ *
+ *     envelope = array(5) [ version:uint, type:uint, signer:bin(16),
+ *                           body:bin(<= frame), signature:bin(64) ]
+ *
+ * The body is the encoding of one message type (advert, certificate,
+ * revocation; lease and gossip control messages take the reserved type
+ * numbers). A body is a map whose keys are small unsigned integers in
+ * strictly ascending order; in version 1 every key is required and no
+ * other key is allowed. The signature covers a per-type context string and
+ * the body bytes (crypto/ does that), so the signer field needs no
+ * signature of its own: a swapped signer simply fails verification.
+ *
+ * Why our own reader: msgpack-c's unpacker sizes its allocation from the
+ * declared element count before it has seen the elements (the 6-byte input
+ * dd d6 2d 3f 31 25 asks it for about 128 GiB). The decoder here never
+ * allocates. It caps the frame size first, then checks every declared
+ * array, map, string and binary length against both a schema limit and the
+ * bytes that remain before it looks at a single element. Packing uses
+ * msgpack-c's packer into a caller-owned buffer.
+ *
+ * Canonical form: one value has exactly one encoding. Integers use the
+ * smallest MessagePack form (non-negative values are always "uint" forms),
+ * strings use the smallest str header, keys are ascending, lists that are
+ * sets (jurisdictions, resources) are sorted without duplicates. The
+ * decoder refuses anything else, so for every input it accepts,
+ * encode(decode(bytes)) == bytes; signatures are therefore over bytes
+ * that both sides reproduce. The encoder validates with the very same
+ * rules, so it never emits a value the decoder would refuse.
+ *
+ * Ownership: decode functions borrow their input for the call; strings are
+ * copied into fixed arrays in the output struct, except wire_envelope.body,
+ * which points into the frame and is valid as long as the frame is.
+ * Encode functions write into a caller buffer of buf_size bytes. Nothing
+ * here allocates, reads a clock or touches global state.
+ */
+#ifndef WIRE_WIRE_H
+#define WIRE_WIRE_H
+
+#include <stdint.h>
+
+#include "mesh/mesh.h"
+
+#define WIRE_VERSION 1u
+
+/* The largest frame fedmesh sends or accepts. Checked before any parsing. */
+#define WIRE_FRAME_SIZE_MAX        65535u
+/* Envelope overhead: array header, version, type, signer, bin32 header for
+ * the body, signature. A body of at most WIRE_BODY_SIZE_MAX always fits. */
+#define WIRE_ENVELOPE_OVERHEAD_MAX 96u
+#define WIRE_BODY_SIZE_MAX         (WIRE_FRAME_SIZE_MAX - WIRE_ENVELOPE_OVERHEAD_MAX)
+
+#define WIRE_PUBLIC_KEY_SIZE 32u
+#define WIRE_SIGNATURE_SIZE  64u
+
+_Static_assert(WIRE_FRAME_SIZE_MAX <= UINT16_MAX, "frame size fits a u16 length prefix");
+
+/* Message types. Append only; never renumbered. */
+typedef enum wire_type {
+    WIRE_TYPE_ADVERT = 1,
+    WIRE_TYPE_CERT = 2,
+    WIRE_TYPE_REVOCATION = 3,
+    /* 4..15: reserved for gossip control (digests, pulls, pings). */
+    /* 16..31: reserved for leases (request, offer, refuse, accept, usage,
+     * release, reclaim, settle). */
+} wire_type;
+
+#define WIRE_TYPE_MAX 31u /* the decoder refuses types above this */
+
+/* Why a decode failed. Every decode function returns MESH_EPROTO on failure
+ * and, when error_out is not NULL, says why and where. Append only. */
+typedef enum wire_reason {
+    WIRE_REASON_NONE = 0,
+    WIRE_REASON_TOO_LARGE = 1,     /* frame larger than WIRE_FRAME_SIZE_MAX */
+    WIRE_REASON_TRUNCATED = 2,     /* input ends inside a value */
+    WIRE_REASON_TYPE = 3,          /* a MessagePack type other than the schema's */
+    WIRE_REASON_NOT_CANONICAL = 4, /* a value in a non-minimal or unsorted form */
+    WIRE_REASON_LENGTH = 5,        /* a declared length over its limit or the bytes left */
+    WIRE_REASON_VERSION = 6,       /* unknown envelope version */
+    WIRE_REASON_UNKNOWN_TYPE = 7,  /* message type not known */
+    WIRE_REASON_MISSING_FIELD = 8, /* a required key is absent */
+    WIRE_REASON_UNKNOWN_FIELD = 9, /* a key the schema does not have */
+    WIRE_REASON_RANGE = 10,        /* a value outside its documented range */
+    WIRE_REASON_TRAILING = 11,     /* bytes after the end of the value */
+} wire_reason;
+
+#define WIRE_REASON_COUNT 12u
+
+typedef struct wire_error {
+    wire_reason reason;
+    uint32_t offset; /* byte offset in the input where the problem was seen */
+} wire_error;
+
+/* Short stable name for counters and logs ("truncated"); never NULL. */
+const char *wire_reason_name(wire_reason reason);
+
+/* The envelope. */
+typedef struct wire_envelope {
+    uint32_t version; /* WIRE_VERSION */
+    wire_type type;
+    mesh_node_id signer;
+    const uint8_t *body; /* decode: points into the frame */
+    uint32_t body_size;  /* 1..WIRE_BODY_SIZE_MAX */
+    uint8_t signature[WIRE_SIGNATURE_SIZE];
+} wire_envelope;
+
+/* Errors: MESH_EPROTO (error_out says why). envelope_out is untouched on
+ * failure. The type must be a known one (1..3 today); the body is not
+ * decoded here. */
+MESH_MUST_USE mesh_err wire_envelope_decode(const uint8_t *frame,
+                                            uint32_t frame_size,
+                                            wire_envelope *envelope_out,
+                                            wire_error *error_out);
+/* Errors: MESH_EINVAL (bad version, type or body size), MESH_EFULL (buf too
+ * small). size_out untouched on failure. */
+MESH_MUST_USE mesh_err wire_envelope_encode(const wire_envelope *envelope,
+                                            uint8_t *buf,
+                                            uint32_t buf_size,
+                                            uint32_t *size_out);
+
+/* Resource classes in an advert. Append only. */
+typedef enum wire_resource_class {
+    WIRE_RESOURCE_VCPU = 1,        /* count of virtual CPUs */
+    WIRE_RESOURCE_MEMORY_GIB = 2,  /* GiB of memory */
+    WIRE_RESOURCE_GPU = 3,         /* count of GPUs of one model */
+    WIRE_RESOURCE_STORAGE_GIB = 4, /* GiB of storage (shown as TiB at the edges) */
+} wire_resource_class;
+
+#define WIRE_RESOURCE_CLASS_MAX 4u
+#define WIRE_RESOURCES_MAX      16u
+#define WIRE_MODEL_SIZE_MAX     32u /* bytes, GPU model ("H100-80GB"); [A-Za-z0-9._-] */
+#define WIRE_AMOUNT_MAX         1000000000000ull /* 10^12 units of any class */
+#define WIRE_PRICE_MAX          1000000000000ull /* micro-euros per unit-hour */
+#define WIRE_CARBON_MAX         5000u            /* gCO2/kWh; the worst grids are near 1,000 */
+#define WIRE_ENDPOINT_SIZE_MAX  255u             /* bytes, printable ASCII without spaces */
+
+typedef struct wire_resource {
+    uint32_t resource_class;               /* wire_resource_class */
+    char model[WIRE_MODEL_SIZE_MAX + 1];   /* GPU: non-empty; others: empty */
+    uint64_t total;                        /* <= WIRE_AMOUNT_MAX */
+    uint64_t free;                         /* <= total */
+    uint64_t lendable;                     /* <= total */
+    uint64_t price_microeur_per_unit_hour; /* <= WIRE_PRICE_MAX */
+} wire_resource;
+
+typedef enum wire_advert_status {
+    WIRE_ADVERT_ALIVE = 0,
+    WIRE_ADVERT_LEAVING = 1, /* a graceful goodbye */
+} wire_advert_status;
+
+/* A capacity advert. Body keys: 0 node_id bin(16), 1 sequence uint (>= 1),
+ * 2 timestamp_ns int (> 0), 3 status uint, 4 carbon uint, 5 resources
+ * array of array(6) [class, model, total, free, lendable, price] sorted by
+ * (class, model) without duplicates, 6 endpoint str (non-empty),
+ * 7 api_endpoint str (may be empty). */
+typedef struct wire_advert {
+    mesh_node_id node_id; /* must equal the envelope's signer (crypto/ checks) */
+    uint64_t sequence;
+    int64_t timestamp_ns;
+    uint32_t status; /* wire_advert_status */
+    uint32_t carbon_gco2_per_kwh;
+    uint32_t resource_count;
+    wire_resource resources[WIRE_RESOURCES_MAX];
+    char endpoint[WIRE_ENDPOINT_SIZE_MAX + 1];
+    char api_endpoint[WIRE_ENDPOINT_SIZE_MAX + 1];
+} wire_advert;
+
+MESH_MUST_USE mesh_err wire_advert_decode(const uint8_t *body,
+                                          uint32_t body_size,
+                                          wire_advert *advert_out,
+                                          wire_error *error_out);
+/* Errors: MESH_EINVAL (a field fails the decoder's rules), MESH_EFULL. */
+MESH_MUST_USE mesh_err wire_advert_encode(const wire_advert *advert,
+                                          uint8_t *buf,
+                                          uint32_t buf_size,
+                                          uint32_t *size_out);
+
+/* Certifications a member may hold, as bits. Append only. */
+#define WIRE_CERTIFICATION_SECNUMCLOUD      (1u << 0)
+#define WIRE_CERTIFICATION_C5               (1u << 1)
+#define WIRE_CERTIFICATION_HDS              (1u << 2)
+#define WIRE_CERTIFICATION_ISO27001         (1u << 3)
+#define WIRE_CERTIFICATION_EUCS_BASIC       (1u << 4)
+#define WIRE_CERTIFICATION_EUCS_SUBSTANTIAL (1u << 5)
+#define WIRE_CERTIFICATION_EUCS_HIGH        (1u << 6)
+#define WIRE_CERTIFICATION_ALL              0x7fu
+#define WIRE_CERTIFICATION_COUNT            7u
+
+/* Canonical name of one certification bit ("SecNumCloud", "C5", "HDS",
+ * "ISO27001", "EUCS-basic", "EUCS-substantial", "EUCS-high"); NULL when
+ * bit is not exactly one known bit. */
+const char *wire_certification_name(uint32_t bit);
+/* Parses a name, case-insensitively, also "ISO-27001" and "ISO 27001".
+ * Errors: MESH_EINVAL for an unknown name; bit_out untouched then. */
+MESH_MUST_USE mesh_err wire_certification_parse(const char *name, uint32_t *bit_out);
+
+/* True when code is an assigned ISO 3166-1 alpha-2 code (upper case). */
+bool wire_country_valid(const char *code);
+
+#define WIRE_NAME_SIZE_MAX        63u  /* [a-z0-9-], no leading or trailing '-' */
+#define WIRE_OPERATOR_SIZE_MAX    127u /* UTF-8 without control characters; may be empty */
+#define WIRE_JURISDICTIONS_MAX    8u   /* each an ISO 3166-1 alpha-2 code or "EU" */
+#define WIRE_REASON_TEXT_SIZE_MAX 127u
+
+/* A member certificate, signed by the federation root. Body keys:
+ * 0 public_key bin(32), 1 name str, 2 operator str, 3 country str(2),
+ * 4 jurisdictions array of str(2) sorted without duplicates, 5
+ * certifications uint (bits), 6 valid_from_ns int, 7 valid_until_ns int
+ * (> valid_from_ns), 8 serial uint. */
+typedef struct wire_cert {
+    uint8_t public_key[WIRE_PUBLIC_KEY_SIZE];
+    char name[WIRE_NAME_SIZE_MAX + 1];
+    char operator_name[WIRE_OPERATOR_SIZE_MAX + 1];
+    char country[3];
+    uint32_t jurisdiction_count;
+    char jurisdictions[WIRE_JURISDICTIONS_MAX][3];
+    uint32_t certifications; /* WIRE_CERTIFICATION_* bits */
+    int64_t valid_from_ns;
+    int64_t valid_until_ns;
+    uint64_t serial;
+} wire_cert;
+
+MESH_MUST_USE mesh_err wire_cert_decode(const uint8_t *body,
+                                        uint32_t body_size,
+                                        wire_cert *cert_out,
+                                        wire_error *error_out);
+MESH_MUST_USE mesh_err wire_cert_encode(const wire_cert *cert,
+                                        uint8_t *buf,
+                                        uint32_t buf_size,
+                                        uint32_t *size_out);
+
+/* A revocation, signed by the federation root. Body keys: 0 public_key
+ * bin(32), 1 revoked_at_ns int (> 0), 2 reason str (UTF-8, may be empty). */
+typedef struct wire_revocation {
+    uint8_t public_key[WIRE_PUBLIC_KEY_SIZE];
+    int64_t revoked_at_ns;
+    char reason[WIRE_REASON_TEXT_SIZE_MAX + 1];
+} wire_revocation;
+
+MESH_MUST_USE mesh_err wire_revocation_decode(const uint8_t *body,
+                                              uint32_t body_size,
+                                              wire_revocation *revocation_out,
+                                              wire_error *error_out);
+MESH_MUST_USE mesh_err wire_revocation_encode(const wire_revocation *revocation,
+                                              uint8_t *buf,
+                                              uint32_t buf_size,
+                                              uint32_t *size_out);
+
+#endif /* WIRE_WIRE_H */
