@@ -104,6 +104,44 @@ MESH_MUST_USE mesh_err mcrypto_envelope_open(const uint8_t public_key[MCRYPTO_PU
                                              wire_envelope *envelope_out,
                                              wire_error *error_out);
 
+/* Pair keys and MACs for control messages (wire_type_is_mac types).
+ *
+ * The pair key of members A and B is BLAKE2b-256 over the context
+ * "fedmesh/v1/pair-key", the X25519 shared secret of their Ed25519 keys
+ * (converted with libsodium's ed25519 to curve25519 functions), and the
+ * two public keys in bytewise order: both sides derive the same key, no
+ * one else can. The MAC is keyed BLAKE2b with a 16-byte output over the
+ * same "fedmesh/v1/" || type name || 0x00 || body as signatures.
+ *
+ * mcrypto_pair_key errors: MESH_EAUTH when the peer key is not a valid
+ * point or gives an all-zero shared secret. key_out is untouched then. */
+#define MCRYPTO_PAIR_KEY_SIZE 32u
+MESH_MUST_USE mesh_err mcrypto_pair_key(const mcrypto_keypair *self,
+                                        const uint8_t peer_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                                        uint8_t key_out[MCRYPTO_PAIR_KEY_SIZE]);
+/* Errors: MESH_EINVAL (type is not a MAC'd type, body too large). */
+MESH_MUST_USE mesh_err mcrypto_mac(const uint8_t key[MCRYPTO_PAIR_KEY_SIZE],
+                                   wire_type type,
+                                   const uint8_t *body,
+                                   uint32_t body_size,
+                                   uint8_t mac_out[WIRE_MAC_SIZE]);
+/* Constant-time. Errors: MESH_EINVAL as above, MESH_EAUTH on mismatch. */
+MESH_MUST_USE mesh_err mcrypto_mac_verify(const uint8_t key[MCRYPTO_PAIR_KEY_SIZE],
+                                          wire_type type,
+                                          const uint8_t *body,
+                                          uint32_t body_size,
+                                          const uint8_t mac[WIRE_MAC_SIZE]);
+/* Writes a whole envelope frame for a MAC'd type, signer = self_id.
+ * Errors: MESH_EINVAL, MESH_EFULL. */
+MESH_MUST_USE mesh_err mcrypto_envelope_seal_mac(const mesh_node_id *self_id,
+                                                 const uint8_t key[MCRYPTO_PAIR_KEY_SIZE],
+                                                 wire_type type,
+                                                 const uint8_t *body,
+                                                 uint32_t body_size,
+                                                 uint8_t *frame,
+                                                 uint32_t frame_size_max,
+                                                 uint32_t *frame_size_out);
+
 /* Certificates. */
 typedef enum mcrypto_cert_status {
     MCRYPTO_CERT_VALID = 0,

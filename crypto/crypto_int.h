@@ -20,6 +20,15 @@
  * longer name appended later. */
 #define MCRYPTO_DOMAIN_SIZE_MAX 32u
 
+/* Writes "fedmesh/v1/" || type name || 0x00 for any known type, signed or
+ * MAC'd, into domain_out and its length into domain_size_out. Signatures
+ * and MACs both start their message with it, so that one table of names
+ * separates every type from every other. Errors: MESH_EINVAL (a type with
+ * no name). */
+MESH_MUST_USE mesh_err mcrypto_domain_build(wire_type type,
+                                            uint8_t domain_out[MCRYPTO_DOMAIN_SIZE_MAX],
+                                            uint32_t *domain_size_out);
+
 /* Key files are about 100 bytes; anything over 4 KiB is not a key file.
  * Reading them needs no heap and only a small stack buffer. */
 #define MCRYPTO_KEYFILE_SIZE_MAX 4096u

@@ -24,6 +24,9 @@
  * state, no lock, safe from any thread; only the bytes actually used are
  * written, never the whole 64 KiB (a message is a few hundred bytes, and
  * ingest is benchmarked against a bare crypto_sign_verify_detached).
+ * The prefix comes from mcrypto_domain_build, whose one table of type
+ * names mac.c uses too; signed and MAC'd types never accept each other's
+ * calls (MESH_EINVAL).
  *
  * Envelopes. Seal signs, then encodes with the signer set to the node id
  * of the key pair's public key. Open decodes, checks the type, checks that
@@ -184,8 +187,9 @@ mesh_err mcrypto_node_id_parse(const char *text, mesh_node_id *id_out)
     return MESH_OK;
 }
 
-// The type names signed into every message; NULL for types that have no
-// signed form (yet).
+// The type names bound into every signed or MAC'd message; NULL for types
+// that have no meaning (yet). Signed and MAC'd names share one table, so
+// no two types can ever share a name.
 static const char *type_name(wire_type type)
 {
     switch (type) {
@@ -195,13 +199,51 @@ static const char *type_name(wire_type type)
         return "cert";
     case WIRE_TYPE_REVOCATION:
         return "revocation";
+    case WIRE_TYPE_SUSPECT:
+        return "suspect";
+    case WIRE_TYPE_PING:
+        return "ping";
+    case WIRE_TYPE_ACK:
+        return "ack";
+    case WIRE_TYPE_PING_REQ:
+        return "ping-req";
+    case WIRE_TYPE_DIGEST:
+        return "digest";
+    case WIRE_TYPE_PULL:
+        return "pull";
+    case WIRE_TYPE_PUSH:
+        return "push";
     }
     return NULL;
 }
 
+mesh_err mcrypto_domain_build(wire_type type,
+                              uint8_t domain_out[MCRYPTO_DOMAIN_SIZE_MAX],
+                              uint32_t *domain_size_out)
+{
+    MESH_ASSERT(domain_out != NULL);
+    MESH_ASSERT(domain_size_out != NULL);
+    const char *name = type_name(type);
+    if (name == NULL) {
+        return MESH_EINVAL;
+    }
+    // Every name is known to authenticate somehow, and vice versa.
+    MESH_ASSERT(wire_type_auth_size(type) != 0);
+    size_t prefix_size = sizeof(domain_prefix) - 1;
+    size_t name_size = strlen(name);
+    MESH_ASSERT(prefix_size + name_size + 1 <= MCRYPTO_DOMAIN_SIZE_MAX);
+    memcpy(domain_out, domain_prefix, prefix_size);
+    memcpy(domain_out + prefix_size, name, name_size);
+    domain_out[prefix_size + name_size] = 0x00;
+    *domain_size_out = (uint32_t) (prefix_size + name_size + 1);
+    return MESH_OK;
+}
+
 // Writes the domain-separated message into message (capacity
 // WIRE_BODY_SIZE_MAX + MCRYPTO_DOMAIN_SIZE_MAX) and returns its length, or
-// MESH_EINVAL for an unknown type or an oversized body.
+// MESH_EINVAL for a type that is not signed (unknown, or MAC'd: a MAC'd
+// type must never get a signature that a third party could replay) or an
+// oversized body.
 static mesh_err sign_message_build(wire_type type,
                                    const uint8_t *body,
                                    uint32_t body_size,
@@ -210,17 +252,15 @@ static mesh_err sign_message_build(wire_type type,
 {
     MESH_ASSERT(body != NULL || body_size == 0);
     MESH_ASSERT(message != NULL && message_size_out != NULL);
-    const char *name = type_name(type);
-    if (name == NULL || body_size > WIRE_BODY_SIZE_MAX) {
+    if (wire_type_auth_size(type) != WIRE_SIGNATURE_SIZE || body_size > WIRE_BODY_SIZE_MAX) {
         return MESH_EINVAL;
     }
-    size_t prefix_size = sizeof(domain_prefix) - 1;
-    size_t name_size = strlen(name);
-    MESH_ASSERT(prefix_size + name_size + 1 <= MCRYPTO_DOMAIN_SIZE_MAX);
-    memcpy(message, domain_prefix, prefix_size);
-    memcpy(message + prefix_size, name, name_size);
-    message[prefix_size + name_size] = 0x00;
-    uint32_t domain_size = (uint32_t) (prefix_size + name_size + 1);
+    uint32_t domain_size = 0;
+    mesh_err err = mcrypto_domain_build(type, message, &domain_size);
+    if (err != MESH_OK) {
+        return err;
+    }
+    MESH_ASSERT(domain_size <= MCRYPTO_DOMAIN_SIZE_MAX);
     if (body_size > 0) {
         memcpy(message + domain_size, body, body_size);
     }
@@ -346,8 +386,9 @@ mesh_err mcrypto_envelope_open(const uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE]
     err = mcrypto_verify(public_key, envelope.type, envelope.body, envelope.body_size,
                          envelope.signature);
     if (err != MESH_OK) {
-        // EINVAL here would mean an unknown type got past the decoder: a
-        // peer cannot make that happen with a known expected_type.
+        // EINVAL here means a type with no signature: expected_type is a
+        // MAC'd type (those open with mcrypto_mac_verify), so no frame
+        // can be a valid signed one of it.
         return err == MESH_EINVAL ? MESH_EPROTO : MESH_EAUTH;
     }
     *envelope_out = envelope;

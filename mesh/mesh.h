@@ -133,7 +133,8 @@ typedef enum mesh_output_kind {
 
 typedef struct mesh_output {
     mesh_output_kind kind;
-    mesh_node_id peer; /* SEND: the destination; otherwise zero */
+    mesh_node_id peer;    /* SEND: the destination (zero for a seed not yet known) */
+    const char *endpoint; /* SEND: where the destination listens ("tcp://..."), NUL-terminated */
     const uint8_t *payload;
     uint32_t payload_size;
 } mesh_output;

@@ -1,6 +1,8 @@
 /*
- * wire/codec.c: the envelope and the three message bodies, decoded with the
- * bounded reader and encoded with msgpack-c's packer.
+ * wire/codec.c: the envelope and the three record bodies (advert,
+ * certificate, revocation), decoded with the bounded reader and encoded
+ * with msgpack-c's packer; the shared body-map steps that gossip.c also
+ * uses for the gossip bodies.
  *
  * Decoding is schema-driven and single-pass: each decoder reads exactly the
  * shape its type documents in wire.h, validates each field as soon as it
@@ -69,7 +71,7 @@ enum revocation_key {
 _Static_assert(CERT_KEY_COUNT <= WIRE_MAP_COUNT_MAX, "every body map fits the map limit");
 _Static_assert(CERT_KEY_COUNT < 32, "seen-key masks fit a uint32_t");
 
-/* Shared decoding steps. */
+/* Shared decoding steps (declared in wire_int.h; gossip.c uses them too). */
 
 static mesh_err decode_fail(wire_reader *reader, wire_reason reason, uint32_t offset)
 {
@@ -78,7 +80,7 @@ static mesh_err decode_fail(wire_reader *reader, wire_reason reason, uint32_t of
 
 // A bin of exactly size bytes, copied to out. Any other size is LENGTH:
 // the declared length does not match the schema's.
-static mesh_err decode_bin_fixed(wire_reader *reader, uint8_t *out, uint32_t size)
+mesh_err wire_decode_bin_fixed(wire_reader *reader, uint8_t *out, uint32_t size)
 {
     MESH_ASSERT(out != NULL);
     MESH_ASSERT(size > 0);
@@ -135,15 +137,7 @@ static bool rule_api_endpoint(const uint8_t *text, uint32_t size)
     return size == 0 || wire_endpoint_valid(text, size);
 }
 
-// The state of one body map while its keys go by.
-typedef struct body_map {
-    uint32_t count;       // pairs declared
-    uint32_t key_count;   // keys the schema has: 0 .. key_count-1
-    uint32_t seen_mask;   // bit k: key k was read
-    int64_t key_previous; // -1 before the first key
-} body_map;
-
-static mesh_err map_begin(wire_reader *reader, uint32_t key_count, body_map *map)
+mesh_err wire_map_begin(wire_reader *reader, uint32_t key_count, wire_body_map *map)
 {
     MESH_ASSERT(key_count > 0 && key_count < 32);
     MESH_ASSERT(map != NULL);
@@ -159,7 +153,7 @@ static mesh_err map_begin(wire_reader *reader, uint32_t key_count, body_map *map
     return MESH_OK;
 }
 
-static mesh_err map_next_key(wire_reader *reader, body_map *map, uint32_t *key_out)
+mesh_err wire_map_next_key(wire_reader *reader, wire_body_map *map, uint32_t *key_out)
 {
     MESH_ASSERT(map != NULL);
     MESH_ASSERT(key_out != NULL);
@@ -186,7 +180,14 @@ static mesh_err map_next_key(wire_reader *reader, body_map *map, uint32_t *key_o
     return MESH_OK;
 }
 
-static mesh_err map_end(wire_reader *reader, const body_map *map)
+bool wire_map_seen(const wire_body_map *map, uint32_t key)
+{
+    MESH_ASSERT(map != NULL);
+    MESH_ASSERT(key < map->key_count);
+    return (map->seen_mask & (1u << key)) != 0;
+}
+
+mesh_err wire_map_end(wire_reader *reader, const wire_body_map *map)
 {
     MESH_ASSERT(map != NULL);
     uint32_t all = (1u << map->key_count) - 1u;
@@ -197,16 +198,12 @@ static mesh_err map_end(wire_reader *reader, const body_map *map)
     return MESH_OK;
 }
 
-// Caps the input, runs one top-level decoder, refuses trailing bytes and
-// reports. The decoders write only into their caller's local struct.
-typedef mesh_err (*top_decoder)(wire_reader *reader, void *value_out);
-
-static mesh_err decode_top(const uint8_t *bytes,
-                           uint32_t size,
-                           uint32_t size_max,
-                           top_decoder decoder,
-                           void *value_out,
-                           wire_error *error_out)
+mesh_err wire_decode_top(const uint8_t *bytes,
+                         uint32_t size,
+                         uint32_t size_max,
+                         wire_top_decoder decoder,
+                         void *value_out,
+                         wire_error *error_out)
 {
     MESH_ASSERT(bytes != NULL || size == 0);
     MESH_ASSERT(decoder != NULL);
@@ -267,12 +264,15 @@ static mesh_err envelope_decode_fields(wire_reader *reader, void *value_out)
     if (err != MESH_OK) {
         return err;
     }
-    if (number.negative || number.value < WIRE_TYPE_ADVERT || number.value > WIRE_TYPE_REVOCATION) {
+    // Reserved numbers are as unknown as numbers past WIRE_TYPE_MAX: only
+    // a type with an authentication size has a meaning in this version.
+    if (number.negative || number.value > WIRE_TYPE_MAX ||
+        wire_type_auth_size((wire_type) number.value) == 0) {
         return decode_fail(reader, WIRE_REASON_UNKNOWN_TYPE, field);
     }
     envelope->type = (wire_type) number.value;
 
-    err = decode_bin_fixed(reader, envelope->signer.bytes, MESH_NODE_ID_SIZE);
+    err = wire_decode_bin_fixed(reader, envelope->signer.bytes, MESH_NODE_ID_SIZE);
     if (err != MESH_OK) {
         return err;
     }
@@ -290,7 +290,22 @@ static mesh_err envelope_decode_fields(wire_reader *reader, void *value_out)
     envelope->body = body;
     envelope->body_size = body_size;
 
-    return decode_bin_fixed(reader, envelope->signature, WIRE_SIGNATURE_SIZE);
+    // The last field's size follows from the type: bin(64) for a signature,
+    // bin(16) for a MAC. The rest of a MAC'd envelope's signature array
+    // stays zero (the caller's struct was zeroed), as wire.h promises.
+    uint32_t auth_size = wire_type_auth_size(envelope->type);
+    MESH_ASSERT(auth_size == WIRE_SIGNATURE_SIZE || auth_size == WIRE_MAC_SIZE);
+    return wire_decode_bin_fixed(reader, envelope->signature, auth_size);
+}
+
+static bool envelope_mac_tail_is_zero(const wire_envelope *envelope)
+{
+    for (uint32_t i = WIRE_MAC_SIZE; i < WIRE_SIGNATURE_SIZE; i++) {
+        if (envelope->signature[i] != 0) {
+            return false;
+        }
+    }
+    return true;
 }
 
 mesh_err wire_envelope_decode(const uint8_t *frame,
@@ -302,12 +317,13 @@ mesh_err wire_envelope_decode(const uint8_t *frame,
     MESH_ASSERT(envelope_out != NULL);
     wire_envelope envelope;
     memset(&envelope, 0, sizeof(envelope));
-    mesh_err err = decode_top(frame, frame_size, WIRE_FRAME_SIZE_MAX, envelope_decode_fields,
-                              &envelope, error_out);
+    mesh_err err = wire_decode_top(frame, frame_size, WIRE_FRAME_SIZE_MAX, envelope_decode_fields,
+                                   &envelope, error_out);
     if (err != MESH_OK) {
         return err;
     }
     MESH_ASSERT(wire_envelope_valid(&envelope));
+    MESH_ASSERT(!wire_type_is_mac(envelope.type) || envelope_mac_tail_is_zero(&envelope));
     *envelope_out = envelope;
     return MESH_OK;
 }
@@ -319,20 +335,10 @@ static void envelope_write(wire_writer *writer, const wire_envelope *envelope)
     wire_write_uint(writer, (uint64_t) envelope->type);
     wire_write_bin(writer, envelope->signer.bytes, MESH_NODE_ID_SIZE);
     wire_write_bin(writer, envelope->body, envelope->body_size);
-    wire_write_bin(writer, envelope->signature, WIRE_SIGNATURE_SIZE);
+    // Only the MAC's bytes for a MAC'd type; whatever the caller left in
+    // the rest of the array is not sent, so that it cannot leak.
+    wire_write_bin(writer, envelope->signature, wire_type_auth_size(envelope->type));
 }
-
-// The paired assertion of STYLE §2.5: in debug builds, what we just wrote
-// must decode. Costs one decode per encode, so release builds skip it.
-#if defined(MESH_DEBUG)
-#define WIRE_DEBUG_REDECODE(decode, type, buf, size)                      \
-    do {                                                                  \
-        type redecoded_;                                                  \
-        MESH_ASSERT(decode((buf), (size), &redecoded_, NULL) == MESH_OK); \
-    } while (0)
-#else
-#define WIRE_DEBUG_REDECODE(decode, type, buf, size) ((void) 0)
-#endif
 
 mesh_err wire_envelope_encode(const wire_envelope *envelope,
                               uint8_t *buf,
@@ -435,7 +441,7 @@ static mesh_err advert_decode_field(wire_reader *reader, uint32_t key, wire_adve
     mesh_err err;
     switch ((enum advert_key) key) {
     case ADVERT_KEY_NODE_ID:
-        return decode_bin_fixed(reader, advert->node_id.bytes, MESH_NODE_ID_SIZE);
+        return wire_decode_bin_fixed(reader, advert->node_id.bytes, MESH_NODE_ID_SIZE);
     case ADVERT_KEY_SEQUENCE:
         err = wire_read_uint(reader, UINT64_MAX, &advert->sequence);
         if (err == MESH_OK && advert->sequence < 1) {
@@ -467,7 +473,7 @@ static mesh_err advert_decode_field(wire_reader *reader, uint32_t key, wire_adve
     case ADVERT_KEY_COUNT:
         break;
     }
-    MESH_ASSERT(false && "map_next_key returns known keys only");
+    MESH_ASSERT(false && "wire_map_next_key returns known keys only");
     return MESH_EINTERNAL;
 }
 
@@ -475,14 +481,14 @@ static mesh_err advert_decode_fields(wire_reader *reader, void *value_out)
 {
     wire_advert *advert = value_out;
     MESH_ASSERT(advert != NULL);
-    body_map map;
-    mesh_err err = map_begin(reader, ADVERT_KEY_COUNT, &map);
+    wire_body_map map;
+    mesh_err err = wire_map_begin(reader, ADVERT_KEY_COUNT, &map);
     if (err != MESH_OK) {
         return err;
     }
     for (uint32_t i = 0; i < map.count; i++) {
         uint32_t key = 0;
-        err = map_next_key(reader, &map, &key);
+        err = wire_map_next_key(reader, &map, &key);
         if (err != MESH_OK) {
             return err;
         }
@@ -491,7 +497,7 @@ static mesh_err advert_decode_fields(wire_reader *reader, void *value_out)
             return err;
         }
     }
-    return map_end(reader, &map);
+    return wire_map_end(reader, &map);
 }
 
 mesh_err wire_advert_decode(const uint8_t *body,
@@ -503,8 +509,8 @@ mesh_err wire_advert_decode(const uint8_t *body,
     MESH_ASSERT(advert_out != NULL);
     wire_advert advert;
     memset(&advert, 0, sizeof(advert));
-    mesh_err err =
-        decode_top(body, body_size, WIRE_BODY_SIZE_MAX, advert_decode_fields, &advert, error_out);
+    mesh_err err = wire_decode_top(body, body_size, WIRE_BODY_SIZE_MAX, advert_decode_fields,
+                                   &advert, error_out);
     if (err != MESH_OK) {
         return err;
     }
@@ -609,7 +615,7 @@ cert_decode_field(wire_reader *reader, uint32_t key, wire_cert *cert, uint32_t *
     mesh_err err;
     switch ((enum cert_key) key) {
     case CERT_KEY_PUBLIC_KEY:
-        return decode_bin_fixed(reader, cert->public_key, WIRE_PUBLIC_KEY_SIZE);
+        return wire_decode_bin_fixed(reader, cert->public_key, WIRE_PUBLIC_KEY_SIZE);
     case CERT_KEY_NAME:
         return decode_str(reader, WIRE_NAME_SIZE_MAX, rule_name, cert->name, sizeof(cert->name));
     case CERT_KEY_OPERATOR:
@@ -637,7 +643,7 @@ cert_decode_field(wire_reader *reader, uint32_t key, wire_cert *cert, uint32_t *
     case CERT_KEY_COUNT:
         break;
     }
-    MESH_ASSERT(false && "map_next_key returns known keys only");
+    MESH_ASSERT(false && "wire_map_next_key returns known keys only");
     return MESH_EINTERNAL;
 }
 
@@ -645,15 +651,15 @@ static mesh_err cert_decode_fields(wire_reader *reader, void *value_out)
 {
     wire_cert *cert = value_out;
     MESH_ASSERT(cert != NULL);
-    body_map map;
-    mesh_err err = map_begin(reader, CERT_KEY_COUNT, &map);
+    wire_body_map map;
+    mesh_err err = wire_map_begin(reader, CERT_KEY_COUNT, &map);
     if (err != MESH_OK) {
         return err;
     }
     uint32_t valid_until_offset = 0;
     for (uint32_t i = 0; i < map.count; i++) {
         uint32_t key = 0;
-        err = map_next_key(reader, &map, &key);
+        err = wire_map_next_key(reader, &map, &key);
         if (err != MESH_OK) {
             return err;
         }
@@ -662,7 +668,7 @@ static mesh_err cert_decode_fields(wire_reader *reader, void *value_out)
             return err;
         }
     }
-    err = map_end(reader, &map);
+    err = wire_map_end(reader, &map);
     if (err != MESH_OK) {
         return err;
     }
@@ -683,7 +689,7 @@ mesh_err wire_cert_decode(const uint8_t *body,
     wire_cert cert;
     memset(&cert, 0, sizeof(cert));
     mesh_err err =
-        decode_top(body, body_size, WIRE_BODY_SIZE_MAX, cert_decode_fields, &cert, error_out);
+        wire_decode_top(body, body_size, WIRE_BODY_SIZE_MAX, cert_decode_fields, &cert, error_out);
     if (err != MESH_OK) {
         return err;
     }
@@ -748,21 +754,21 @@ static mesh_err revocation_decode_fields(wire_reader *reader, void *value_out)
 {
     wire_revocation *revocation = value_out;
     MESH_ASSERT(revocation != NULL);
-    body_map map;
-    mesh_err err = map_begin(reader, REVOCATION_KEY_COUNT, &map);
+    wire_body_map map;
+    mesh_err err = wire_map_begin(reader, REVOCATION_KEY_COUNT, &map);
     if (err != MESH_OK) {
         return err;
     }
     for (uint32_t i = 0; i < map.count; i++) {
         uint32_t key = 0;
-        err = map_next_key(reader, &map, &key);
+        err = wire_map_next_key(reader, &map, &key);
         if (err != MESH_OK) {
             return err;
         }
         uint32_t start = reader->offset;
         switch ((enum revocation_key) key) {
         case REVOCATION_KEY_PUBLIC_KEY:
-            err = decode_bin_fixed(reader, revocation->public_key, WIRE_PUBLIC_KEY_SIZE);
+            err = wire_decode_bin_fixed(reader, revocation->public_key, WIRE_PUBLIC_KEY_SIZE);
             break;
         case REVOCATION_KEY_REVOKED_AT:
             err = wire_read_int64(reader, &revocation->revoked_at_ns);
@@ -775,14 +781,14 @@ static mesh_err revocation_decode_fields(wire_reader *reader, void *value_out)
                              sizeof(revocation->reason));
             break;
         case REVOCATION_KEY_COUNT:
-            MESH_ASSERT(false && "map_next_key returns known keys only");
+            MESH_ASSERT(false && "wire_map_next_key returns known keys only");
             break;
         }
         if (err != MESH_OK) {
             return err;
         }
     }
-    return map_end(reader, &map);
+    return wire_map_end(reader, &map);
 }
 
 mesh_err wire_revocation_decode(const uint8_t *body,
@@ -794,8 +800,8 @@ mesh_err wire_revocation_decode(const uint8_t *body,
     MESH_ASSERT(revocation_out != NULL);
     wire_revocation revocation;
     memset(&revocation, 0, sizeof(revocation));
-    mesh_err err = decode_top(body, body_size, WIRE_BODY_SIZE_MAX, revocation_decode_fields,
-                              &revocation, error_out);
+    mesh_err err = wire_decode_top(body, body_size, WIRE_BODY_SIZE_MAX, revocation_decode_fields,
+                                   &revocation, error_out);
     if (err != MESH_OK) {
         return err;
     }

@@ -1,5 +1,7 @@
 /*
- * wire/validate.c: the field rules of the wire format, in one place.
+ * wire/validate.c: the field rules of the wire format, in one place,
+ * including how each message type is authenticated and which page of a
+ * digest an id belongs to.
  *
  * Decoders call these on each field as they read it (so that a failure
  * has a precise offset); encoders call the whole-struct validators before
@@ -202,13 +204,34 @@ int wire_resource_compare(const wire_resource *a, const wire_resource *b)
     return 0;
 }
 
+bool wire_type_is_mac(wire_type type)
+{
+    // Through uint32_t: a wire_type may hold any number a caller cast in.
+    uint32_t number = (uint32_t) type;
+    return number >= WIRE_TYPE_PING && number <= WIRE_TYPE_PUSH;
+}
+
+uint32_t wire_type_auth_size(wire_type type)
+{
+    uint32_t number = (uint32_t) type;
+    // Known types only: the reserved ranges get their size when they get
+    // their meaning, so that an old node refuses them as unknown.
+    if (number >= WIRE_TYPE_ADVERT && number <= WIRE_TYPE_SUSPECT) {
+        return WIRE_SIGNATURE_SIZE;
+    }
+    if (wire_type_is_mac(type)) {
+        return WIRE_MAC_SIZE;
+    }
+    return 0;
+}
+
 bool wire_envelope_valid(const wire_envelope *envelope)
 {
     MESH_ASSERT(envelope != NULL);
     if (envelope->version != WIRE_VERSION) {
         return false;
     }
-    if (envelope->type < WIRE_TYPE_ADVERT || envelope->type > WIRE_TYPE_REVOCATION) {
+    if (wire_type_auth_size(envelope->type) == 0) {
         return false;
     }
     if (envelope->body == NULL) {
@@ -302,4 +325,104 @@ bool wire_revocation_valid(const wire_revocation *revocation)
         return false;
     }
     return text_field_valid(revocation->reason, sizeof(revocation->reason));
+}
+
+bool wire_suspect_valid(const wire_suspect *suspect)
+{
+    MESH_ASSERT(suspect != NULL);
+    return suspect->target_sequence >= 1 && suspect->at_ns > 0;
+}
+
+uint32_t wire_digest_page_of(const mesh_node_id *id, uint32_t page_count)
+{
+    MESH_ASSERT(id != NULL);
+    MESH_ASSERT(page_count >= 1 && page_count <= WIRE_DIGEST_PAGES_MAX);
+    // Page p starts at floor(p * 65536 / page_count), as wire.h writes it
+    // in integer arithmetic. The page of a prefix is the largest p whose
+    // start is <= prefix: p * 65536 / page_count < prefix + 1, that is
+    // p = ((prefix + 1) * page_count - 1) / 65536. For a power-of-two
+    // page_count this is simply the top bits of the prefix.
+    uint32_t prefix = ((uint32_t) id->bytes[0] << 8) | id->bytes[1];
+    uint32_t page = ((prefix + 1u) * page_count - 1u) / 65536u;
+    MESH_ASSERT(page < page_count);
+    MESH_ASSERT(page * 65536u / page_count <= prefix);
+    return page;
+}
+
+bool wire_digest_page_valid(uint32_t page, uint32_t page_count)
+{
+    if (page_count < 1 || page_count > WIRE_DIGEST_PAGES_MAX) {
+        return false;
+    }
+    return page < page_count;
+}
+
+bool wire_digest_entry_valid(const wire_digest_entry *entry, uint32_t page, uint32_t page_count)
+{
+    MESH_ASSERT(entry != NULL);
+    MESH_ASSERT(wire_digest_page_valid(page, page_count));
+    if (entry->sequence < 1) {
+        return false;
+    }
+    return wire_digest_page_of(&entry->id, page_count) == page;
+}
+
+bool wire_digest_valid(const wire_digest *digest)
+{
+    MESH_ASSERT(digest != NULL);
+    if (!wire_digest_page_valid(digest->page, digest->page_count) || digest->reply > 1) {
+        return false;
+    }
+    if (digest->entry_count > WIRE_DIGEST_ENTRIES_MAX) {
+        return false;
+    }
+    for (uint32_t i = 0; i < digest->entry_count; i++) {
+        const wire_digest_entry *entry = &digest->entries[i];
+        if (!wire_digest_entry_valid(entry, digest->page, digest->page_count)) {
+            return false;
+        }
+        // A map from id to sequence: strictly ascending ids, no duplicates.
+        if (i > 0 && mesh_node_id_compare(&digest->entries[i - 1].id, &entry->id) >= 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool wire_pull_valid(const wire_pull *pull)
+{
+    MESH_ASSERT(pull != NULL);
+    if (pull->id_count < 1 || pull->id_count > WIRE_PULL_IDS_MAX) {
+        return false;
+    }
+    for (uint32_t i = 1; i < pull->id_count; i++) {
+        if (mesh_node_id_compare(&pull->ids[i - 1], &pull->ids[i]) >= 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool wire_record_valid(const wire_record *record)
+{
+    MESH_ASSERT(record != NULL);
+    if (record->frame == NULL) {
+        return false;
+    }
+    return record->frame_size >= 1 && record->frame_size <= WIRE_RECORD_SIZE_MAX;
+}
+
+bool wire_push_valid(const wire_push *push)
+{
+    MESH_ASSERT(push != NULL);
+    if (push->record_count < 1 || push->record_count > WIRE_PUSH_RECORDS_MAX) {
+        return false;
+    }
+    // No order rule: a push is a batch in the sender's order (wire.h).
+    for (uint32_t i = 0; i < push->record_count; i++) {
+        if (!wire_record_valid(&push->records[i])) {
+            return false;
+        }
+    }
+    return true;
 }

@@ -5,7 +5,7 @@
  * Every message travels in a versioned envelope:
  *
  *     envelope = array(5) [ version:uint, type:uint, signer:bin(16),
- *                           body:bin(<= frame), signature:bin(64) ]
+ *                           body:bin(<= frame), auth:bin(64 or 16) ]
  *
  * The body is the encoding of one message type (advert, certificate,
  * revocation; lease and gossip control messages take the reserved type
@@ -64,10 +64,29 @@ typedef enum wire_type {
     WIRE_TYPE_ADVERT = 1,
     WIRE_TYPE_CERT = 2,
     WIRE_TYPE_REVOCATION = 3,
-    /* 4..15: reserved for gossip control (digests, pulls, pings). */
+    WIRE_TYPE_SUSPECT = 4, /* a member accuses another of being unreachable */
+    /* 5..7: reserved for more signed gossip records. */
+    WIRE_TYPE_PING = 8,      /* a probe */
+    WIRE_TYPE_ACK = 9,       /* the answer to a probe */
+    WIRE_TYPE_PING_REQ = 10, /* "probe that member for me" (indirect probe) */
+    WIRE_TYPE_DIGEST = 11,   /* one page of member id -> highest sequence */
+    WIRE_TYPE_PULL = 12,     /* "send me the records of these members" */
+    WIRE_TYPE_PUSH = 13,     /* a batch of signed records */
+    /* 14..15: reserved for more gossip control messages. */
     /* 16..31: reserved for leases (request, offer, refuse, accept, usage,
-     * release, reclaim, settle). */
+     * release, reclaim, settle); signed. */
 } wire_type;
+
+/* How a type is authenticated. Records (1..7) and lease messages (16..31)
+ * carry a 64-byte Ed25519 signature: they are stored and forwarded, so
+ * anyone must be able to check them. Control messages (8..15) travel
+ * between two members only and carry a 16-byte MAC under the pair's key
+ * (crypto/ derives it), which keeps the idle probe traffic small. The
+ * envelope's last field is bin(64) or bin(16) accordingly. */
+#define WIRE_MAC_SIZE 16u
+bool wire_type_is_mac(wire_type type);
+/* 64 or 16; 0 for a type that is not known. */
+uint32_t wire_type_auth_size(wire_type type);
 
 #define WIRE_TYPE_MAX 31u /* the decoder refuses types above this */
 
@@ -105,11 +124,13 @@ typedef struct wire_envelope {
     mesh_node_id signer;
     const uint8_t *body; /* decode: points into the frame */
     uint32_t body_size;  /* 1..WIRE_BODY_SIZE_MAX */
+    /* The signature, or for MAC'd types the MAC in the first WIRE_MAC_SIZE
+     * bytes (decode zeroes the rest). */
     uint8_t signature[WIRE_SIGNATURE_SIZE];
 } wire_envelope;
 
 /* Errors: MESH_EPROTO (error_out says why). envelope_out is untouched on
- * failure. The type must be a known one (1..3 today); the body is not
+ * failure. The type must be a known one (see wire_type); the body is not
  * decoded here. */
 MESH_MUST_USE mesh_err wire_envelope_decode(const uint8_t *frame,
                                             uint32_t frame_size,
@@ -249,5 +270,140 @@ MESH_MUST_USE mesh_err wire_revocation_encode(const wire_revocation *revocation,
                                               uint8_t *buf,
                                               uint32_t buf_size,
                                               uint32_t *size_out);
+
+/* Gossip messages. */
+
+/* A signed accusation (type SUSPECT, signer = the accuser). Body keys:
+ * 0 target bin(16), 1 target_sequence uint (>= 1: the target's advert
+ * sequence the accuser holds; a newer advert refutes it), 2 at_ns int (> 0). */
+typedef struct wire_suspect {
+    mesh_node_id target;
+    uint64_t target_sequence;
+    int64_t at_ns;
+} wire_suspect;
+
+MESH_MUST_USE mesh_err wire_suspect_decode(const uint8_t *body,
+                                           uint32_t body_size,
+                                           wire_suspect *suspect_out,
+                                           wire_error *error_out);
+MESH_MUST_USE mesh_err wire_suspect_encode(const wire_suspect *suspect,
+                                           uint8_t *buf,
+                                           uint32_t buf_size,
+                                           uint32_t *size_out);
+
+#define WIRE_VIEW_HASH_SIZE 16u
+
+/* PING and ACK share one body. Keys: 0 nonce uint, 1 view_hash bin(16) (a
+ * summary of the sender's view; a mismatch triggers anti-entropy). */
+typedef struct wire_ping {
+    uint64_t nonce;
+    uint8_t view_hash[WIRE_VIEW_HASH_SIZE];
+} wire_ping;
+
+MESH_MUST_USE mesh_err wire_ping_decode(const uint8_t *body,
+                                        uint32_t body_size,
+                                        wire_ping *ping_out,
+                                        wire_error *error_out);
+MESH_MUST_USE mesh_err wire_ping_encode(const wire_ping *ping,
+                                        uint8_t *buf,
+                                        uint32_t buf_size,
+                                        uint32_t *size_out);
+
+/* PING_REQ: keys 0 nonce uint, 1 target bin(16). */
+typedef struct wire_ping_req {
+    uint64_t nonce;
+    mesh_node_id target;
+} wire_ping_req;
+
+MESH_MUST_USE mesh_err wire_ping_req_decode(const uint8_t *body,
+                                            uint32_t body_size,
+                                            wire_ping_req *ping_req_out,
+                                            wire_error *error_out);
+MESH_MUST_USE mesh_err wire_ping_req_encode(const wire_ping_req *ping_req,
+                                            uint8_t *buf,
+                                            uint32_t buf_size,
+                                            uint32_t *size_out);
+
+/* DIGEST: one page of the sender's view. The id space is cut into
+ * page_count equal ranges of the ids' first two bytes (big-endian); page p
+ * holds the ids whose prefix is in [p * 65536 / page_count,
+ * (p + 1) * 65536 / page_count). Keys: 0 view_hash bin(16), 1 page uint
+ * (< page_count), 2 page_count uint (1..WIRE_DIGEST_PAGES_MAX), 3 reply
+ * uint (0 or 1: answer with your own page), 4 entries array of array(2)
+ * [id bin(16), sequence uint (>= 1)], ids strictly ascending and inside
+ * the page's range. */
+#define WIRE_DIGEST_PAGES_MAX   256u
+#define WIRE_DIGEST_ENTRIES_MAX 1024u
+
+typedef struct wire_digest_entry {
+    mesh_node_id id;
+    uint64_t sequence;
+} wire_digest_entry;
+
+typedef struct wire_digest {
+    uint8_t view_hash[WIRE_VIEW_HASH_SIZE];
+    uint32_t page;
+    uint32_t page_count;
+    uint32_t reply;
+    uint32_t entry_count;
+    wire_digest_entry entries[WIRE_DIGEST_ENTRIES_MAX];
+} wire_digest;
+
+/* The page an id belongs to, for page_count pages. */
+uint32_t wire_digest_page_of(const mesh_node_id *id, uint32_t page_count);
+
+MESH_MUST_USE mesh_err wire_digest_decode(const uint8_t *body,
+                                          uint32_t body_size,
+                                          wire_digest *digest_out,
+                                          wire_error *error_out);
+MESH_MUST_USE mesh_err wire_digest_encode(const wire_digest *digest,
+                                          uint8_t *buf,
+                                          uint32_t buf_size,
+                                          uint32_t *size_out);
+
+/* PULL: keys 0 ids array (1..WIRE_PULL_IDS_MAX) of bin(16), strictly
+ * ascending. */
+#define WIRE_PULL_IDS_MAX 256u
+
+typedef struct wire_pull {
+    uint32_t id_count;
+    mesh_node_id ids[WIRE_PULL_IDS_MAX];
+} wire_pull;
+
+MESH_MUST_USE mesh_err wire_pull_decode(const uint8_t *body,
+                                        uint32_t body_size,
+                                        wire_pull *pull_out,
+                                        wire_error *error_out);
+MESH_MUST_USE mesh_err wire_pull_encode(const wire_pull *pull,
+                                        uint8_t *buf,
+                                        uint32_t buf_size,
+                                        uint32_t *size_out);
+
+/* PUSH: keys 0 records array (1..WIRE_PUSH_RECORDS_MAX) of bin
+ * (1..WIRE_RECORD_SIZE_MAX bytes each): whole signed envelope frames
+ * (adverts, certificates, revocations, suspicions), each checked on its
+ * own by the receiver. Order is the sender's; it carries no meaning, so
+ * it is not required to be sorted. Decoded records point into the body. */
+#define WIRE_PUSH_RECORDS_MAX 64u
+#define WIRE_RECORD_SIZE_MAX  4096u
+
+typedef struct wire_record {
+    const uint8_t *frame;
+    uint32_t frame_size;
+} wire_record;
+
+typedef struct wire_push {
+    uint32_t record_count;
+    wire_record records[WIRE_PUSH_RECORDS_MAX];
+} wire_push;
+
+MESH_MUST_USE mesh_err wire_push_decode(const uint8_t *body,
+                                        uint32_t body_size,
+                                        wire_push *push_out,
+                                        wire_error *error_out);
+MESH_MUST_USE mesh_err wire_push_encode(const wire_push *push,
+                                        uint8_t *buf,
+                                        uint32_t buf_size,
+                                        uint32_t *size_out);
 
 #endif /* WIRE_WIRE_H */

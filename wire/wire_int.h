@@ -1,12 +1,15 @@
 /*
  * wire/wire_int.h: internals shared by the files of wire/ and its tests.
  *
- * Three pieces live here:
+ * Four pieces live here:
  *   - the bounded reader, a cursor over borrowed bytes that knows the
  *     canonical MessagePack forms and records the first failure (reason and
  *     offset) so that every decoder reports errors the same way;
  *   - the writer, a thin wrapper around msgpack-c's packer that writes into
  *     a caller-owned fixed buffer and remembers when it ran out of room;
+ *   - the body-map steps (keys ascending, known, all present) and the
+ *     top-level decode wrapper, shared by codec.c and gossip.c so that
+ *     every body is read, capped and reported the same way;
  *   - the field validators, which the decoders and the encoders share so
  *     that the encoder never emits what the decoder refuses.
  *
@@ -104,6 +107,59 @@ void wire_write_bin(wire_writer *writer, const uint8_t *bytes, uint32_t size);
  * of bytes written in size_out (untouched on failure). */
 MESH_MUST_USE mesh_err wire_writer_finish(const wire_writer *writer, uint32_t *size_out);
 
+/* Body-map decoding steps, shared by codec.c and gossip.c so that every
+ * body is read the same way (defined in codec.c). */
+
+/* A bin of exactly size bytes, copied to out; any other declared size is
+ * LENGTH. */
+MESH_MUST_USE mesh_err wire_decode_bin_fixed(wire_reader *reader, uint8_t *out, uint32_t size);
+
+/* The state of one body map while its keys go by. */
+typedef struct wire_body_map {
+    uint32_t count;       /* pairs declared */
+    uint32_t key_count;   /* keys the schema has: 0 .. key_count-1 */
+    uint32_t seen_mask;   /* bit k: key k was read */
+    int64_t key_previous; /* -1 before the first key */
+} wire_body_map;
+
+/* A map header of at most WIRE_MAP_COUNT_MAX pairs, for a schema of
+ * key_count keys (1..31). */
+MESH_MUST_USE mesh_err wire_map_begin(wire_reader *reader, uint32_t key_count, wire_body_map *map);
+/* The next key: NOT_CANONICAL when not above the previous one (checked
+ * first), UNKNOWN_FIELD when the schema has no such key. */
+MESH_MUST_USE mesh_err wire_map_next_key(wire_reader *reader,
+                                         wire_body_map *map,
+                                         uint32_t *key_out);
+/* MISSING_FIELD unless every key was seen. */
+MESH_MUST_USE mesh_err wire_map_end(wire_reader *reader, const wire_body_map *map);
+/* True when key was read in this map (for rules across fields that can
+ * only be checked in place when the other field came first). */
+bool wire_map_seen(const wire_body_map *map, uint32_t key);
+
+/* Caps the input at size_max, runs one top-level decoder, refuses
+ * trailing bytes and reports into error_out. The decoders write only into
+ * their caller's local struct. */
+typedef mesh_err (*wire_top_decoder)(wire_reader *reader, void *value_out);
+MESH_MUST_USE mesh_err wire_decode_top(const uint8_t *bytes,
+                                       uint32_t size,
+                                       uint32_t size_max,
+                                       wire_top_decoder decoder,
+                                       void *value_out,
+                                       wire_error *error_out);
+
+/* The paired assertion of STYLE §2.5: in debug builds, what an encoder
+ * just wrote must decode. Costs one decode per encode, so release builds
+ * skip it. */
+#if defined(MESH_DEBUG)
+#define WIRE_DEBUG_REDECODE(decode, type, buf, size)                      \
+    do {                                                                  \
+        type redecoded_;                                                  \
+        MESH_ASSERT(decode((buf), (size), &redecoded_, NULL) == MESH_OK); \
+    } while (0)
+#else
+#define WIRE_DEBUG_REDECODE(decode, type, buf, size) ((void) 0)
+#endif
+
 /* Field validators, shared by decoders and encoders. Each takes bytes and
  * a size (decoded strings are not NUL-terminated) and is a predicate. */
 bool wire_name_valid(const uint8_t *text, uint32_t size);
@@ -130,6 +186,18 @@ bool wire_envelope_valid(const wire_envelope *envelope);
 bool wire_advert_valid(const wire_advert *advert);
 bool wire_cert_valid(const wire_cert *cert);
 bool wire_revocation_valid(const wire_revocation *revocation);
+bool wire_suspect_valid(const wire_suspect *suspect);
+bool wire_digest_valid(const wire_digest *digest);
+bool wire_pull_valid(const wire_pull *pull);
+bool wire_push_valid(const wire_push *push);
+
+/* The per-element rules of the gossip lists, shared in the same way. */
+/* page_count in 1..WIRE_DIGEST_PAGES_MAX and page < page_count. */
+bool wire_digest_page_valid(uint32_t page, uint32_t page_count);
+/* sequence >= 1 and the id inside the page (page_valid must hold). */
+bool wire_digest_entry_valid(const wire_digest_entry *entry, uint32_t page, uint32_t page_count);
+/* 1..WIRE_RECORD_SIZE_MAX bytes, not NULL. */
+bool wire_record_valid(const wire_record *record);
 
 /* The country table, exposed for tests (sortedness, count). */
 #define WIRE_COUNTRY_COUNT 249u

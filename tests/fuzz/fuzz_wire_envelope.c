@@ -6,10 +6,11 @@
  * back to exactly the same bytes (the signature covers bytes both sides
  * must reproduce), and the encoder must accept every struct the decoder
  * produced. A rejected frame must come with a reason and an offset inside
- * the input. When the envelope decodes, its body goes through the decoder
- * its type names, under the same oracle, because that is the path peer
- * bytes take in the node. Any violation aborts, which libFuzzer and the
- * replay main both report as a failure.
+ * the input (signed types carry bin(64), MAC'd types bin(16)). When the
+ * envelope decodes, its body goes through the decoder its type names,
+ * under the same oracle, because that is the path peer bytes take in the
+ * node. Any violation aborts, which libFuzzer and the replay main both
+ * report as a failure.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,6 +46,20 @@ static void fuzz_check_same(mesh_err err, uint32_t out_size, const uint8_t *in, 
     fuzz_require(out_size == in_size, "re-encoding changed the size");
     fuzz_require(memcmp(reencoded, in, in_size) == 0, "re-encoding changed the bytes");
 }
+
+// One body type under the oracle: decode, and on success re-encode to the
+// same bytes. Static storage: a digest is 24 KiB.
+#define FUZZ_BODY(type, decode, encode)                                     \
+    {                                                                       \
+        static type value_;                                                 \
+        err = decode(body, body_size, &value_, &error);                     \
+        if (err == MESH_OK) {                                               \
+            err = encode(&value_, reencoded, sizeof(reencoded), &out_size); \
+            fuzz_check_same(err, out_size, body, body_size);                \
+            return;                                                         \
+        }                                                                   \
+        break;                                                              \
+    }
 
 static void fuzz_body(wire_type type, const uint8_t *body, uint32_t body_size)
 {
@@ -82,6 +97,19 @@ static void fuzz_body(wire_type type, const uint8_t *body, uint32_t body_size)
         }
         break;
     }
+    case WIRE_TYPE_SUSPECT:
+        FUZZ_BODY(wire_suspect, wire_suspect_decode, wire_suspect_encode);
+    case WIRE_TYPE_PING:
+    case WIRE_TYPE_ACK:
+        FUZZ_BODY(wire_ping, wire_ping_decode, wire_ping_encode);
+    case WIRE_TYPE_PING_REQ:
+        FUZZ_BODY(wire_ping_req, wire_ping_req_decode, wire_ping_req_encode);
+    case WIRE_TYPE_DIGEST:
+        FUZZ_BODY(wire_digest, wire_digest_decode, wire_digest_encode);
+    case WIRE_TYPE_PULL:
+        FUZZ_BODY(wire_pull, wire_pull_decode, wire_pull_encode);
+    case WIRE_TYPE_PUSH:
+        FUZZ_BODY(wire_push, wire_push_decode, wire_push_encode);
     default:
         fuzz_require(false, "the envelope decoder let an unknown type through");
         return;

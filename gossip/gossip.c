@@ -1,0 +1,705 @@
+/*
+ * gossip/gossip.c: the machine's life cycle, its member table, the view
+ * hash, queries and the public entry points. The protocol itself lives in
+ * gossip_records.c (signed records: what is believed) and
+ * gossip_protocol.c (probes, anti-entropy and sending: how news travels).
+ *
+ * The member table: members_max fixed slots (a member with room for its
+ * certificate and advert frames), plus an index of slot numbers in
+ * ascending id order. Lookups are binary searches on the index; an insert
+ * moves index entries (4 bytes each), never member slots, so a slot
+ * pointer stays valid until its member is removed. Iteration is always in
+ * id order, so a run is a pure function of its inputs.
+ *
+ * Every entry point first checks that the caller's outbox has room for
+ * GOSSIP_OUTBOX_MIN items: a call never fails half-way for lack of room.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "gossip/gossip_int.h"
+
+static const char *const state_names[] = {
+    [0] = "unknown",        [GOSSIP_ALIVE] = "alive", [GOSSIP_SUSPECT] = "suspect",
+    [GOSSIP_DOWN] = "down", [GOSSIP_LEFT] = "left",   [GOSSIP_REVOKED] = "revoked",
+};
+
+const char *gossip_state_name(gossip_state state)
+{
+    if ((unsigned) state >= MESH_ARRAY_COUNT(state_names)) {
+        return "unknown";
+    }
+    return state_names[state];
+}
+
+static const char *const reject_names[GOSSIP_REJECT_COUNT] = {
+    [GOSSIP_REJECT_MALFORMED] = "malformed",
+    [GOSSIP_REJECT_BAD_SIGNATURE] = "bad_signature",
+    [GOSSIP_REJECT_UNKNOWN_KEY] = "unknown_key",
+    [GOSSIP_REJECT_REVOKED] = "revoked",
+    [GOSSIP_REJECT_REPLAY] = "replay",
+    [GOSSIP_REJECT_FUTURE] = "future_timestamp",
+    [GOSSIP_REJECT_CERT_INVALID] = "cert_invalid",
+    [GOSSIP_REJECT_FULL] = "full",
+    [GOSSIP_REJECT_OVERSIZE] = "oversize",
+    [GOSSIP_REJECT_RATE] = "rate_limited",
+    [GOSSIP_REJECT_MISMATCH] = "mismatch",
+    [GOSSIP_REJECT_UNEXPECTED] = "unexpected",
+};
+
+const char *gossip_reject_name(gossip_reject reject)
+{
+    if ((unsigned) reject >= GOSSIP_REJECT_COUNT) {
+        return "unknown";
+    }
+    return reject_names[reject];
+}
+
+void gossip_config_default(gossip_config *config)
+{
+    MESH_ASSERT(config != NULL);
+    memset(config, 0, sizeof(*config));
+    config->members_max = 1024;
+    config->revocations_max = 256;
+    config->fanout = 3;
+    config->indirect_probes = 3;
+    config->digest_pages_per_round = 4;
+    config->bytes_per_s_per_peer_max = (uint64_t) 1024 * 1024;
+    config->probe_interval_ns = 1000 * MESH_NS_PER_MS;
+    config->probe_timeout_ns = 300 * MESH_NS_PER_MS;
+    config->suspicion_min_ns = 2000 * MESH_NS_PER_MS;
+    config->suspicion_max_ns = 6000 * MESH_NS_PER_MS;
+    config->advert_refresh_ns = 60 * MESH_NS_PER_S;
+    config->rejoin_interval_ns = 30 * MESH_NS_PER_S;
+    config->down_forget_ns = 3600 * MESH_NS_PER_S;
+    config->clock_skew_max_ns = 60 * (int64_t) MESH_NS_PER_S;
+}
+
+static bool config_valid(const gossip_config *config)
+{
+    return config->members_max >= 2 && config->members_max <= 1000000 &&
+           config->revocations_max >= 1 && config->revocations_max <= 100000 &&
+           config->fanout >= 1 && config->fanout <= 16 && config->indirect_probes <= 16 &&
+           config->digest_pages_per_round >= 1 &&
+           config->digest_pages_per_round <= WIRE_DIGEST_PAGES_MAX &&
+           config->bytes_per_s_per_peer_max >= WIRE_FRAME_SIZE_MAX &&
+           config->probe_interval_ns >= MESH_NS_PER_MS &&
+           config->probe_timeout_ns >= MESH_NS_PER_MS / 10 &&
+           config->probe_timeout_ns < config->probe_interval_ns &&
+           config->suspicion_min_ns >= config->probe_interval_ns &&
+           config->suspicion_max_ns >= config->suspicion_min_ns &&
+           config->advert_refresh_ns >= config->probe_interval_ns &&
+           config->rejoin_interval_ns >= config->probe_interval_ns &&
+           config->down_forget_ns >= config->suspicion_max_ns && config->clock_skew_max_ns >= 0 &&
+           config->seed_count <= GOSSIP_SEEDS_MAX &&
+           (config->seed_count == 0 || config->seeds != NULL) && config->cert_frame != NULL &&
+           config->cert_frame_size > 0 && config->cert_frame_size <= MEMBER_CERT_FRAME_MAX;
+}
+
+/* The advert content the config brings must pass the wire rules once the
+ * machine fills in its own fields. */
+static bool advert_content_valid(const gossip *g, const wire_advert *content)
+{
+    wire_advert probe_advert = *content;
+    probe_advert.node_id = g->self_id;
+    probe_advert.sequence = 1;
+    probe_advert.timestamp_ns = 1;
+    probe_advert.status = WIRE_ADVERT_ALIVE;
+    uint32_t size = 0;
+    return wire_advert_encode(&probe_advert, g->scratch, WIRE_FRAME_SIZE_MAX, &size) == MESH_OK &&
+           size + WIRE_ENVELOPE_OVERHEAD_MAX <= MEMBER_ADVERT_FRAME_MAX;
+}
+
+mesh_err gossip_create(const gossip_config *config, mesh_now now, gossip **gossip_out)
+{
+    MESH_ASSERT(config != NULL);
+    MESH_ASSERT(gossip_out != NULL);
+    if (!config_valid(config)) {
+        return MESH_EINVAL;
+    }
+    wire_cert cert;
+    mcrypto_cert_status status = MCRYPTO_CERT_MALFORMED;
+    if (mcrypto_cert_check(config->root_public_key, config->cert_frame, config->cert_frame_size,
+                           now.realtime_ns, NULL, 0, &cert, &status) != MESH_OK ||
+        sodium_memcmp(cert.public_key, config->keypair.public_key, MCRYPTO_PUBLIC_KEY_SIZE) != 0) {
+        return MESH_EINVAL;
+    }
+    gossip *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        return MESH_ENOMEM;
+    }
+    g->config = *config;
+    g->config.seeds = NULL;
+    g->config.cert_frame = NULL;
+    g->members = calloc(config->members_max, sizeof(member));
+    g->order = calloc(config->members_max, sizeof(uint32_t));
+    g->free_slots = calloc(config->members_max, sizeof(uint32_t));
+    g->revocations = calloc(config->revocations_max, sizeof(revocation_entry));
+    g->out_arena = malloc(OUT_ARENA_SIZE);
+    g->scratch = malloc(WIRE_FRAME_SIZE_MAX);
+    g->digest_in = malloc(sizeof(wire_digest));
+    g->digest_out = malloc(sizeof(wire_digest));
+    if (g->members == NULL || g->order == NULL || g->free_slots == NULL || g->revocations == NULL ||
+        g->out_arena == NULL || g->scratch == NULL || g->digest_in == NULL ||
+        g->digest_out == NULL) {
+        gossip_destroy(g);
+        return MESH_ENOMEM;
+    }
+    for (uint32_t i = 0; i < config->members_max; i++) {
+        g->free_slots[i] = config->members_max - 1 - i;
+    }
+    g->free_count = config->members_max;
+    mcrypto_node_id(config->keypair.public_key, &g->self_id);
+    if (!advert_content_valid(g, &config->advert)) {
+        gossip_destroy(g);
+        return MESH_EINVAL;
+    }
+    for (uint32_t i = 0; i < config->seed_count; i++) {
+        size_t length = config->seeds[i] != NULL ? strlen(config->seeds[i]) : 0;
+        if (length == 0 || length > WIRE_ENDPOINT_SIZE_MAX) {
+            gossip_destroy(g);
+            return MESH_EINVAL;
+        }
+        memcpy(g->seeds[i], config->seeds[i], length + 1);
+    }
+    g->seed_count = config->seed_count;
+    member *self = NULL;
+    mesh_err err =
+        gossip_member_insert(g, &cert, config->cert_frame, config->cert_frame_size, &self);
+    if (err != MESH_OK) {
+        gossip_destroy(g);
+        return err;
+    }
+    g->self_slot = (uint32_t) (self - g->members);
+    g->probe_cursor = g->self_id;
+    *gossip_out = g;
+    return MESH_OK;
+}
+
+void gossip_destroy(gossip *g)
+{
+    if (g == NULL) {
+        return;
+    }
+    sodium_memzero(&g->config.keypair, sizeof(g->config.keypair));
+    if (g->members != NULL) {
+        sodium_memzero(g->members, sizeof(member) * g->config.members_max);
+    }
+    free(g->members);
+    free(g->order);
+    free(g->free_slots);
+    free(g->revocations);
+    free(g->out_arena);
+    free(g->scratch);
+    free(g->digest_in);
+    free(g->digest_out);
+    free(g);
+}
+
+/* The position in the index of the first member with id >= *id. */
+static uint32_t order_lower_bound(const gossip *g, const mesh_node_id *id)
+{
+    uint32_t low = 0;
+    uint32_t high = g->member_count;
+    while (low < high) {
+        uint32_t mid = low + (high - low) / 2;
+        if (mesh_node_id_compare(&g->members[g->order[mid]].id, id) < 0) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    return low;
+}
+
+member *gossip_member_lookup(const gossip *g, const mesh_node_id *id)
+{
+    MESH_ASSERT(g != NULL && id != NULL);
+    uint32_t at = order_lower_bound(g, id);
+    if (at < g->member_count && mesh_node_id_equal(&g->members[g->order[at]].id, id)) {
+        return &g->members[g->order[at]];
+    }
+    return NULL;
+}
+
+mesh_err gossip_member_insert(gossip *g,
+                              const wire_cert *cert,
+                              const uint8_t *cert_frame,
+                              uint32_t cert_frame_size,
+                              member **member_out)
+{
+    MESH_ASSERT(g != NULL && cert != NULL && cert_frame != NULL && member_out != NULL);
+    MESH_ASSERT(cert_frame_size <= MEMBER_CERT_FRAME_MAX);
+    mesh_node_id id;
+    mcrypto_node_id(cert->public_key, &id);
+    MESH_ASSERT(gossip_member_lookup(g, &id) == NULL);
+    if (g->free_count == 0) {
+        return MESH_EFULL;
+    }
+    uint32_t slot = g->free_slots[--g->free_count];
+    member *m = &g->members[slot];
+    memset(m, 0, offsetof(member, cert_frame));
+    m->id = id;
+    memcpy(m->public_key, cert->public_key, MCRYPTO_PUBLIC_KEY_SIZE);
+    m->state = GOSSIP_ALIVE;
+    memcpy(m->name, cert->name, sizeof(m->name));
+    memcpy(m->country, cert->country, sizeof(m->country));
+    m->certifications = cert->certifications;
+    m->jurisdiction_count = cert->jurisdiction_count;
+    memcpy(m->jurisdictions, cert->jurisdictions, sizeof(m->jurisdictions));
+    m->cert_valid_until_ns = cert->valid_until_ns;
+    memcpy(m->cert_frame, cert_frame, cert_frame_size);
+    m->cert_frame_size = cert_frame_size;
+    m->state_changed_ns = g->now.monotonic_ns;
+
+    uint32_t at = order_lower_bound(g, &id);
+    memmove(&g->order[at + 1], &g->order[at], (g->member_count - at) * sizeof(uint32_t));
+    g->order[at] = slot;
+    g->member_count++;
+    MESH_ASSERT(g->member_count + g->free_count == g->config.members_max);
+    *member_out = m;
+    return MESH_OK;
+}
+
+void gossip_member_remove(gossip *g, member *m)
+{
+    MESH_ASSERT(g != NULL && m != NULL);
+    uint32_t slot = (uint32_t) (m - g->members);
+    MESH_ASSERT(slot < g->config.members_max && slot != g->self_slot);
+    gossip_view_update(g, m, m->sequence, false);
+    g->suspect_count -= m->state == GOSSIP_SUSPECT;
+    uint32_t at = order_lower_bound(g, &m->id);
+    MESH_ASSERT(at < g->member_count && g->order[at] == slot);
+    memmove(&g->order[at], &g->order[at + 1], (g->member_count - at - 1) * sizeof(uint32_t));
+    g->member_count--;
+    sodium_memzero(m->pair_key, sizeof(m->pair_key));
+    memset(m, 0, sizeof(*m));
+    g->free_slots[g->free_count++] = slot;
+}
+
+bool gossip_is_revoked(const gossip *g, const mesh_node_id *id)
+{
+    uint32_t low = 0;
+    uint32_t high = g->revocation_count;
+    while (low < high) {
+        uint32_t mid = low + (high - low) / 2;
+        int c = mesh_node_id_compare(&g->revocations[mid].id, id);
+        if (c == 0) {
+            return true;
+        }
+        if (c < 0) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    return false;
+}
+
+static void view_entry_hash(const mesh_node_id *id, uint64_t sequence, uint64_t out[2])
+{
+    uint8_t input[MESH_NODE_ID_SIZE + 8];
+    memcpy(input, id->bytes, MESH_NODE_ID_SIZE);
+    for (uint32_t i = 0; i < 8; i++) {
+        input[MESH_NODE_ID_SIZE + i] = (uint8_t) (sequence >> (8 * i));
+    }
+    uint8_t hash[16];
+    (void) crypto_generichash(hash, sizeof(hash), input, sizeof(input), NULL, 0);
+    out[0] = 0;
+    out[1] = 0;
+    for (uint32_t i = 0; i < 8; i++) {
+        out[0] |= (uint64_t) hash[i] << (8 * i);
+        out[1] |= (uint64_t) hash[8 + i] << (8 * i);
+    }
+}
+
+void gossip_view_update(gossip *g, member *m, uint64_t new_sequence, bool in_view)
+{
+    MESH_ASSERT(g != NULL && m != NULL);
+    uint64_t h[2];
+    if (m->in_view) {
+        view_entry_hash(&m->id, m->sequence, h);
+        uint64_t low = g->view_sum[0] - h[0];
+        uint64_t borrow = g->view_sum[0] < h[0];
+        g->view_sum[0] = low;
+        g->view_sum[1] -= h[1] + borrow;
+    }
+    m->sequence = new_sequence;
+    m->in_view = in_view && new_sequence > 0;
+    if (m->in_view) {
+        view_entry_hash(&m->id, m->sequence, h);
+        uint64_t low = g->view_sum[0] + h[0];
+        uint64_t carry = low < h[0];
+        g->view_sum[0] = low;
+        g->view_sum[1] += h[1] + carry;
+    }
+}
+
+void gossip_view_hash(const gossip *g, uint8_t hash_out[WIRE_VIEW_HASH_SIZE])
+{
+    MESH_ASSERT(g != NULL && hash_out != NULL);
+    for (uint32_t i = 0; i < 8; i++) {
+        hash_out[i] = (uint8_t) (g->view_sum[0] >> (8 * i));
+        hash_out[8 + i] = (uint8_t) (g->view_sum[1] >> (8 * i));
+    }
+}
+
+void gossip_emit_event(gossip *g, gossip_event_kind kind, const member *m, uint32_t previous)
+{
+    MESH_ASSERT(g != NULL && m != NULL && g->outbox != NULL);
+    if (g->events == EVENTS_PER_CALL_MAX) {
+        return; // Bounded per call; the state itself is always queryable.
+    }
+    gossip_event *event = &g->event_items[g->events++];
+    memset(event, 0, sizeof(*event));
+    event->kind = kind;
+    event->member = m->id;
+    event->state = m->state;
+    event->previous = previous;
+    event->sequence = m->sequence;
+    mesh_output output;
+    memset(&output, 0, sizeof(output));
+    output.kind = MESH_OUTPUT_EVENT;
+    output.peer = m->id;
+    output.payload = (const uint8_t *) event;
+    output.payload_size = (uint32_t) sizeof(*event);
+    // Room was checked at the entry point: SENDS_PER_CALL_MAX +
+    // EVENTS_PER_CALL_MAX <= GOSSIP_OUTBOX_MIN.
+    MESH_ASSERT(mesh_outbox_push(g->outbox, &output) == MESH_OK);
+}
+
+void gossip_set_state(gossip *g, member *m, gossip_state state)
+{
+    MESH_ASSERT(g != NULL && m != NULL);
+    MESH_ASSERT(state >= GOSSIP_ALIVE && state <= GOSSIP_REVOKED);
+    if (m->state == state) {
+        return;
+    }
+    uint32_t previous = m->state;
+    g->suspect_count -= previous == GOSSIP_SUSPECT;
+    g->suspect_count += state == GOSSIP_SUSPECT;
+    m->state = (uint8_t) state;
+    m->state_changed_ns = g->now.monotonic_ns;
+    if (state != GOSSIP_SUSPECT) {
+        m->accuser_count = 0;
+        m->suspicion_deadline_ns = 0;
+    }
+    bool in_view = state == GOSSIP_ALIVE || state == GOSSIP_SUSPECT;
+    gossip_view_update(g, m, m->sequence, in_view);
+    gossip_emit_event(g, GOSSIP_EVENT_STATE, m, previous);
+}
+
+void gossip_count_reject(gossip *g, gossip_reject reject)
+{
+    MESH_ASSERT((unsigned) reject < GOSSIP_REJECT_COUNT);
+    g->stats.rejected[reject]++;
+}
+
+/* Starts a call: binds the per-call state and checks the outbox's room. */
+static mesh_err call_begin(gossip *g, mesh_now now, mesh_rng *rng, mesh_outbox *outbox)
+{
+    MESH_ASSERT(g != NULL && rng != NULL && outbox != NULL);
+    MESH_ASSERT(outbox->count <= outbox->count_max);
+    if (outbox->count_max - outbox->count < GOSSIP_OUTBOX_MIN) {
+        return MESH_EFULL;
+    }
+    // Monotonic time never goes back; a shell that breaks this has a bug.
+    MESH_ASSERT(now.monotonic_ns >= g->now.monotonic_ns);
+    g->now = now;
+    g->rng = rng;
+    g->outbox = outbox;
+    g->sends = 0;
+    g->events = 0;
+    g->out_used = 0;
+    g->fresh_count = 0;
+    g->fresh_from_set = false;
+    g->suspect_frame_count = 0;
+    return MESH_OK;
+}
+
+static void call_end(gossip *g)
+{
+    gossip_flush_fresh(g);
+    g->outbox = NULL;
+    g->rng = NULL;
+}
+
+/* Input rate limit per sender: bytes_per_s_per_peer_max in one-second
+ * windows. */
+static bool rate_allows(gossip *g, member *from, uint32_t frame_size)
+{
+    if (g->now.monotonic_ns - from->rate_window_ns >= MESH_NS_PER_S) {
+        from->rate_window_ns = g->now.monotonic_ns;
+        from->rate_bytes = 0;
+    }
+    if (from->rate_bytes + frame_size > g->config.bytes_per_s_per_peer_max) {
+        return false;
+    }
+    from->rate_bytes += frame_size;
+    return true;
+}
+
+static void handle_push(gossip *g, const wire_envelope *envelope)
+{
+    wire_push *push = &g->push;
+    if (wire_push_decode(envelope->body, envelope->body_size, push, NULL) != MESH_OK) {
+        gossip_count_reject(g, GOSSIP_REJECT_MALFORMED);
+        return;
+    }
+    bool sender_known = gossip_member_lookup(g, &envelope->signer) != NULL;
+    for (uint32_t i = 0; i < push->record_count; i++) {
+        const wire_record *record = &push->records[i];
+        if (gossip_ingest_record(g, record->frame, record->frame_size)) {
+            gossip_add_fresh(g, record->frame, record->frame_size);
+        }
+    }
+    // A member we did not know introduced itself: answer with our own
+    // certificate and advert so that it can authenticate us, and so that
+    // the pair can start anti-entropy at its next probe.
+    member *sender = gossip_member_lookup(g, &envelope->signer);
+    if (!sender_known && sender != NULL && sender->sequence > 0) {
+        char endpoint[WIRE_ENDPOINT_SIZE_MAX + 1];
+        if (gossip_member_endpoint(g, sender, endpoint)) {
+            gossip_send_introduction(g, sender, endpoint);
+        }
+    }
+}
+
+/* Routes one frame; every refusal is counted and changes nothing. */
+static void dispatch_frame(gossip *g, const uint8_t *frame, uint32_t frame_size)
+{
+    wire_envelope envelope;
+    if (frame_size > WIRE_FRAME_SIZE_MAX) {
+        gossip_count_reject(g, GOSSIP_REJECT_OVERSIZE);
+        return;
+    }
+    if (wire_envelope_decode(frame, frame_size, &envelope, NULL) != MESH_OK) {
+        gossip_count_reject(g, GOSSIP_REJECT_MALFORMED);
+        return;
+    }
+    if (gossip_is_revoked(g, &envelope.signer)) {
+        gossip_count_reject(g, GOSSIP_REJECT_REVOKED);
+        return;
+    }
+    // Our own frames coming back, anything while we are revoked, and
+    // signed records outside a push (they travel inside pushes only).
+    if (mesh_node_id_equal(&envelope.signer, &g->self_id) || g->self_revoked ||
+        !wire_type_is_mac(envelope.type)) {
+        gossip_count_reject(g, GOSSIP_REJECT_UNEXPECTED);
+        return;
+    }
+    member *from = gossip_member_lookup(g, &envelope.signer);
+    if (from != NULL && !rate_allows(g, from, frame_size)) {
+        gossip_count_reject(g, GOSSIP_REJECT_RATE);
+        return;
+    }
+    if (envelope.type == WIRE_TYPE_PUSH) {
+        // A push carries signed records, each authenticated on its own; it
+        // is how a new member introduces itself, before anyone can check a
+        // MAC from it. Its MAC is therefore not checked.
+        g->fresh_from = envelope.signer;
+        g->fresh_from_set = true;
+        handle_push(g, &envelope);
+        return;
+    }
+    if (from == NULL || from->sequence == 0) {
+        gossip_count_reject(g, GOSSIP_REJECT_UNKNOWN_KEY);
+        return;
+    }
+    gossip_handle_control(g, &envelope, from);
+}
+
+mesh_err gossip_on_message(gossip *g,
+                           mesh_now now,
+                           const uint8_t *frame,
+                           uint32_t frame_size,
+                           mesh_rng *rng,
+                           mesh_outbox *outbox)
+{
+    MESH_ASSERT(frame != NULL || frame_size == 0);
+    mesh_err err = call_begin(g, now, rng, outbox);
+    if (err != MESH_OK) {
+        return err;
+    }
+    g->stats.frames_in++;
+    g->stats.bytes_in += frame_size;
+    dispatch_frame(g, frame, frame_size);
+    call_end(g);
+    return MESH_OK;
+}
+
+mesh_err gossip_on_tick(gossip *g, mesh_now now, mesh_rng *rng, mesh_outbox *outbox)
+{
+    mesh_err err = call_begin(g, now, rng, outbox);
+    if (err != MESH_OK) {
+        return err;
+    }
+    gossip_run_timers(g);
+    call_end(g);
+    return MESH_OK;
+}
+
+mesh_err gossip_update_advert(
+    gossip *g, mesh_now now, const wire_advert *advert, mesh_rng *rng, mesh_outbox *outbox)
+{
+    MESH_ASSERT(advert != NULL);
+    if (!advert_content_valid(g, advert)) {
+        return MESH_EINVAL;
+    }
+    mesh_err err = call_begin(g, now, rng, outbox);
+    if (err != MESH_OK) {
+        return err;
+    }
+    g->config.advert = *advert;
+    if (g->started && !g->leaving) {
+        err = gossip_publish_advert(g, WIRE_ADVERT_ALIVE);
+    }
+    call_end(g);
+    return err;
+}
+
+mesh_err gossip_leave(gossip *g, mesh_now now, mesh_rng *rng, mesh_outbox *outbox)
+{
+    mesh_err err = call_begin(g, now, rng, outbox);
+    if (err != MESH_OK) {
+        return err;
+    }
+    if (g->started && !g->leaving) {
+        g->leaving = true;
+        err = gossip_publish_advert(g, WIRE_ADVERT_LEAVING);
+    }
+    g->leaving = true;
+    call_end(g);
+    return err;
+}
+
+mesh_err gossip_add_revocation(gossip *g,
+                               mesh_now now,
+                               const uint8_t *frame,
+                               uint32_t frame_size,
+                               mesh_rng *rng,
+                               mesh_outbox *outbox)
+{
+    MESH_ASSERT(frame != NULL);
+    wire_revocation revocation;
+    mesh_err err =
+        mcrypto_revocation_check(g->config.root_public_key, frame, frame_size, &revocation);
+    if (err != MESH_OK) {
+        return err;
+    }
+    mesh_node_id id;
+    mcrypto_node_id(revocation.public_key, &id);
+    if (!gossip_is_revoked(g, &id) && g->revocation_count == g->config.revocations_max) {
+        return MESH_EFULL;
+    }
+    err = call_begin(g, now, rng, outbox);
+    if (err != MESH_OK) {
+        return err;
+    }
+    if (gossip_ingest_record(g, frame, frame_size)) {
+        gossip_add_fresh(g, frame, frame_size);
+    }
+    call_end(g);
+    return MESH_OK;
+}
+
+uint32_t gossip_member_count(const gossip *g)
+{
+    MESH_ASSERT(g != NULL);
+    return g->member_count;
+}
+
+static void fill_info(const gossip *g, const member *m, gossip_member_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->id = m->id;
+    info->state = (gossip_state) m->state;
+    info->self = mesh_node_id_equal(&m->id, &g->self_id);
+    info->sequence = m->sequence;
+    info->advert_timestamp_ns = m->advert_timestamp_ns;
+    info->state_changed_ns = m->state_changed_ns;
+    memcpy(info->name, m->name, sizeof(info->name));
+    memcpy(info->country, m->country, sizeof(info->country));
+    info->certifications = m->certifications;
+    info->jurisdiction_count = m->jurisdiction_count;
+    memcpy(info->jurisdictions, m->jurisdictions, sizeof(info->jurisdictions));
+    info->cert_valid_until_ns = m->cert_valid_until_ns;
+}
+
+mesh_err gossip_member_at(const gossip *g, uint32_t index, gossip_member_info *info_out)
+{
+    MESH_ASSERT(g != NULL && info_out != NULL);
+    if (index >= g->member_count) {
+        return MESH_ENOTFOUND;
+    }
+    fill_info(g, &g->members[g->order[index]], info_out);
+    return MESH_OK;
+}
+
+mesh_err gossip_member_find(const gossip *g, const mesh_node_id *id, gossip_member_info *info_out)
+{
+    MESH_ASSERT(info_out != NULL);
+    const member *m = gossip_member_lookup(g, id);
+    if (m == NULL) {
+        return MESH_ENOTFOUND;
+    }
+    fill_info(g, m, info_out);
+    return MESH_OK;
+}
+
+mesh_err gossip_member_advert(const gossip *g, const mesh_node_id *id, wire_advert *advert_out)
+{
+    MESH_ASSERT(advert_out != NULL);
+    const member *m = gossip_member_lookup(g, id);
+    if (m == NULL || m->advert_frame_size == 0) {
+        return MESH_ENOTFOUND;
+    }
+    wire_envelope envelope;
+    // The frame was checked when it was accepted; a failure here is a bug.
+    if (MESH_NEVER(wire_envelope_decode(m->advert_frame, m->advert_frame_size, &envelope, NULL) !=
+                   MESH_OK) ||
+        MESH_NEVER(wire_advert_decode(envelope.body, envelope.body_size, advert_out, NULL) !=
+                   MESH_OK)) {
+        return MESH_EINTERNAL;
+    }
+    return MESH_OK;
+}
+
+void gossip_stats_get(const gossip *g, gossip_stats *stats_out)
+{
+    MESH_ASSERT(g != NULL && stats_out != NULL);
+    *stats_out = g->stats;
+    stats_out->local_health = g->local_health;
+}
+
+uint64_t gossip_deadline_ns(const gossip *g)
+{
+    MESH_ASSERT(g != NULL);
+    if (!g->started) {
+        return 0;
+    }
+    uint64_t deadline = g->next_probe_ns;
+    if (g->next_refresh_ns < deadline) {
+        deadline = g->next_refresh_ns;
+    }
+    if (g->next_rejoin_ns < deadline) {
+        deadline = g->next_rejoin_ns;
+    }
+    if (g->probe.active) {
+        uint64_t probe_deadline = g->probe.indirect_sent || g->probe.acked
+                                      ? g->probe.end_ns
+                                      : g->probe.direct_deadline_ns;
+        if (probe_deadline < deadline) {
+            deadline = probe_deadline;
+        }
+    }
+    for (uint32_t i = 0; g->suspect_count > 0 && i < g->member_count; i++) {
+        const member *m = &g->members[g->order[i]];
+        if (m->state == GOSSIP_SUSPECT && m->suspicion_deadline_ns < deadline) {
+            deadline = m->suspicion_deadline_ns;
+        }
+    }
+    return deadline;
+}
