@@ -40,6 +40,9 @@ static const char usage_text[] =
     "  cert show CERT [--json]        print what a certificate says\n"
     "  cert verify --root ROOT.pub CERT [--revocations FILE]...\n"
     "                                 check a certificate; exit 0 when valid\n"
+    "  agent --config NODE.INI        run this node's agent (gossip over NNG)\n"
+    "  peers --config NODE.INI [--json]\n"
+    "                                 show the running agent's view of the federation\n"
     "\n"
     "options:\n"
     "  --version                      print the version and exit\n"
@@ -345,6 +348,12 @@ int node_cli_main(int argc, char **argv)
     }
     if (strcmp(command, "cert") == 0) {
         return node_cmd_cert(argc - 1, argv + 1);
+    }
+    if (strcmp(command, "agent") == 0) {
+        return node_cmd_agent(argc - 1, argv + 1);
+    }
+    if (strcmp(command, "peers") == 0) {
+        return node_cmd_peers(argc - 1, argv + 1);
     }
     node_say_error(command, "unknown command; run 'fedmesh --help' for the list");
     return NODE_EXIT_USAGE;

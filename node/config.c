@@ -1,0 +1,976 @@
+/*
+ * node/config.c: the agent's INI configuration (see config_int.h for the
+ * contract, docs/node.example.ini for every key).
+ *
+ * Design: libinih does the lexing; everything else is a table of keys,
+ * each with a kind (name, path, endpoint, number with a unit...) and a
+ * range, so that one function checks every value the same way and every
+ * message names the key and its allowed range. libinih's handler gets no
+ * line number in Debian's build (INI_HANDLER_LINENO is 0), so the text is
+ * fed through our own line reader, which counts lines, refuses NUL bytes
+ * and over-long lines (libinih would split them silently), and checks
+ * section headers itself (libinih calls the handler for keys only, so an
+ * empty misspelt section would otherwise pass unnoticed).
+ *
+ * Durations are written in the unit their key names (_ms, _s) and
+ * converted to nanoseconds here, once (STYLE 2.6).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/config_int.h"
+
+typedef enum key_kind {
+    KIND_NAME = 1,      /* a member name, [a-z0-9-] */
+    KIND_PATH,          /* a file; relative to the config's directory */
+    KIND_PATH_LIST,     /* comma-separated files; the key may repeat */
+    KIND_ENDPOINT,      /* tcp://HOST:PORT */
+    KIND_CONTROL,       /* ipc://PATH or tcp://HOST:PORT */
+    KIND_ENDPOINT_LIST, /* comma-separated tcp:// endpoints; the key may repeat */
+    KIND_LOG_LEVEL,
+    KIND_TEXT_ENDPOINT, /* printable ASCII without spaces, may be empty */
+    KIND_U64,           /* a plain number */
+    KIND_MS,            /* milliseconds, stored as ns */
+    KIND_S,             /* seconds, stored as ns */
+    KIND_RESOURCE,      /* a capacity amount or price; see resource_* below */
+} key_kind;
+
+/* The fields of one resource class in [capacity]. */
+enum { FIELD_TOTAL = 0, FIELD_FREE = 1, FIELD_LENDABLE = 2, FIELD_PRICE = 3, FIELD_COUNT = 4 };
+
+typedef enum key_id {
+    KEY_NAME,
+    KEY_KEY_FILE,
+    KEY_CERTIFICATE_FILE,
+    KEY_ROOT_PUBLIC_KEY_FILE,
+    KEY_REVOCATION_FILES,
+    KEY_LISTEN,
+    KEY_ADVERTISE,
+    KEY_CONTROL,
+    KEY_SEEDS,
+    KEY_LOG_LEVEL,
+    KEY_CARBON,
+    KEY_API_ENDPOINT,
+    KEY_PROBE_INTERVAL,
+    KEY_PROBE_TIMEOUT,
+    KEY_SUSPICION_MIN,
+    KEY_SUSPICION_MAX,
+    KEY_ADVERT_REFRESH,
+    KEY_REJOIN_INTERVAL,
+    KEY_DOWN_FORGET,
+    KEY_CLOCK_SKEW_MAX,
+    KEY_MEMBERS_MAX,
+    KEY_REVOCATIONS_MAX,
+    KEY_FANOUT,
+    KEY_INDIRECT_PROBES,
+    KEY_DIGEST_PAGES,
+    KEY_BYTES_PER_S,
+    KEY_RESOURCE, /* every fixed [capacity] resource key shares this id */
+} key_id;
+
+typedef struct key_spec {
+    const char *section;
+    const char *name;
+    key_id id;
+    key_kind kind;
+    uint64_t min;
+    uint64_t max;
+    uint32_t resource_index; /* KIND_RESOURCE: 0 vcpu, 1 memory, 2 storage */
+    uint32_t field;          /* KIND_RESOURCE: FIELD_* */
+} key_spec;
+
+#define DAY_S   86400ull
+#define HOUR_MS 3600000ull
+
+/* Every key the file may hold. Ranges are inclusive. */
+static const key_spec keys[] = {
+    {"node", "name", KEY_NAME, KIND_NAME, 1, WIRE_NAME_SIZE_MAX, 0, 0},
+    {"node", "key_file", KEY_KEY_FILE, KIND_PATH, 0, 0, 0, 0},
+    {"node", "certificate_file", KEY_CERTIFICATE_FILE, KIND_PATH, 0, 0, 0, 0},
+    {"node", "root_public_key_file", KEY_ROOT_PUBLIC_KEY_FILE, KIND_PATH, 0, 0, 0, 0},
+    {"node", "revocation_files", KEY_REVOCATION_FILES, KIND_PATH_LIST, 0, 0, 0, 0},
+    {"node", "listen", KEY_LISTEN, KIND_ENDPOINT, 0, 0, 0, 0},
+    {"node", "advertise", KEY_ADVERTISE, KIND_ENDPOINT, 0, 0, 0, 0},
+    {"node", "control", KEY_CONTROL, KIND_CONTROL, 0, 0, 0, 0},
+    {"node", "seeds", KEY_SEEDS, KIND_ENDPOINT_LIST, 0, 0, 0, 0},
+    {"node", "log_level", KEY_LOG_LEVEL, KIND_LOG_LEVEL, 0, 0, 0, 0},
+    {"capacity", "carbon_gco2_per_kwh", KEY_CARBON, KIND_U64, 0, WIRE_CARBON_MAX, 0, 0},
+    {"capacity", "api_endpoint", KEY_API_ENDPOINT, KIND_TEXT_ENDPOINT, 0, 0, 0, 0},
+    {"capacity", "vcpu_total", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 0, FIELD_TOTAL},
+    {"capacity", "vcpu_free", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 0, FIELD_FREE},
+    {"capacity", "vcpu_lendable", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 0,
+     FIELD_LENDABLE},
+    {"capacity", "price_microeur_per_vcpu_hour", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_PRICE_MAX, 0,
+     FIELD_PRICE},
+    {"capacity", "memory_gib_total", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 1,
+     FIELD_TOTAL},
+    {"capacity", "memory_gib_free", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 1, FIELD_FREE},
+    {"capacity", "memory_gib_lendable", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 1,
+     FIELD_LENDABLE},
+    {"capacity", "price_microeur_per_memory_gib_hour", KEY_RESOURCE, KIND_RESOURCE, 0,
+     WIRE_PRICE_MAX, 1, FIELD_PRICE},
+    {"capacity", "storage_gib_total", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 2,
+     FIELD_TOTAL},
+    {"capacity", "storage_gib_free", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 2,
+     FIELD_FREE},
+    {"capacity", "storage_gib_lendable", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 2,
+     FIELD_LENDABLE},
+    {"capacity", "price_microeur_per_storage_gib_hour", KEY_RESOURCE, KIND_RESOURCE, 0,
+     WIRE_PRICE_MAX, 2, FIELD_PRICE},
+    {"gossip", "probe_interval_ms", KEY_PROBE_INTERVAL, KIND_MS, 10, 60000, 0, 0},
+    {"gossip", "probe_timeout_ms", KEY_PROBE_TIMEOUT, KIND_MS, 1, 60000, 0, 0},
+    {"gossip", "suspicion_min_ms", KEY_SUSPICION_MIN, KIND_MS, 10, HOUR_MS, 0, 0},
+    {"gossip", "suspicion_max_ms", KEY_SUSPICION_MAX, KIND_MS, 10, HOUR_MS, 0, 0},
+    {"gossip", "advert_refresh_s", KEY_ADVERT_REFRESH, KIND_S, 1, DAY_S, 0, 0},
+    {"gossip", "rejoin_interval_s", KEY_REJOIN_INTERVAL, KIND_S, 1, DAY_S, 0, 0},
+    {"gossip", "down_forget_s", KEY_DOWN_FORGET, KIND_S, 1, 30 * DAY_S, 0, 0},
+    {"gossip", "clock_skew_max_s", KEY_CLOCK_SKEW_MAX, KIND_S, 1, DAY_S, 0, 0},
+    {"gossip", "members_max", KEY_MEMBERS_MAX, KIND_U64, 2, 16384, 0, 0},
+    {"gossip", "revocations_max", KEY_REVOCATIONS_MAX, KIND_U64, 1, 16384, 0, 0},
+    {"gossip", "fanout", KEY_FANOUT, KIND_U64, 1, 16, 0, 0},
+    {"gossip", "indirect_probes", KEY_INDIRECT_PROBES, KIND_U64, 0, 16, 0, 0},
+    {"gossip", "digest_pages_per_round", KEY_DIGEST_PAGES, KIND_U64, 1, WIRE_DIGEST_PAGES_MAX, 0,
+     0},
+    {"gossip", "bytes_per_s_per_peer_max", KEY_BYTES_PER_S, KIND_U64, 65536, 1073741824ull, 0, 0},
+};
+
+#define KEY_COUNT   (sizeof(keys) / sizeof(keys[0]))
+#define CLASS_COUNT 3u
+
+static const char *const sections[] = {"node", "capacity", "gossip"};
+static const uint32_t class_of_index[CLASS_COUNT] = {WIRE_RESOURCE_VCPU, WIRE_RESOURCE_MEMORY_GIB,
+                                                     WIRE_RESOURCE_STORAGE_GIB};
+static const char *const field_suffix[FIELD_COUNT] = {"total", "free", "lendable",
+                                                      "price_microeur_per_hour"};
+
+typedef struct resource_draft {
+    bool set[FIELD_COUNT];
+    uint32_t line[FIELD_COUNT];
+    uint64_t value[FIELD_COUNT];
+    char model[WIRE_MODEL_SIZE_MAX + 1]; /* GPU only */
+} resource_draft;
+
+/* The parse in progress. */
+typedef struct parser {
+    const char *path;
+    char dir[NODE_CONFIG_PATH_SIZE_MAX]; /* the config's directory, with a trailing '/' */
+    const char *text;
+    uint32_t text_size;
+    uint32_t at;   /* next byte to read */
+    uint32_t line; /* the line the reader handed out last (1-based) */
+    bool failed;
+    mesh_err err;
+    char *error;
+    uint32_t key_line[KEY_COUNT]; /* where each key was first seen; 0 = not yet */
+    resource_draft classes[CLASS_COUNT];
+    uint32_t gpu_count;
+    resource_draft gpus[NODE_CONFIG_GPU_MODELS_MAX];
+    node_config *config;
+} parser;
+
+__attribute__((format(printf, 3, 4))) static void
+fail_at(parser *p, mesh_err err, const char *format, ...)
+{
+    MESH_ASSERT(err != MESH_OK);
+    if (p->failed) {
+        return; // The first error is the one worth reading.
+    }
+    p->failed = true;
+    p->err = err;
+    int used = 0;
+    if (p->line > 0) {
+        used = snprintf(p->error, NODE_CONFIG_ERROR_SIZE, "%s:%u: ", p->path, p->line);
+    } else {
+        used = snprintf(p->error, NODE_CONFIG_ERROR_SIZE, "%s: ", p->path);
+    }
+    if (used < 0 || (uint32_t) used >= NODE_CONFIG_ERROR_SIZE) {
+        return;
+    }
+    va_list args;
+    va_start(args, format);
+    (void) vsnprintf(p->error + used, NODE_CONFIG_ERROR_SIZE - (size_t) used, format, args);
+    va_end(args);
+}
+
+static bool section_known(const char *name, size_t size)
+{
+    for (uint32_t i = 0; i < MESH_ARRAY_COUNT(sections); i++) {
+        if (strlen(sections[i]) == size && memcmp(sections[i], name, size) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* libinih's line reader (fgets-like): hands out one line at a time, and
+ * checks what libinih would let pass. */
+static char *read_line(char *str, int num, void *stream)
+{
+    parser *p = stream;
+    MESH_ASSERT(str != NULL && num > 2);
+    if (p->failed || p->at >= p->text_size) {
+        return NULL;
+    }
+    const char *start = p->text + p->at;
+    uint32_t left = p->text_size - p->at;
+    const char *newline = memchr(start, '\n', left);
+    uint32_t size = newline != NULL ? (uint32_t) (newline - start) + 1u : left;
+    p->line++;
+    if (memchr(start, '\0', size) != NULL) {
+        fail_at(p, MESH_EPROTO, "a NUL byte; this is not a text file");
+        return NULL;
+    }
+    // num counts the NUL; a line must fit with its newline, or libinih
+    // would cut it and read the rest as a line of its own.
+    uint32_t content = newline != NULL ? size - 1u : size;
+    if (content > NODE_CONFIG_LINE_SIZE_MAX || size + 1u > (uint32_t) num) {
+        fail_at(p, MESH_EPROTO,
+                "line longer than %u bytes; list keys (seeds, revocation_files) may be "
+                "given on several lines",
+                NODE_CONFIG_LINE_SIZE_MAX);
+        return NULL;
+    }
+    memcpy(str, start, size);
+    str[size] = '\0';
+    p->at += size;
+
+    const char *c = str;
+    while (*c == ' ' || *c == '\t' || *c == '\r') {
+        c++;
+    }
+    if (*c == '[') {
+        const char *end = strchr(c, ']');
+        if (end == NULL) {
+            fail_at(p, MESH_EPROTO, "a section header without ']'");
+            return NULL;
+        }
+        if (!section_known(c + 1, (size_t) (end - c - 1))) {
+            fail_at(p, MESH_EPROTO,
+                    "unknown section [%.*s]; sections are [node], [capacity], "
+                    "[gossip]",
+                    (int) (end - c - 1), c + 1);
+            return NULL;
+        }
+    }
+    return str;
+}
+
+static bool name_valid(const char *name)
+{
+    size_t size = strlen(name);
+    if (size == 0 || size > WIRE_NAME_SIZE_MAX || name[0] == '-' || name[size - 1] == '-') {
+        return false;
+    }
+    for (size_t i = 0; i < size; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool model_valid(const char *model, size_t size)
+{
+    if (size == 0 || size > WIRE_MODEL_SIZE_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < size; i++) {
+        char c = model[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Printable ASCII without spaces, at most WIRE_ENDPOINT_SIZE_MAX bytes. */
+static bool endpoint_text_valid(const char *text)
+{
+    size_t size = strlen(text);
+    if (size > WIRE_ENDPOINT_SIZE_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < size; i++) {
+        if (text[i] <= ' ' || text[i] > '~') {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool node_config_endpoint_valid(const char *endpoint)
+{
+    static const char scheme[] = "tcp://";
+    if (!endpoint_text_valid(endpoint) || strncmp(endpoint, scheme, sizeof(scheme) - 1) != 0) {
+        return false;
+    }
+    const char *host = endpoint + sizeof(scheme) - 1;
+    const char *colon = strrchr(host, ':');
+    if (colon == NULL || colon == host || strchr(host, '/') != NULL) {
+        return false;
+    }
+    uint64_t port = 0;
+    const char *digit = colon + 1;
+    if (*digit == '\0') {
+        return false;
+    }
+    for (; *digit != '\0'; digit++) {
+        if (*digit < '0' || *digit > '9' || port > 65535) {
+            return false;
+        }
+        port = port * 10 + (uint64_t) (*digit - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
+static bool control_valid(const char *endpoint)
+{
+    static const char ipc[] = "ipc://";
+    if (strncmp(endpoint, ipc, sizeof(ipc) - 1) == 0) {
+        // A Unix socket path: sun_path holds 108 bytes with the NUL.
+        size_t size = strlen(endpoint) - (sizeof(ipc) - 1);
+        return endpoint_text_valid(endpoint) && size > 0 && size < 108;
+    }
+    return node_config_endpoint_valid(endpoint);
+}
+
+/* A wildcard listen address is fine, but nobody can dial it. */
+static bool endpoint_is_wildcard(const char *endpoint)
+{
+    return strncmp(endpoint, "tcp://0.0.0.0:", 14) == 0 || strncmp(endpoint, "tcp://*:", 8) == 0 ||
+           strncmp(endpoint, "tcp://:", 7) == 0 || strncmp(endpoint, "tcp://[::]:", 11) == 0;
+}
+
+static bool parse_u64(const char *text, uint64_t *out)
+{
+    if (text[0] < '0' || text[0] > '9') {
+        return false; // strtoull would take a sign or spaces.
+    }
+    errno = 0;
+    char *end = NULL;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno != 0 || end == NULL || *end != '\0') {
+        return false;
+    }
+    *out = (uint64_t) value;
+    return true;
+}
+
+static bool copy_text(char *out, size_t out_size, const char *text, size_t size)
+{
+    if (size + 1 > out_size) {
+        return false;
+    }
+    memcpy(out, text, size);
+    out[size] = '\0';
+    return true;
+}
+
+static void resolve_path(parser *p, const key_spec *key, const char *value, size_t size, char *out)
+{
+    if (size == 0) {
+        fail_at(p, MESH_EINVAL, "%s: empty path", key->name);
+        return;
+    }
+    size_t dir_size = value[0] == '/' ? 0 : strlen(p->dir);
+    if (dir_size + size + 1 > NODE_CONFIG_PATH_SIZE_MAX) {
+        fail_at(p, MESH_EINVAL, "%s: path longer than %u bytes", key->name,
+                NODE_CONFIG_PATH_SIZE_MAX - 1);
+        return;
+    }
+    memcpy(out, p->dir, dir_size);
+    memcpy(out + dir_size, value, size);
+    out[dir_size + size] = '\0';
+}
+
+/* Calls item() for each comma-separated, trimmed, non-empty element. */
+static void split_list(parser *p,
+                       const key_spec *key,
+                       const char *value,
+                       void (*item)(parser *p, const key_spec *key, const char *text, size_t size))
+{
+    const char *at = value;
+    while (!p->failed) {
+        const char *comma = strchr(at, ',');
+        const char *end = comma != NULL ? comma : at + strlen(at);
+        const char *start = at;
+        while (start < end && (*start == ' ' || *start == '\t')) {
+            start++;
+        }
+        const char *stop = end;
+        while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t')) {
+            stop--;
+        }
+        if (stop == start) {
+            fail_at(p, MESH_EINVAL, "%s: an empty element in the comma-separated list", key->name);
+            return;
+        }
+        item(p, key, start, (size_t) (stop - start));
+        if (comma == NULL) {
+            return;
+        }
+        at = comma + 1;
+    }
+}
+
+static void add_revocation_file(parser *p, const key_spec *key, const char *text, size_t size)
+{
+    node_config *config = p->config;
+    if (config->revocation_file_count >= NODE_CONFIG_REVOCATIONS_MAX) {
+        fail_at(p, MESH_EINVAL, "%s: more than %u files", key->name, NODE_CONFIG_REVOCATIONS_MAX);
+        return;
+    }
+    resolve_path(p, key, text, size, config->revocation_files[config->revocation_file_count]);
+    config->revocation_file_count++;
+}
+
+static void add_seed(parser *p, const key_spec *key, const char *text, size_t size)
+{
+    node_config *config = p->config;
+    if (config->seed_count >= GOSSIP_SEEDS_MAX) {
+        fail_at(p, MESH_EINVAL, "%s: more than %u seeds", key->name, GOSSIP_SEEDS_MAX);
+        return;
+    }
+    char *seed = config->seeds[config->seed_count];
+    if (!copy_text(seed, NODE_CONFIG_ENDPOINT_SIZE, text, size) ||
+        !node_config_endpoint_valid(seed)) {
+        fail_at(p, MESH_EINVAL, "%s: '%.*s' is not tcp://HOST:PORT (port 1..65535)", key->name,
+                (int) size, text);
+        return;
+    }
+    config->seed_count++;
+}
+
+static void set_endpoint(parser *p, const key_spec *key, const char *value, char *out)
+{
+    if (strncmp(value, "tls+tcp://", 10) == 0) {
+        fail_at(p, MESH_EINVAL,
+                "%s: tls+tcp:// is not supported yet; use tcp:// (every gossip frame is "
+                "signed or MAC'd, so TLS would add secrecy, not authenticity)",
+                key->name);
+        return;
+    }
+    bool valid =
+        key->kind == KIND_CONTROL ? control_valid(value) : node_config_endpoint_valid(value);
+    if (!valid) {
+        fail_at(p, MESH_EINVAL, "%s: '%s' is not %s", key->name, value,
+                key->kind == KIND_CONTROL ? "ipc://PATH (under 108 bytes) or tcp://HOST:PORT"
+                                          : "tcp://HOST:PORT (port 1..65535)");
+        return;
+    }
+    MESH_ASSERT(strlen(value) < NODE_CONFIG_ENDPOINT_SIZE);
+    (void) copy_text(out, NODE_CONFIG_ENDPOINT_SIZE, value, strlen(value));
+}
+
+static void set_number(parser *p, const key_spec *key, uint64_t value)
+{
+    gossip_config *settings = &p->config->gossip;
+    uint64_t ns = value;
+    if (key->kind == KIND_MS) {
+        ns = value * MESH_NS_PER_MS;
+    } else if (key->kind == KIND_S) {
+        ns = value * MESH_NS_PER_S;
+    }
+    switch (key->id) {
+    case KEY_CARBON:
+        settings->advert.carbon_gco2_per_kwh = (uint32_t) value;
+        break;
+    case KEY_PROBE_INTERVAL:
+        settings->probe_interval_ns = ns;
+        break;
+    case KEY_PROBE_TIMEOUT:
+        settings->probe_timeout_ns = ns;
+        break;
+    case KEY_SUSPICION_MIN:
+        settings->suspicion_min_ns = ns;
+        break;
+    case KEY_SUSPICION_MAX:
+        settings->suspicion_max_ns = ns;
+        break;
+    case KEY_ADVERT_REFRESH:
+        settings->advert_refresh_ns = ns;
+        break;
+    case KEY_REJOIN_INTERVAL:
+        settings->rejoin_interval_ns = ns;
+        break;
+    case KEY_DOWN_FORGET:
+        settings->down_forget_ns = ns;
+        break;
+    case KEY_CLOCK_SKEW_MAX:
+        settings->clock_skew_max_ns = (int64_t) ns;
+        break;
+    case KEY_MEMBERS_MAX:
+        settings->members_max = (uint32_t) value;
+        break;
+    case KEY_REVOCATIONS_MAX:
+        settings->revocations_max = (uint32_t) value;
+        break;
+    case KEY_FANOUT:
+        settings->fanout = (uint32_t) value;
+        break;
+    case KEY_INDIRECT_PROBES:
+        settings->indirect_probes = (uint32_t) value;
+        break;
+    case KEY_DIGEST_PAGES:
+        settings->digest_pages_per_round = (uint32_t) value;
+        break;
+    case KEY_BYTES_PER_S:
+        settings->bytes_per_s_per_peer_max = value;
+        break;
+    default:
+        MESH_ASSERT(false && "set_number: a key of another kind");
+    }
+}
+
+static void set_resource_field(parser *p,
+                               const char *name,
+                               resource_draft *draft,
+                               uint32_t field,
+                               uint64_t min,
+                               uint64_t max,
+                               const char *value)
+{
+    MESH_ASSERT(field < FIELD_COUNT);
+    if (draft->set[field]) {
+        fail_at(p, MESH_EPROTO, "%s given twice (first at line %u)", name, draft->line[field]);
+        return;
+    }
+    uint64_t number = 0;
+    if (!parse_u64(value, &number) || number < min || number > max) {
+        fail_at(p, MESH_EINVAL, "%s: '%s' is not a whole number in %llu..%llu", name, value,
+                (unsigned long long) min, (unsigned long long) max);
+        return;
+    }
+    draft->set[field] = true;
+    draft->line[field] = p->line;
+    draft->value[field] = number;
+}
+
+/* [capacity] gpu.<MODEL>.<total|free|lendable|price_microeur_per_hour> */
+static void set_gpu(parser *p, const char *name, const char *value)
+{
+    const char *model = name + 4;
+    const char *dot = strrchr(model, '.');
+    if (dot == NULL || !model_valid(model, (size_t) (dot - model))) {
+        fail_at(p, MESH_EPROTO,
+                "unknown key '%s' in [capacity]; GPU keys are gpu.<MODEL>.<FIELD> with MODEL "
+                "of 1..%u characters [A-Za-z0-9._-]",
+                name, WIRE_MODEL_SIZE_MAX);
+        return;
+    }
+    size_t model_size = (size_t) (dot - model);
+    uint32_t field = FIELD_COUNT;
+    for (uint32_t f = 0; f < FIELD_COUNT; f++) {
+        if (strcmp(dot + 1, field_suffix[f]) == 0) {
+            field = f;
+        }
+    }
+    if (field == FIELD_COUNT) {
+        fail_at(p, MESH_EPROTO,
+                "unknown key '%s' in [capacity]; a GPU field is total, free, lendable or "
+                "price_microeur_per_hour",
+                name);
+        return;
+    }
+    resource_draft *draft = NULL;
+    for (uint32_t i = 0; i < p->gpu_count; i++) {
+        if (strlen(p->gpus[i].model) == model_size &&
+            memcmp(p->gpus[i].model, model, model_size) == 0) {
+            draft = &p->gpus[i];
+        }
+    }
+    if (draft == NULL) {
+        if (p->gpu_count >= NODE_CONFIG_GPU_MODELS_MAX) {
+            fail_at(p, MESH_EINVAL, "%s: more than %u GPU models", name,
+                    NODE_CONFIG_GPU_MODELS_MAX);
+            return;
+        }
+        draft = &p->gpus[p->gpu_count++];
+        memset(draft, 0, sizeof(*draft));
+        (void) copy_text(draft->model, sizeof(draft->model), model, model_size);
+    }
+    uint64_t max = WIRE_AMOUNT_MAX;
+    if (field == FIELD_PRICE) {
+        max = WIRE_PRICE_MAX;
+    }
+    set_resource_field(p, name, draft, field, 0, max, value);
+}
+
+static void set_value(parser *p, const key_spec *key, const char *value)
+{
+    node_config *config = p->config;
+    uint64_t number = 0;
+    switch (key->kind) {
+    case KIND_NAME:
+        if (!name_valid(value)) {
+            fail_at(p, MESH_EINVAL,
+                    "%s: '%s' is not a member name (1..%u characters a-z, 0-9 and '-', not "
+                    "starting or ending with '-')",
+                    key->name, value, WIRE_NAME_SIZE_MAX);
+            return;
+        }
+        (void) copy_text(config->name, sizeof(config->name), value, strlen(value));
+        return;
+    case KIND_PATH: {
+        char *out = key->id == KEY_KEY_FILE           ? config->key_file
+                    : key->id == KEY_CERTIFICATE_FILE ? config->certificate_file
+                                                      : config->root_public_key_file;
+        resolve_path(p, key, value, strlen(value), out);
+        return;
+    }
+    case KIND_PATH_LIST:
+        split_list(p, key, value, add_revocation_file);
+        return;
+    case KIND_ENDPOINT:
+        set_endpoint(p, key, value, key->id == KEY_LISTEN ? config->listen : config->advertise);
+        return;
+    case KIND_CONTROL:
+        set_endpoint(p, key, value, config->control);
+        return;
+    case KIND_ENDPOINT_LIST:
+        split_list(p, key, value, add_seed);
+        return;
+    case KIND_LOG_LEVEL:
+        if (node_log_level_parse(value, &config->log_level) != MESH_OK) {
+            fail_at(p, MESH_EINVAL, "%s: '%s' is not one of debug, info, warn, error", key->name,
+                    value);
+        }
+        return;
+    case KIND_TEXT_ENDPOINT:
+        if (!endpoint_text_valid(value)) {
+            fail_at(p, MESH_EINVAL,
+                    "%s: must be printable ASCII without spaces, at most %u bytes (or empty)",
+                    key->name, WIRE_ENDPOINT_SIZE_MAX);
+            return;
+        }
+        (void) copy_text(config->gossip.advert.api_endpoint,
+                         sizeof(config->gossip.advert.api_endpoint), value, strlen(value));
+        return;
+    case KIND_U64:
+    case KIND_MS:
+    case KIND_S:
+        if (!parse_u64(value, &number) || number < key->min || number > key->max) {
+            fail_at(p, MESH_EINVAL, "%s: '%s' is not a whole number in %llu..%llu", key->name,
+                    value, (unsigned long long) key->min, (unsigned long long) key->max);
+            return;
+        }
+        set_number(p, key, number);
+        return;
+    case KIND_RESOURCE:
+        MESH_ASSERT(key->resource_index < CLASS_COUNT);
+        set_resource_field(p, key->name, &p->classes[key->resource_index], key->field, key->min,
+                           key->max, value);
+        return;
+    }
+    MESH_ASSERT(false && "set_value: a kind without a case");
+}
+
+static bool kind_repeats(key_kind kind)
+{
+    return kind == KIND_PATH_LIST || kind == KIND_ENDPOINT_LIST;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    parser *p = user;
+    MESH_ASSERT(section != NULL && name != NULL);
+    if (p->failed) {
+        return 0;
+    }
+    if (value == NULL) {
+        fail_at(p, MESH_EPROTO, "'%s' has no value (expected key = value)", name);
+        return 0;
+    }
+    if (section[0] == '\0') {
+        fail_at(p, MESH_EPROTO,
+                "'%s' before any section; put it under [node], [capacity] or "
+                "[gossip]",
+                name);
+        return 0;
+    }
+    if (strcmp(section, "capacity") == 0 && strncmp(name, "gpu.", 4) == 0) {
+        set_gpu(p, name, value);
+        return p->failed ? 0 : 1;
+    }
+    for (uint32_t i = 0; i < KEY_COUNT; i++) {
+        const key_spec *key = &keys[i];
+        if (strcmp(key->section, section) != 0 || strcmp(key->name, name) != 0) {
+            continue;
+        }
+        if (key->kind != KIND_RESOURCE && p->key_line[i] != 0 && !kind_repeats(key->kind)) {
+            fail_at(p, MESH_EPROTO,
+                    "%s given twice (first at line %u; an indented line continues the key above)",
+                    name, p->key_line[i]);
+            return 0;
+        }
+        if (p->key_line[i] == 0) {
+            p->key_line[i] = p->line;
+        }
+        set_value(p, key, value);
+        return p->failed ? 0 : 1;
+    }
+    fail_at(p, MESH_EPROTO, "unknown key '%s' in [%s] (see docs/node.example.ini for every key)",
+            name, section);
+    return 0;
+}
+
+static bool key_given(const parser *p, key_id id)
+{
+    for (uint32_t i = 0; i < KEY_COUNT; i++) {
+        if (keys[i].id == id) {
+            return p->key_line[i] != 0;
+        }
+    }
+    return false;
+}
+
+static int resource_compare(const void *a, const void *b)
+{
+    const wire_resource *x = a;
+    const wire_resource *y = b;
+    if (x->resource_class != y->resource_class) {
+        return x->resource_class < y->resource_class ? -1 : 1;
+    }
+    return strcmp(x->model, y->model);
+}
+
+/* Turns one drafted class into an advert resource: total is required once
+ * any field is given; free defaults to total, lendable to 0 (nothing is
+ * lent unless the operator says so), price to 0 (none advertised). */
+static void
+finish_resource(parser *p, const resource_draft *draft, uint32_t resource_class, const char *label)
+{
+    bool any = draft->set[FIELD_TOTAL] || draft->set[FIELD_FREE] || draft->set[FIELD_LENDABLE] ||
+               draft->set[FIELD_PRICE];
+    if (!any) {
+        return;
+    }
+    if (!draft->set[FIELD_TOTAL]) {
+        fail_at(p, MESH_EINVAL,
+                "[capacity] %s: the total is required once any of its keys is "
+                "given",
+                label);
+        return;
+    }
+    uint64_t total = draft->value[FIELD_TOTAL];
+    uint64_t free_amount = draft->set[FIELD_FREE] ? draft->value[FIELD_FREE] : total;
+    uint64_t lendable = draft->set[FIELD_LENDABLE] ? draft->value[FIELD_LENDABLE] : 0;
+    if (free_amount > total || lendable > total) {
+        fail_at(p, MESH_EINVAL,
+                "[capacity] %s: free (%llu) and lendable (%llu) must not exceed "
+                "total (%llu)",
+                label, (unsigned long long) free_amount, (unsigned long long) lendable,
+                (unsigned long long) total);
+        return;
+    }
+    wire_advert *advert = &p->config->gossip.advert;
+    MESH_ASSERT(advert->resource_count < WIRE_RESOURCES_MAX);
+    wire_resource *resource = &advert->resources[advert->resource_count++];
+    memset(resource, 0, sizeof(*resource));
+    resource->resource_class = resource_class;
+    (void) copy_text(resource->model, sizeof(resource->model), draft->model, strlen(draft->model));
+    resource->total = total;
+    resource->free = free_amount;
+    resource->lendable = lendable;
+    resource->price_microeur_per_unit_hour = draft->value[FIELD_PRICE];
+}
+
+static void finish(parser *p)
+{
+    node_config *config = p->config;
+    p->line = 0; // From here on, messages are about the file as a whole.
+    static const struct {
+        key_id id;
+        const char *name;
+    } required[] = {{KEY_NAME, "name"},
+                    {KEY_KEY_FILE, "key_file"},
+                    {KEY_CERTIFICATE_FILE, "certificate_file"},
+                    {KEY_ROOT_PUBLIC_KEY_FILE, "root_public_key_file"},
+                    {KEY_LISTEN, "listen"}};
+    for (uint32_t i = 0; i < MESH_ARRAY_COUNT(required); i++) {
+        if (!key_given(p, required[i].id)) {
+            fail_at(p, MESH_EINVAL, "[node] %s is required", required[i].name);
+            return;
+        }
+    }
+    if (!key_given(p, KEY_ADVERTISE)) {
+        if (endpoint_is_wildcard(config->listen)) {
+            fail_at(p, MESH_EINVAL,
+                    "[node] listen %s is a wildcard address that peers cannot "
+                    "dial; set advertise = tcp://HOST:PORT",
+                    config->listen);
+            return;
+        }
+        memcpy(config->advertise, config->listen, sizeof(config->advertise));
+    }
+    if (endpoint_is_wildcard(config->advertise)) {
+        fail_at(p, MESH_EINVAL, "[node] advertise %s is a wildcard address that peers cannot dial",
+                config->advertise);
+        return;
+    }
+    if (!key_given(p, KEY_CONTROL)) {
+        int used = snprintf(config->control, sizeof(config->control), "ipc:///tmp/fedmesh-%s.ctl",
+                            config->name);
+        MESH_ASSERT(used > 0 && (size_t) used < sizeof(config->control));
+    }
+    gossip_config *settings = &config->gossip;
+    if (settings->probe_timeout_ns >= settings->probe_interval_ns) {
+        fail_at(p, MESH_EINVAL,
+                "[gossip] probe_timeout_ms (%llu) must be less than "
+                "probe_interval_ms (%llu)",
+                (unsigned long long) (settings->probe_timeout_ns / MESH_NS_PER_MS),
+                (unsigned long long) (settings->probe_interval_ns / MESH_NS_PER_MS));
+        return;
+    }
+    if (settings->suspicion_min_ns < settings->probe_interval_ns) {
+        fail_at(p, MESH_EINVAL,
+                "[gossip] suspicion_min_ms (%llu) must be at least probe_interval_ms (%llu)",
+                (unsigned long long) (settings->suspicion_min_ns / MESH_NS_PER_MS),
+                (unsigned long long) (settings->probe_interval_ns / MESH_NS_PER_MS));
+        return;
+    }
+    if (settings->advert_refresh_ns < settings->probe_interval_ns ||
+        settings->rejoin_interval_ns < settings->probe_interval_ns) {
+        fail_at(p, MESH_EINVAL,
+                "[gossip] advert_refresh_s and rejoin_interval_s must be at least "
+                "probe_interval_ms (%llu ms)",
+                (unsigned long long) (settings->probe_interval_ns / MESH_NS_PER_MS));
+        return;
+    }
+    if (settings->down_forget_ns < settings->suspicion_max_ns) {
+        fail_at(p, MESH_EINVAL,
+                "[gossip] down_forget_s (%llu) must be at least suspicion_max_ms (%llu ms)",
+                (unsigned long long) (settings->down_forget_ns / MESH_NS_PER_S),
+                (unsigned long long) (settings->suspicion_max_ns / MESH_NS_PER_MS));
+        return;
+    }
+    if (settings->suspicion_min_ns > settings->suspicion_max_ns) {
+        fail_at(p, MESH_EINVAL,
+                "[gossip] suspicion_min_ms (%llu) must not exceed "
+                "suspicion_max_ms (%llu)",
+                (unsigned long long) (settings->suspicion_min_ns / MESH_NS_PER_MS),
+                (unsigned long long) (settings->suspicion_max_ns / MESH_NS_PER_MS));
+        return;
+    }
+    static const char *const class_labels[CLASS_COUNT] = {"vcpu", "memory_gib", "storage_gib"};
+    for (uint32_t i = 0; i < CLASS_COUNT && !p->failed; i++) {
+        finish_resource(p, &p->classes[i], class_of_index[i], class_labels[i]);
+    }
+    for (uint32_t i = 0; i < p->gpu_count && !p->failed; i++) {
+        char label[WIRE_MODEL_SIZE_MAX + 8];
+        (void) snprintf(label, sizeof(label), "gpu.%s", p->gpus[i].model);
+        finish_resource(p, &p->gpus[i], WIRE_RESOURCE_GPU, label);
+    }
+    // The wire form keeps resources sorted by (class, model).
+    qsort(settings->advert.resources, settings->advert.resource_count, sizeof(wire_resource),
+          resource_compare);
+    MESH_ASSERT(strlen(config->advertise) < sizeof(settings->advert.endpoint));
+    memcpy(settings->advert.endpoint, config->advertise, sizeof(config->advertise));
+}
+
+static void parser_set_dir(parser *p, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+        p->dir[0] = '\0'; // The working directory: relative paths stay relative.
+        return;
+    }
+    size_t size = (size_t) (slash - path) + 1;
+    if (size >= sizeof(p->dir)) {
+        fail_at(p, MESH_EINVAL, "the config's directory is longer than %zu bytes",
+                sizeof(p->dir) - 1);
+        return;
+    }
+    memcpy(p->dir, path, size);
+    p->dir[size] = '\0';
+}
+
+mesh_err node_config_parse(const char *text,
+                           uint32_t text_size,
+                           const char *path,
+                           node_config *config_out,
+                           char error_out[NODE_CONFIG_ERROR_SIZE])
+{
+    MESH_ASSERT(text != NULL || text_size == 0);
+    MESH_ASSERT(path != NULL && config_out != NULL && error_out != NULL);
+    error_out[0] = '\0';
+    // The parser holds the drafts of every resource: too large for a
+    // small thread stack, and parsing happens once per start.
+    parser *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        (void) snprintf(error_out, NODE_CONFIG_ERROR_SIZE, "%s: out of memory", path);
+        return MESH_ENOMEM;
+    }
+    p->path = path;
+    p->text = text;
+    p->text_size = text_size;
+    p->error = error_out;
+    p->config = config_out;
+    memset(config_out, 0, sizeof(*config_out));
+    config_out->log_level = NODE_LOG_INFO;
+    gossip_config_default(&config_out->gossip);
+
+    if (text_size > NODE_CONFIG_FILE_SIZE_MAX) {
+        fail_at(p, MESH_EINVAL, "larger than %u bytes", NODE_CONFIG_FILE_SIZE_MAX);
+    }
+    parser_set_dir(p, path);
+    if (!p->failed) {
+        int rc = ini_parse_stream(read_line, p, on_key, p);
+        if (rc > 0 && !p->failed) {
+            p->line = (uint32_t) rc;
+            fail_at(p, MESH_EPROTO,
+                    "malformed line (expected [section], key = value, or a comment after # or ;)");
+        } else if (rc < 0 && !p->failed) {
+            fail_at(p, MESH_ENOMEM, "the INI parser could not allocate memory");
+        }
+    }
+    if (!p->failed) {
+        finish(p);
+    }
+    mesh_err err = p->failed ? p->err : MESH_OK;
+    free(p);
+    return err;
+}
+
+mesh_err
+node_config_load(const char *path, node_config *config_out, char error_out[NODE_CONFIG_ERROR_SIZE])
+{
+    MESH_ASSERT(path != NULL && config_out != NULL && error_out != NULL);
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) {
+        (void) snprintf(error_out, NODE_CONFIG_ERROR_SIZE, "%s: cannot open: %s", path,
+                        strerror(errno));
+        return MESH_EIO;
+    }
+    char *text = malloc(NODE_CONFIG_FILE_SIZE_MAX + 1);
+    if (text == NULL) {
+        (void) fclose(file);
+        (void) snprintf(error_out, NODE_CONFIG_ERROR_SIZE, "%s: out of memory", path);
+        return MESH_ENOMEM;
+    }
+    size_t size = fread(text, 1, NODE_CONFIG_FILE_SIZE_MAX + 1, file);
+    bool read_failed = ferror(file) != 0;
+    (void) fclose(file);
+    mesh_err err = MESH_OK;
+    if (read_failed) {
+        (void) snprintf(error_out, NODE_CONFIG_ERROR_SIZE, "%s: cannot read", path);
+        err = MESH_EIO;
+    } else if (size > NODE_CONFIG_FILE_SIZE_MAX) {
+        (void) snprintf(error_out, NODE_CONFIG_ERROR_SIZE,
+                        "%s: larger than %u bytes; not a fedmesh config", path,
+                        NODE_CONFIG_FILE_SIZE_MAX);
+        err = MESH_EFULL;
+    } else {
+        err = node_config_parse(text, (uint32_t) size, path, config_out, error_out);
+    }
+    free(text);
+    return err;
+}

@@ -1,0 +1,87 @@
+/*
+ * node/config_int.h: the agent's configuration file (INI, read with
+ * libinih): what it holds, its limits, and the loader.
+ *
+ * Sections and keys are documented in docs/node.example.ini and in the
+ * README ("Configuration"). The loader is strict, because a daemon that
+ * silently ignores a misspelt key runs with a setting the operator did
+ * not choose:
+ *   - an unknown section or key, a malformed line, a scalar key given
+ *     twice, a missing required key: an error naming file and line;
+ *   - a bad value: an error naming the key and its allowed range;
+ *   - relative paths are taken from the config file's directory, so a
+ *     config works the same whatever the daemon's working directory is.
+ *
+ * Bounds: the file is at most NODE_CONFIG_FILE_SIZE_MAX bytes, a line at
+ * most NODE_CONFIG_LINE_SIZE_MAX bytes (libinih's line buffer; list keys
+ * may be repeated to stay under it), a path at most
+ * NODE_CONFIG_PATH_SIZE_MAX bytes once joined with the directory, an
+ * endpoint at most WIRE_ENDPOINT_SIZE_MAX bytes.
+ */
+#ifndef NODE_CONFIG_INT_H
+#define NODE_CONFIG_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gossip/gossip.h"
+#include "mesh/mesh.h"
+#include "node/log_int.h"
+#include "wire/wire.h"
+
+#define NODE_CONFIG_FILE_SIZE_MAX   65536u /* 64 KiB */
+#define NODE_CONFIG_LINE_SIZE_MAX   198u   /* libinih's 200-byte buffer, less newline and NUL */
+#define NODE_CONFIG_PATH_SIZE_MAX   1024u
+#define NODE_CONFIG_REVOCATIONS_MAX 64u
+#define NODE_CONFIG_GPU_MODELS_MAX  (WIRE_RESOURCES_MAX - 3u) /* vCPU, memory, storage */
+#define NODE_CONFIG_ERROR_SIZE      512u
+#define NODE_CONFIG_ENDPOINT_SIZE   (WIRE_ENDPOINT_SIZE_MAX + 1u)
+
+typedef struct node_config {
+    /* [node] */
+    char name[WIRE_NAME_SIZE_MAX + 1];
+    char key_file[NODE_CONFIG_PATH_SIZE_MAX];
+    char certificate_file[NODE_CONFIG_PATH_SIZE_MAX];
+    char root_public_key_file[NODE_CONFIG_PATH_SIZE_MAX];
+    uint32_t revocation_file_count;
+    char revocation_files[NODE_CONFIG_REVOCATIONS_MAX][NODE_CONFIG_PATH_SIZE_MAX];
+    char listen[NODE_CONFIG_ENDPOINT_SIZE];    /* where the pull socket listens */
+    char advertise[NODE_CONFIG_ENDPOINT_SIZE]; /* what others dial; default listen */
+    char control[NODE_CONFIG_ENDPOINT_SIZE];   /* the local control endpoint */
+    uint32_t seed_count;
+    char seeds[GOSSIP_SEEDS_MAX][NODE_CONFIG_ENDPOINT_SIZE];
+    node_log_level log_level;
+
+    /* [capacity] and [gossip]: limits, timings (in ns) and the advert
+     * content (resources sorted by class and model, carbon, endpoint =
+     * advertise, api endpoint). Identity, seeds and the certificate are
+     * left zero: the agent fills them from the files named above. */
+    gossip_config gossip;
+} node_config;
+
+/* Parses config text. `path` names the file in messages and gives the
+ * directory that relative paths are resolved against. On failure,
+ * error_out holds one line, "path:line: what is wrong" (or "path: ..."
+ * for a problem with the file as a whole) and config_out is unspecified.
+ * Errors: MESH_EPROTO (a malformed line, an unknown section or key, a key
+ * given twice), MESH_EINVAL (a value out of range, a missing required
+ * key, inconsistent values). */
+MESH_MUST_USE mesh_err node_config_parse(const char *text,
+                                         uint32_t text_size,
+                                         const char *path,
+                                         node_config *config_out,
+                                         char error_out[NODE_CONFIG_ERROR_SIZE]);
+
+/* Reads the file at path (at most NODE_CONFIG_FILE_SIZE_MAX bytes) and
+ * parses it. Errors: MESH_EIO (cannot read), MESH_EFULL (too large),
+ * and those of node_config_parse. */
+MESH_MUST_USE mesh_err node_config_load(const char *path,
+                                        node_config *config_out,
+                                        char error_out[NODE_CONFIG_ERROR_SIZE]);
+
+/* True when endpoint is tcp://HOST:PORT with a port in 1..65535, printable
+ * ASCII without spaces, at most WIRE_ENDPOINT_SIZE_MAX bytes: the only
+ * kind of endpoint the agent dials. */
+bool node_config_endpoint_valid(const char *endpoint);
+
+#endif /* NODE_CONFIG_INT_H */
