@@ -67,11 +67,11 @@ void gossip_config_default(gossip_config *config)
     config->indirect_probes = 3;
     config->digest_pages_per_round = 4;
     config->bytes_per_s_per_peer_max = (uint64_t) 1024 * 1024;
-    config->probe_interval_ns = 1000 * MESH_NS_PER_MS;
+    config->probe_interval_ns = 1500 * MESH_NS_PER_MS;
     config->probe_timeout_ns = 300 * MESH_NS_PER_MS;
-    config->suspicion_min_ns = 2000 * MESH_NS_PER_MS;
-    config->suspicion_max_ns = 6000 * MESH_NS_PER_MS;
-    config->advert_refresh_ns = 60 * MESH_NS_PER_S;
+    config->suspicion_min_ns = 1000 * MESH_NS_PER_MS;
+    config->suspicion_max_ns = 3000 * MESH_NS_PER_MS;
+    config->advert_refresh_ns = 600 * MESH_NS_PER_S;
     config->rejoin_interval_ns = 30 * MESH_NS_PER_S;
     config->down_forget_ns = 3600 * MESH_NS_PER_S;
     config->clock_skew_max_ns = 60 * (int64_t) MESH_NS_PER_S;
@@ -88,7 +88,7 @@ static bool config_valid(const gossip_config *config)
            config->probe_interval_ns >= MESH_NS_PER_MS &&
            config->probe_timeout_ns >= MESH_NS_PER_MS / 10 &&
            config->probe_timeout_ns < config->probe_interval_ns &&
-           config->suspicion_min_ns >= config->probe_interval_ns &&
+           config->suspicion_min_ns >= 3 * config->probe_timeout_ns &&
            config->suspicion_max_ns >= config->suspicion_min_ns &&
            config->advert_refresh_ns >= config->probe_interval_ns &&
            config->rejoin_interval_ns >= config->probe_interval_ns &&
@@ -687,12 +687,15 @@ uint64_t gossip_deadline_ns(const gossip *g)
     if (g->next_rejoin_ns < deadline) {
         deadline = g->next_rejoin_ns;
     }
-    if (g->probe.active) {
-        uint64_t probe_deadline = g->probe.indirect_sent || g->probe.acked
-                                      ? g->probe.end_ns
-                                      : g->probe.direct_deadline_ns;
-        if (probe_deadline < deadline) {
-            deadline = probe_deadline;
+    const probe *probes[2] = {&g->probe, &g->verify};
+    for (uint32_t i = 0; i < 2; i++) {
+        const probe *p = probes[i];
+        if (p->active) {
+            uint64_t probe_deadline =
+                p->indirect_sent || p->acked ? p->end_ns : p->direct_deadline_ns;
+            if (probe_deadline < deadline) {
+                deadline = probe_deadline;
+            }
         }
     }
     for (uint32_t i = 0; g->suspect_count > 0 && i < g->member_count; i++) {

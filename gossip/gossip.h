@@ -116,11 +116,11 @@ typedef struct gossip_config {
     uint64_t bytes_per_s_per_peer_max; /* default 1 MiB/s */
 
     /* Timings, in nanoseconds. */
-    uint64_t probe_interval_ns;  /* default 1 s */
+    uint64_t probe_interval_ns;  /* default 1.5 s */
     uint64_t probe_timeout_ns;   /* direct ack wait; default 300 ms */
-    uint64_t suspicion_min_ns;   /* default 2 s */
-    uint64_t suspicion_max_ns;   /* default 6 s */
-    uint64_t advert_refresh_ns;  /* re-sign the advert at least this often; default 60 s */
+    uint64_t suspicion_min_ns;   /* default 1 s */
+    uint64_t suspicion_max_ns;   /* default 3 s */
+    uint64_t advert_refresh_ns;  /* re-sign the advert at least this often; default 10 min */
     uint64_t rejoin_interval_ns; /* contact seeds this often; default 30 s */
     uint64_t down_forget_ns;     /* forget down and left members after; default 1 h */
     int64_t clock_skew_max_ns;   /* refuse timestamps further ahead; default 60 s */

@@ -122,6 +122,7 @@ struct gossip {
     uint64_t next_rejoin_ns;
     mesh_node_id probe_cursor;
     probe probe;
+    probe verify; /* a probe of a member someone else suspects, for a quick second opinion */
     uint64_t reprobe_nonce; /* the last ping sent to a down member */
     relay relays[RELAYS_MAX];
     uint32_t local_health;
@@ -181,6 +182,7 @@ void gossip_handle_control(gossip *g, const wire_envelope *envelope, member *fro
 void gossip_run_timers(gossip *g);
 void gossip_flush_fresh(gossip *g);
 void gossip_send_introduction(gossip *g, const member *to, const char *endpoint);
+void gossip_verify_start(gossip *g, member *target);
 bool gossip_member_endpoint(const gossip *g, const member *m, char *endpoint_out);
 
 #endif /* GOSSIP_GOSSIP_INT_H */

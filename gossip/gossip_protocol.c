@@ -519,6 +519,10 @@ static void handle_ack(gossip *g, member *from, const wire_ping *ack)
         p->acked = true;
         return;
     }
+    if (g->verify.active && ack->nonce == g->verify.nonce) {
+        g->verify.acked = true;
+        return;
+    }
     for (uint32_t i = 0; i < RELAYS_MAX; i++) {
         relay *r = &g->relays[i];
         if (r->active && r->nonce == ack->nonce && mesh_node_id_equal(&r->target, &from->id)) {
@@ -612,11 +616,32 @@ void gossip_handle_control(gossip *g, const wire_envelope *envelope, member *fro
     gossip_count_reject(g, GOSSIP_REJECT_MALFORMED);
 }
 
-static void join(gossip *g)
+/* True when a member alive in our view advertises this endpoint: that seed
+ * and we are already in one federation, and knocking again would only
+ * cost bytes. */
+static bool seed_is_alive_member(const gossip *g, const char *endpoint)
+{
+    for (uint32_t i = 0; i < g->member_count; i++) {
+        const member *m = &g->members[g->order[i]];
+        char advertised[WIRE_ENDPOINT_SIZE_MAX + 1];
+        if (m->state == GOSSIP_ALIVE && probeable(g, m) &&
+            gossip_member_endpoint(g, m, advertised) && strcmp(advertised, endpoint) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Sends our certificate and advert to the seeds: all of them at the
+ * start, and later only those not alive in our view (after a partition
+ * long enough for both sides to forget each other, the seeds are how the
+ * halves find each other again). */
+static void join(gossip *g, bool all)
 {
     const member *self = &g->members[g->self_slot];
     for (uint32_t i = 0; i < g->seed_count; i++) {
-        if (strcmp(g->seeds[i], g->config.advert.endpoint) == 0) {
+        if (strcmp(g->seeds[i], g->config.advert.endpoint) == 0 ||
+            (!all && seed_is_alive_member(g, g->seeds[i]))) {
             continue;
         }
         push_batch batch;
@@ -634,18 +659,20 @@ static uint64_t health_scaled(const gossip *g, uint64_t duration_ns)
     return duration_ns + duration_ns * g->local_health;
 }
 
-static void probe_finish(gossip *g)
+/* Ends a probe. Only the round-robin probe moves local health: a
+ * verification probe targets a member already suspected, so its failure
+ * says nothing about this node's own health. */
+static void probe_finish(gossip *g, probe *p, bool moves_health)
 {
-    probe *p = &g->probe;
     p->active = false;
     if (p->acked) {
-        if (g->local_health > 0) {
+        if (moves_health && g->local_health > 0) {
             g->local_health--;
         }
         return;
     }
     g->stats.probes_failed++;
-    if (g->local_health < LOCAL_HEALTH_MAX) {
+    if (moves_health && g->local_health < LOCAL_HEALTH_MAX) {
         g->local_health++;
     }
     member *target = gossip_member_lookup(g, &p->target);
@@ -715,6 +742,28 @@ static void sweep_down(gossip *g)
     }
 }
 
+static void probe_arm(gossip *g, probe *p, member *target)
+{
+    p->active = true;
+    p->acked = false;
+    p->indirect_sent = false;
+    p->target = target->id;
+    p->nonce = mesh_rng_next(g->rng);
+    // The direct ping gets one timeout; the indirect pings get two more
+    // (a relay's ping and its forwarded ack), capped by the interval. The
+    // verdict does not wait for the end of the interval, so a longer
+    // interval, which costs fewer bytes, delays detection less.
+    uint64_t timeout_ns = health_scaled(g, g->config.probe_timeout_ns);
+    uint64_t end_ns = 3 * timeout_ns;
+    if (end_ns > health_scaled(g, g->config.probe_interval_ns)) {
+        end_ns = health_scaled(g, g->config.probe_interval_ns);
+    }
+    p->direct_deadline_ns = g->now.monotonic_ns + timeout_ns;
+    p->end_ns = g->now.monotonic_ns + end_ns;
+    g->stats.probes_sent++;
+    send_ping(g, target, WIRE_TYPE_PING, p->nonce);
+}
+
 static void probe_start(gossip *g)
 {
     member *target = next_probe_target(g);
@@ -722,25 +771,23 @@ static void probe_start(gossip *g)
     if (target == NULL) {
         // Alone: knock on the seeds' doors every interval, not every
         // rejoin interval.
-        join(g);
+        join(g, true);
         return;
     }
-    probe *p = &g->probe;
-    p->active = true;
-    p->acked = false;
-    p->indirect_sent = false;
-    p->target = target->id;
-    p->nonce = mesh_rng_next(g->rng);
-    p->direct_deadline_ns = g->now.monotonic_ns + health_scaled(g, g->config.probe_timeout_ns);
-    p->end_ns = g->now.monotonic_ns + health_scaled(g, g->config.probe_interval_ns);
     g->probe_cursor = target->id;
-    g->stats.probes_sent++;
-    send_ping(g, target, WIRE_TYPE_PING, p->nonce);
+    probe_arm(g, &g->probe, target);
 }
 
-static void probe_indirect(gossip *g)
+void gossip_verify_start(gossip *g, member *target)
 {
-    probe *p = &g->probe;
+    if (g->verify.active || !probeable(g, target) || g->leaving || !g->started) {
+        return;
+    }
+    probe_arm(g, &g->verify, target);
+}
+
+static void probe_indirect(gossip *g, probe *p)
+{
     p->indirect_sent = true;
     member *helpers[16];
     uint32_t count = pick_random(g, &p->target, g->config.indirect_probes, helpers);
@@ -768,7 +815,7 @@ void gossip_run_timers(gossip *g)
         if (gossip_publish_advert(g, WIRE_ADVERT_ALIVE) != MESH_OK) {
             g->stats.frames_dropped++;
         }
-        join(g);
+        join(g, true);
         // Spread the first probes over one interval so that nodes started
         // together do not probe in lockstep.
         g->next_probe_ns = now + mesh_rng_below(g->rng, g->config.probe_interval_ns) + 1;
@@ -789,10 +836,17 @@ void gossip_run_timers(gossip *g)
     }
     probe *p = &g->probe;
     if (p->active && !p->acked && !p->indirect_sent && now >= p->direct_deadline_ns) {
-        probe_indirect(g);
+        probe_indirect(g, p);
     }
     if (p->active && now >= p->end_ns) {
-        probe_finish(g);
+        probe_finish(g, p, true);
+    }
+    probe *v = &g->verify;
+    if (v->active && !v->acked && !v->indirect_sent && now >= v->direct_deadline_ns) {
+        probe_indirect(g, v);
+    }
+    if (v->active && now >= v->end_ns) {
+        probe_finish(g, v, false);
     }
     if (!p->active && now >= g->next_probe_ns) {
         probe_start(g);
@@ -805,7 +859,7 @@ void gossip_run_timers(gossip *g)
         }
     }
     if (now >= g->next_rejoin_ns) {
-        join(g);
+        join(g, false);
         g->next_rejoin_ns = now + g->config.rejoin_interval_ns;
     }
 }

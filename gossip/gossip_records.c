@@ -260,6 +260,13 @@ static bool ingest_suspicion(gossip *g, const wire_envelope *envelope)
         gossip_set_state(g, target, GOSSIP_SUSPECT);
         target->suspicion_started_ns = g->now.monotonic_ns;
         target->accuser_count = 0;
+        // Check for ourselves at once: a live target answers and is told to
+        // refute; a dead one gets an independent accusation within one
+        // probe, which shortens everyone's suspicion (Lifeguard's
+        // confirmations) instead of waiting for round-robin probes.
+        if (!mesh_node_id_equal(&accuser->id, &g->self_id)) {
+            gossip_verify_start(g, target);
+        }
     }
     target->accusers[target->accuser_count++] = accuser->id;
     target->suspicion_deadline_ns =

@@ -298,6 +298,23 @@ static json_t *stats_json(agent *a)
                      "gossip", gossip_part, "transport", transport_part, "agent", agent_part);
 }
 
+/* Publishes this node's advert again at once, with a new sequence number:
+ * what an operator (or a benchmark) does to push fresh news through the
+ * federation without changing the configuration. */
+static json_t *refresh_json(agent *a)
+{
+    mesh_err err = gossip_update_advert(a->machine, node_now(), &a->config->gossip.advert, &a->rng,
+                                        &a->outbox);
+    drain(a, err, "update_advert");
+    gossip_member_info self;
+    if (err != MESH_OK || gossip_member_find(a->machine, &a->self_id, &self) != MESH_OK) {
+        return json_pack("{s:s}", "error", mesh_strerror(err));
+    }
+    node_log(NODE_LOG_INFO, "gossip", "advert_refreshed", "sequence=%llu",
+             (unsigned long long) self.sequence);
+    return json_pack("{s:b, s:I}", "refreshed", 1, "sequence", (json_int_t) self.sequence);
+}
+
 static bool request_is(nng_msg *request, const char *word)
 {
     size_t size = strlen(word);
@@ -311,8 +328,11 @@ static void answer_control(agent *a, nng_msg *request)
         reply = peers_json(a);
     } else if (request_is(request, "stats")) {
         reply = stats_json(a);
+    } else if (request_is(request, "refresh")) {
+        reply = refresh_json(a);
     } else {
-        reply = json_pack("{s:s}", "error", "unknown request; the agent answers peers and stats");
+        reply = json_pack("{s:s}", "error",
+                          "unknown request; the agent answers peers, stats and refresh");
     }
     char *text = reply != NULL ? json_dumps(reply, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(reply);

@@ -34,14 +34,15 @@ static const char agent_usage[] =
     "docs/node.example.ini.\n";
 
 static const char peers_usage[] =
-    "usage: fedmesh peers [--config NODE.INI | --control URL] [--json | --stats]\n"
+    "usage: fedmesh peers [--config NODE.INI | --control URL] [--json | --stats | --refresh]\n"
     "\n"
     "Asks the agent running with NODE.INI (or listening on the control endpoint\n"
     "URL, e.g. ipc:///tmp/fedmesh-fr-par-1.ctl) for its view of the federation.\n"
     "Prints a table: name, id, country, state, advert sequence, advert age, vCPU\n"
     "free/lendable and carbon intensity. --json prints the agent's whole answer\n"
     "(members sorted by id, with resources, certifications and endpoints);\n"
-    "--stats prints the agent's counters as JSON.\n";
+    "--stats prints the agent's counters as JSON. --refresh makes the agent publish\n"
+    "its advert again now, with a new sequence number, and prints that number.\n";
 
 int node_cmd_agent(int argc, char **argv)
 {
@@ -156,10 +157,13 @@ static void print_table(const json_t *view)
 
 int node_cmd_peers(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'}, {"control", required_argument, NULL, 'u'},
-        {"json", no_argument, NULL, 'j'},         {"stats", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"control", required_argument, NULL, 'u'},
+                                            {"json", no_argument, NULL, 'j'},
+                                            {"stats", no_argument, NULL, 's'},
+                                            {"refresh", no_argument, NULL, 'r'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     if (node_wants_help(argc, argv)) {
         (void) fputs(peers_usage, stdout);
         return NODE_EXIT_OK;
@@ -168,6 +172,7 @@ int node_cmd_peers(int argc, char **argv)
     const char *control = NULL;
     bool json = false;
     bool stats = false;
+    bool refresh = false;
     optind = 1;
     opterr = 0;
     int c;
@@ -185,15 +190,19 @@ int node_cmd_peers(int argc, char **argv)
         case 's':
             stats = true;
             break;
+        case 'r':
+            refresh = true;
+            break;
         default:
             node_say_error("peers", "unknown or incomplete option");
             (void) fputs(peers_usage, stderr);
             return NODE_EXIT_USAGE;
         }
     }
-    if (optind != argc || (config_path == NULL) == (control == NULL) || (json && stats)) {
+    if (optind != argc || (config_path == NULL) == (control == NULL) ||
+        (int) json + (int) stats + (int) refresh > 1) {
         node_say_error("peers", "expected one of --config NODE.INI or --control URL, and at most "
-                                "one of --json, --stats");
+                                "one of --json, --stats, --refresh");
         (void) fputs(peers_usage, stderr);
         return NODE_EXIT_USAGE;
     }
@@ -211,8 +220,9 @@ int node_cmd_peers(int argc, char **argv)
     }
     char *reply = NULL;
     char error[512];
-    mesh_err err = node_control_request(control, stats ? "stats" : "peers", CONTROL_TIMEOUT_MS,
-                                        &reply, error, sizeof(error));
+    const char *request = refresh ? "refresh" : stats ? "stats" : "peers";
+    mesh_err err =
+        node_control_request(control, request, CONTROL_TIMEOUT_MS, &reply, error, sizeof(error));
     free(config);
     control = NULL;
     if (err != MESH_OK) {
@@ -220,7 +230,7 @@ int node_cmd_peers(int argc, char **argv)
         return NODE_EXIT_INTERNAL;
     }
     int rc = NODE_EXIT_OK;
-    if (json || stats) {
+    if (json || stats || refresh) {
         (void) printf("%s\n", reply);
     } else {
         json_error_t json_error;

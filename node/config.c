@@ -830,11 +830,11 @@ static void finish(parser *p)
                 (unsigned long long) (settings->probe_interval_ns / MESH_NS_PER_MS));
         return;
     }
-    if (settings->suspicion_min_ns < settings->probe_interval_ns) {
+    if (settings->suspicion_min_ns < 3 * settings->probe_timeout_ns) {
         fail_at(p, MESH_EINVAL,
-                "[gossip] suspicion_min_ms (%llu) must be at least probe_interval_ms (%llu)",
+                "[gossip] suspicion_min_ms (%llu) must be at least three probe_timeout_ms (%llu)",
                 (unsigned long long) (settings->suspicion_min_ns / MESH_NS_PER_MS),
-                (unsigned long long) (settings->probe_interval_ns / MESH_NS_PER_MS));
+                (unsigned long long) (3 * settings->probe_timeout_ns / MESH_NS_PER_MS));
         return;
     }
     if (settings->advert_refresh_ns < settings->probe_interval_ns ||

@@ -97,8 +97,8 @@ void node_log(
         (void) strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     }
     char line[LOG_LINE_SIZE_MAX];
-    int used = snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s component=%s event=%s", ts,
-                        real.tv_nsec / 1000000L, node_log_level_name(level), component, event);
+    int used = snprintf(line, sizeof(line), "ts=%s.%06ldZ level=%s component=%s event=%s", ts,
+                        real.tv_nsec / 1000L, node_log_level_name(level), component, event);
     if (used < 0) {
         return;
     }

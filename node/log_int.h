@@ -2,7 +2,7 @@
  * node/log_int.h: the daemon's log: one line per event on stderr, as
  * key=value pairs, with a level and a component:
  *
- *     ts=2026-11-26T00:07:15.123Z level=info component=gossip event=member_state
+ *     ts=2026-11-26T00:07:15.123456Z level=info component=gossip event=member_state
  *     member=fm5k3... name=fr-par-1 state=down
  *
  * Lines are written with one stdio call each, so lines from several

@@ -289,12 +289,12 @@ static void test_bad_values(void **state)
 static void test_inconsistent_values(void **state)
 {
     (void) state;
-    expect_error(MESH_EINVAL, "[gossip]\nprobe_timeout_ms = 1000\n",
-                 "probe_timeout_ms (1000) must be less than probe_interval_ms (1000)");
-    expect_error(MESH_EINVAL, "[gossip]\nsuspicion_min_ms = 7000\n",
-                 "suspicion_min_ms (7000) must not exceed suspicion_max_ms (6000)");
-    expect_error(MESH_EINVAL, "[gossip]\nprobe_interval_ms = 5000\nprobe_timeout_ms = 100\n",
-                 "suspicion_min_ms (2000) must be at least probe_interval_ms (5000)");
+    expect_error(MESH_EINVAL, "[gossip]\nprobe_timeout_ms = 1500\n",
+                 "probe_timeout_ms (1500) must be less than probe_interval_ms (1500)");
+    expect_error(MESH_EINVAL, "[gossip]\nsuspicion_min_ms = 4000\n",
+                 "suspicion_min_ms (4000) must not exceed suspicion_max_ms (3000)");
+    expect_error(MESH_EINVAL, "[gossip]\nprobe_interval_ms = 5000\nprobe_timeout_ms = 400\n",
+                 "suspicion_min_ms (1000) must be at least three probe_timeout_ms");
     expect_error(MESH_EINVAL, "[gossip]\ndown_forget_s = 2\n",
                  "down_forget_s (2) must be at least");
     expect_error(MESH_EINVAL, "[capacity]\nvcpu_free = 4\n", "vcpu: the total is required");
