@@ -303,6 +303,9 @@ static json_t *stats_json(agent *a)
  * federation without changing the configuration. */
 static json_t *refresh_json(agent *a)
 {
+    // Logged before the frames leave, so that a reader of the logs can
+    // time the advert's journey from here.
+    node_log(NODE_LOG_INFO, "gossip", "advert_refresh_start", NULL);
     mesh_err err = gossip_update_advert(a->machine, node_now(), &a->config->gossip.advert, &a->rng,
                                         &a->outbox);
     drain(a, err, "update_advert");

@@ -4,7 +4,7 @@
 
 # What building and running fedmesh needs.
 FEDMESH_BUILD_PACKAGES="gcc make cmake pkg-config libnng-dev libmsgpack-dev libsodium-dev
-  librocksdb-dev libinih-dev libjansson-dev"
+  librocksdb-dev libinih-dev libjansson-dev iproute2"
 # What the test suite needs on top (clang for fuzzing, lint tools, valgrind).
 FEDMESH_TEST_PACKAGES="libcmocka-dev clang clang-format-14 clang-tidy-14 valgrind
   libclang-rt-14-dev"
