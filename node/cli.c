@@ -349,6 +349,9 @@ int node_cli_main(int argc, char **argv)
     if (strcmp(command, "cert") == 0) {
         return node_cmd_cert(argc - 1, argv + 1);
     }
+    if (strcmp(command, "sim") == 0) {
+        return node_cmd_sim(argc - 1, argv + 1);
+    }
     if (strcmp(command, "agent") == 0) {
         return node_cmd_agent(argc - 1, argv + 1);
     }

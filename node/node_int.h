@@ -55,6 +55,7 @@ bool node_wants_help(int argc, char **argv);
 int node_cmd_keygen(int argc, char **argv);
 int node_cmd_federation(int argc, char **argv);
 int node_cmd_cert(int argc, char **argv);
+int node_cmd_sim(int argc, char **argv);
 int node_cmd_agent(int argc, char **argv);
 int node_cmd_peers(int argc, char **argv);
 

@@ -1,0 +1,1096 @@
+/*
+ * sim/gossip_run.c: the gossip scenario: N unchanged gossip machines on a
+ * simulated network, driven from one event heap (sim/sim.h has the
+ * scenario and what each figure means).
+ *
+ * The loop. Pop the earliest event, set the virtual clock to its time, and
+ * make the one call it stands for (gossip_on_tick for START and TIMER,
+ * gossip_on_message for DELIVER). After every call on a node, execute its
+ * outbox in order (a SEND is routed by the network model and becomes a
+ * DELIVER event, or is dropped and counted), then re-read the node's
+ * gossip_deadline_ns: when it moved, push a TIMER event with a new
+ * generation; older TIMER events of that node are skipped when they pop
+ * (lazy deletion, cheaper than searching the heap). CHECK events recur
+ * every check_ns and evaluate the condition the current phase waits for.
+ *
+ * Randomness, one mesh_rng stream per purpose, all derived from the seed:
+ * setup (keys, start times, adverts, crash choice), the network, and one
+ * stream per node handed to its machine. A node's machine therefore sees
+ * the same random numbers whatever the other nodes do.
+ *
+ * Checking conditions cheaply. Comparing N views costs O(N) hash reads,
+ * and "every member ALIVE everywhere" costs O(N^2) lookups. Both start at a
+ * witness: the node (and member) that failed the last check. Before a
+ * condition holds, the witness almost always still fails, so a check is
+ * O(1); the full sweep runs only when the condition is about to hold.
+ *
+ * Time: monotonic_ns is the virtual time (all nodes share it); realtime is
+ * 2026-01-01T00:00:00Z plus the virtual time plus the node's clock skew.
+ *
+ * Bounds: events_max queued events, inflight_bytes_max bytes of frames in
+ * flight, SIM_NODES_MAX nodes; every phase has a virtual-time limit.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypto/crypto.h"
+#include "gossip/gossip.h"
+#include "sim/sim_int.h"
+#include "wire/wire.h"
+
+#define SIM_EPOCH_NS       (1767225600ll * (int64_t) MESH_NS_PER_S) /* 2026-01-01T00:00:00Z */
+#define SIM_DAY_NS         (86400ll * (int64_t) MESH_NS_PER_S)
+#define SIM_OUTBOX_ITEMS   (4u * GOSSIP_OUTBOX_MIN)
+#define SIM_SEED_COUNT_MAX 3u
+#define SIM_ENDPOINT_SIZE  24u
+
+_Static_assert(sizeof(((sim_gossip_result *) NULL)->dropped) / sizeof(uint64_t) ==
+                   SIM_VERDICT_COUNT,
+               "one drop counter per verdict");
+
+/* Stream ids mixed into the seed, one per purpose. */
+#define STREAM_SETUP   0x5e7u
+#define STREAM_NETWORK 0x4e7u
+#define STREAM_NODE    0x40de0000u
+
+/* Grid carbon intensity, gCO2/kWh: Ember's 2024 yearly country averages,
+ * transcribed (rounded) from ../shared/data/carbon-ember-yearly-average-
+ * intensities.json (co2.js; CC BY-SA 4.0); see data/PROVENANCE.md. */
+static const struct {
+    char country[3];
+    uint32_t carbon_gco2_per_kwh;
+} carbon_table[] = {
+    {"AT", 103}, {"BE", 118}, {"DE", 342}, {"ES", 146}, {"FR", 44},
+    {"IE", 280}, {"IT", 288}, {"NL", 253}, {"PL", 615}, {"SE", 36},
+};
+
+typedef struct sim_node {
+    gossip *machine;
+    mesh_rng rng;
+    mesh_node_id id;
+    uint64_t start_ns;
+    int64_t skew_ns;
+    uint64_t timer_ns; /* the deadline a live TIMER event stands for */
+    uint64_t timer_generation;
+    bool timer_armed;
+    bool started;
+    bool crashed;
+    bool has_news;        /* holds node 0's new advert */
+    bool false_down_seen; /* as a member: counted in false_down already */
+    char endpoint[SIM_ENDPOINT_SIZE];
+} sim_node;
+
+typedef struct id_entry {
+    mesh_node_id id;
+    uint32_t index;
+} id_entry;
+
+typedef enum phase {
+    PHASE_JOIN = 0,
+    PHASE_IDLE = 1,
+    PHASE_ADVERT = 2,
+    PHASE_CRASH = 3,
+    PHASE_PARTITION = 4,
+    PHASE_HEAL = 5,
+    PHASE_TAIL = 6,
+} phase;
+
+typedef struct sim_run {
+    const sim_gossip_config *config;
+    sim_gossip_result result;
+    sim_node *nodes;
+    uint32_t node_count;
+    uint32_t live_count;
+    sim_heap heap;
+    sim_net net;
+    mesh_rng setup_rng;
+    uint64_t now_ns;
+    uint64_t inflight_bytes;
+    crypto_generichash_state digest;
+    mesh_output outbox_items[SIM_OUTBOX_ITEMS];
+    mesh_outbox outbox;
+
+    phase phase;
+    bool false_down_counting;
+    uint32_t witness_node;
+    uint32_t witness_member;
+    uint32_t news_count;
+    uint32_t news_99_count;
+    uint64_t advert_at_ns;
+    uint8_t *crashed_flags; /* node_count entries */
+    id_entry *id_order;     /* every node's id, sorted, for lookups */
+} sim_run;
+
+static const char *const phase_names[] = {"join",      "idle", "advert", "crash",
+                                          "partition", "heal", "tail"};
+
+static void report(const sim_run *run, const char *name)
+{
+    if (run->config->progress != NULL) {
+        run->config->progress(run->config->progress_context, name, run->now_ns, run->result.events);
+    }
+}
+
+static void enter_phase(sim_run *run, phase next)
+{
+    run->phase = next;
+    report(run, phase_names[next]);
+}
+
+/* The run whose panic hook prints seed and time; one at a time. */
+static const sim_run *panic_run;
+
+static void panic_hook(void)
+{
+    if (panic_run != NULL) {
+        (void) fprintf(stderr, "sim: panic at seed %llu, virtual time %llu ns\n",
+                       (unsigned long long) panic_run->config->seed,
+                       (unsigned long long) panic_run->now_ns);
+    }
+}
+
+void sim_gossip_config_default(sim_gossip_config *config)
+{
+    MESH_ASSERT(config != NULL);
+    memset(config, 0, sizeof(*config));
+    config->node_count = 50;
+    config->seed = 1;
+    config->fanout = 3;
+    config->interval_ns = MESH_NS_PER_S;
+    config->members_slack = 16;
+    config->join_limit_ns = 300 * MESH_NS_PER_S;
+    config->idle_window_ns = 60 * MESH_NS_PER_S;
+    config->phase_limit_ns = 300 * MESH_NS_PER_S;
+    config->tail_ns = 10 * MESH_NS_PER_S;
+    config->check_ns = 10 * MESH_NS_PER_MS;
+    config->inflight_bytes_max = 1ull << 30;
+    config->events_max = 1u << 24;
+}
+
+static uint64_t stream_seed(uint64_t seed, uint64_t stream)
+{
+    // splitmix64 inside mesh_rng_seed spreads neighbouring values apart.
+    return seed ^ (stream * 0x9e3779b97f4a7c15ull);
+}
+
+static bool node_live(const sim_node *node)
+{
+    return node->started && !node->crashed;
+}
+
+static mesh_now node_now(const sim_run *run, const sim_node *node)
+{
+    mesh_now now = {
+        .monotonic_ns = run->now_ns,
+        .realtime_ns = SIM_EPOCH_NS + (int64_t) run->now_ns + node->skew_ns,
+    };
+    return now;
+}
+
+/* The digest: every message's fate, in the order the simulator decides it. */
+static void digest_message(sim_run *run,
+                           uint32_t from,
+                           uint32_t to,
+                           sim_verdict verdict,
+                           const uint8_t *payload,
+                           uint32_t size)
+{
+    uint8_t head[21];
+    for (uint32_t i = 0; i < 8; i++) {
+        head[i] = (uint8_t) (run->now_ns >> (8 * i));
+    }
+    for (uint32_t i = 0; i < 4; i++) {
+        head[8 + i] = (uint8_t) (from >> (8 * i));
+        head[12 + i] = (uint8_t) (to >> (8 * i));
+        head[17 + i] = (uint8_t) (size >> (8 * i));
+    }
+    head[16] = (uint8_t) verdict;
+    MESH_ASSERT(crypto_generichash_update(&run->digest, head, sizeof(head)) == 0);
+    if (size > 0) {
+        MESH_ASSERT(crypto_generichash_update(&run->digest, payload, size) == 0);
+    }
+    if (verdict == SIM_VERDICT_DELIVER) {
+        run->result.delivered++;
+    } else {
+        run->result.dropped[verdict]++;
+    }
+}
+
+static mesh_err push_event(sim_run *run, const sim_event *event)
+{
+    MESH_ASSERT(event->time_ns >= run->now_ns);
+    mesh_err err = sim_heap_push(&run->heap, event);
+    if (err != MESH_OK) {
+        (void) fprintf(stderr, "sim: cannot queue an event: %s\n", mesh_strerror(err));
+    }
+    return err;
+}
+
+static mesh_err schedule_timer(sim_run *run, uint32_t index, bool after_tick)
+{
+    sim_node *node = &run->nodes[index];
+    uint64_t deadline_ns = gossip_deadline_ns(node->machine);
+    if (deadline_ns == UINT64_MAX) {
+        node->timer_armed = false;
+        return MESH_OK;
+    }
+    if (node->timer_armed && node->timer_ns == deadline_ns) {
+        return MESH_OK;
+    }
+    uint64_t at_ns = deadline_ns;
+    if (at_ns <= run->now_ns) {
+        // A machine that is still due right after its own tick would spin
+        // at one instant; give it the next microsecond, and count it.
+        if (after_tick) {
+            run->result.late_ticks++;
+            at_ns = run->now_ns + MESH_NS_PER_US;
+        } else {
+            at_ns = run->now_ns;
+        }
+    }
+    node->timer_generation++;
+    node->timer_ns = deadline_ns;
+    node->timer_armed = true;
+    sim_event event = {
+        .time_ns = at_ns,
+        .kind = SIM_EVENT_TIMER,
+        .node_index = index,
+        .generation = node->timer_generation,
+    };
+    return push_event(run, &event);
+}
+
+static mesh_err send_frame(sim_run *run, uint32_t from, const mesh_output *item)
+{
+    uint32_t to = UINT32_MAX;
+    run->result.sends++;
+    run->result.sent_bytes += item->payload_size;
+    if (!sim_endpoint_parse(item->endpoint, run->node_count, &to)) {
+        digest_message(run, from, UINT32_MAX, SIM_VERDICT_ADDRESS, item->payload,
+                       item->payload_size);
+        return MESH_OK;
+    }
+    uint64_t delay_ns = 0;
+    sim_verdict verdict = sim_net_route(&run->net, from, to, &delay_ns);
+    if (verdict == SIM_VERDICT_DELIVER && run->nodes[to].crashed) {
+        verdict = SIM_VERDICT_DOWN;
+    }
+    if (verdict == SIM_VERDICT_DELIVER &&
+        run->inflight_bytes + item->payload_size > run->config->inflight_bytes_max) {
+        verdict = SIM_VERDICT_OVERFLOW;
+    }
+    if (verdict != SIM_VERDICT_DELIVER) {
+        digest_message(run, from, to, verdict, item->payload, item->payload_size);
+        return MESH_OK;
+    }
+    uint8_t *copy = malloc(item->payload_size == 0 ? 1u : item->payload_size);
+    if (copy == NULL) {
+        return MESH_ENOMEM;
+    }
+    if (item->payload_size > 0) {
+        memcpy(copy, item->payload, item->payload_size);
+    }
+    sim_event event = {
+        .time_ns = run->now_ns + delay_ns,
+        .kind = SIM_EVENT_DELIVER,
+        .node_index = to,
+        .from_index = from,
+        .payload = copy,
+        .payload_size = item->payload_size,
+    };
+    mesh_err err = push_event(run, &event);
+    if (err != MESH_OK) {
+        free(copy);
+        return err;
+    }
+    run->inflight_bytes += item->payload_size;
+    return MESH_OK;
+}
+
+/* Node lookups by id, for false downs. */
+static int compare_by_id(const void *a, const void *b)
+{
+    return mesh_node_id_compare(&((const id_entry *) a)->id, &((const id_entry *) b)->id);
+}
+
+static uint32_t index_of_id(const sim_run *run, const mesh_node_id *id)
+{
+    uint32_t low = 0;
+    uint32_t high = run->node_count;
+    while (low < high) {
+        uint32_t mid = low + (high - low) / 2;
+        int order = mesh_node_id_compare(&run->id_order[mid].id, id);
+        if (order == 0) {
+            return run->id_order[mid].index;
+        }
+        if (order < 0) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    return UINT32_MAX;
+}
+
+/* A machine's event: a healthy member turning DOWN, while false downs are
+ * counted, is a false down. Events are exact, where a periodic scan of the
+ * views could miss a DOWN that a refutation undoes within the scan period. */
+static void on_gossip_event(sim_run *run, const mesh_output *item)
+{
+    if (item->payload_size != sizeof(gossip_event)) {
+        run->result.events_malformed++;
+        return;
+    }
+    gossip_event event;
+    memcpy(&event, item->payload, sizeof(event));
+    if (event.kind != GOSSIP_EVENT_STATE || event.state != GOSSIP_DOWN) {
+        return;
+    }
+    run->result.down_events++;
+    uint32_t member = index_of_id(run, &event.member);
+    if (!run->false_down_counting || member == UINT32_MAX || run->nodes[member].crashed ||
+        run->nodes[member].false_down_seen) {
+        return;
+    }
+    run->nodes[member].false_down_seen = true;
+    run->result.false_down++;
+}
+
+/* Executes a node's outbox in order, then re-reads its deadline. */
+static mesh_err after_call(sim_run *run, uint32_t index, mesh_err call_err, bool after_tick)
+{
+    if (call_err == MESH_EFULL) {
+        run->result.outbox_full++;
+    } else if (call_err != MESH_OK) {
+        run->result.call_errors++;
+    }
+    for (uint32_t i = 0; i < run->outbox.count; i++) {
+        const mesh_output *item = &run->outbox.items[i];
+        if (item->kind == MESH_OUTPUT_SEND) {
+            mesh_err err = send_frame(run, index, item);
+            if (err != MESH_OK) {
+                return err;
+            }
+        } else if (item->kind == MESH_OUTPUT_LEDGER_WRITE) {
+            run->result.outputs_ledger++;
+        } else {
+            run->result.outputs_event++;
+            on_gossip_event(run, item);
+        }
+    }
+    mesh_outbox_clear(&run->outbox);
+    return schedule_timer(run, index, after_tick);
+}
+
+static mesh_err tick_node(sim_run *run, uint32_t index)
+{
+    sim_node *node = &run->nodes[index];
+    mesh_outbox_clear(&run->outbox);
+    mesh_err call_err =
+        gossip_on_tick(node->machine, node_now(run, node), &node->rng, &run->outbox);
+    return after_call(run, index, call_err, true);
+}
+
+/* Phase 3's per-delivery check: only the node that just received. */
+static void check_news(sim_run *run, uint32_t index)
+{
+    sim_node *node = &run->nodes[index];
+    if (node->has_news || !node_live(node)) {
+        return;
+    }
+    gossip_member_info info;
+    if (gossip_member_find(node->machine, &run->nodes[0].id, &info) != MESH_OK ||
+        info.sequence < run->result.advert_sequence) {
+        return;
+    }
+    node->has_news = true;
+    run->news_count++;
+    uint64_t elapsed_ns = run->now_ns - run->advert_at_ns;
+    if (run->news_count >= run->news_99_count && run->result.time_to_99_ns == SIM_TIME_NONE) {
+        run->result.time_to_99_ns = elapsed_ns;
+    }
+    if (run->news_count == run->live_count) {
+        run->result.time_to_all_ns = elapsed_ns;
+    }
+}
+
+static mesh_err deliver(sim_run *run, sim_event *event)
+{
+    MESH_ASSERT(run->inflight_bytes >= event->payload_size);
+    run->inflight_bytes -= event->payload_size;
+    sim_node *node = &run->nodes[event->node_index];
+    if (!node_live(node)) {
+        digest_message(run, event->from_index, event->node_index, SIM_VERDICT_DOWN, event->payload,
+                       event->payload_size);
+        free(event->payload);
+        return MESH_OK;
+    }
+    digest_message(run, event->from_index, event->node_index, SIM_VERDICT_DELIVER, event->payload,
+                   event->payload_size);
+    mesh_outbox_clear(&run->outbox);
+    mesh_err call_err = gossip_on_message(node->machine, node_now(run, node), event->payload,
+                                          event->payload_size, &node->rng, &run->outbox);
+    free(event->payload);
+    event->payload = NULL;
+    mesh_err err = after_call(run, event->node_index, call_err, false);
+    if (run->phase == PHASE_ADVERT) {
+        check_news(run, event->node_index);
+    }
+    return err;
+}
+
+/* True when every live node has the same view hash; starts at the witness. */
+static bool views_equal(sim_run *run)
+{
+    uint8_t reference[WIRE_VIEW_HASH_SIZE];
+    uint32_t first = UINT32_MAX;
+    for (uint32_t i = 0; i < run->node_count && first == UINT32_MAX; i++) {
+        if (node_live(&run->nodes[i])) {
+            first = i;
+        }
+    }
+    if (first == UINT32_MAX) {
+        return true;
+    }
+    gossip_view_hash(run->nodes[first].machine, reference);
+    for (uint32_t k = 0; k < run->node_count; k++) {
+        uint32_t i = (run->witness_node + k) % run->node_count;
+        if (!node_live(&run->nodes[i])) {
+            continue;
+        }
+        uint8_t hash[WIRE_VIEW_HASH_SIZE];
+        gossip_view_hash(run->nodes[i].machine, hash);
+        if (memcmp(hash, reference, sizeof(hash)) != 0) {
+            run->witness_node = i;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* True when, in every live node's view, every live node is ALIVE and (when
+ * crashed_down) every crashed node is DOWN. Starts at the witness pair. */
+static bool views_complete(sim_run *run, bool crashed_down)
+{
+    for (uint32_t k = 0; k < run->node_count; k++) {
+        uint32_t i = (run->witness_node + k) % run->node_count;
+        const sim_node *node = &run->nodes[i];
+        if (!node_live(node)) {
+            continue;
+        }
+        for (uint32_t l = 0; l < run->node_count; l++) {
+            uint32_t m = (run->witness_member + l) % run->node_count;
+            const sim_node *member = &run->nodes[m];
+            gossip_member_info info;
+            mesh_err err = gossip_member_find(node->machine, &member->id, &info);
+            bool ok = true;
+            if (node_live(member)) {
+                ok = err == MESH_OK && info.state == GOSSIP_ALIVE;
+            } else if (member->crashed && crashed_down) {
+                // A crashed member forgotten after down_forget_ns is down too.
+                ok = err == MESH_ENOTFOUND || (err == MESH_OK && info.state == GOSSIP_DOWN);
+            }
+            if (!ok) {
+                run->witness_node = i;
+                run->witness_member = m;
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* Only the crashed members: every live node holds every one as DOWN. */
+static bool crashes_detected(sim_run *run)
+{
+    for (uint32_t k = 0; k < run->node_count; k++) {
+        uint32_t i = (run->witness_node + k) % run->node_count;
+        const sim_node *node = &run->nodes[i];
+        if (!node_live(node)) {
+            continue;
+        }
+        for (uint32_t c = 0; c < run->node_count; c++) {
+            if (!run->crashed_flags[c]) {
+                continue;
+            }
+            gossip_member_info info;
+            mesh_err err = gossip_member_find(node->machine, &run->nodes[c].id, &info);
+            if (err == MESH_OK && info.state != GOSSIP_DOWN) {
+                run->witness_node = i;
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* The condition the current phase waits for; false for timed phases. */
+static bool phase_done(sim_run *run)
+{
+    switch (run->phase) {
+    case PHASE_JOIN:
+        return run->live_count == run->node_count && views_equal(run) && views_complete(run, false);
+    case PHASE_ADVERT:
+        return run->news_count == run->live_count;
+    case PHASE_CRASH:
+        return crashes_detected(run);
+    case PHASE_HEAL:
+        return views_equal(run) && views_complete(run, true);
+    case PHASE_IDLE:
+    case PHASE_PARTITION:
+    case PHASE_TAIL:
+        return false;
+    }
+    return false;
+}
+
+static mesh_err on_event(sim_run *run, sim_event *event, bool *done_out)
+{
+    sim_node *node = &run->nodes[event->node_index];
+    switch ((sim_event_kind) event->kind) {
+    case SIM_EVENT_START:
+        node->started = true;
+        run->live_count++;
+        return tick_node(run, event->node_index);
+    case SIM_EVENT_TIMER:
+        if (!node_live(node) || !node->timer_armed || event->generation != node->timer_generation) {
+            return MESH_OK; // Stale: the deadline moved since.
+        }
+        node->timer_armed = false;
+        return tick_node(run, event->node_index);
+    case SIM_EVENT_DELIVER:
+        return deliver(run, event);
+    case SIM_EVENT_CHECK: {
+        // Progress once per virtual second.
+        if (run->now_ns / MESH_NS_PER_S != (run->now_ns - run->config->check_ns) / MESH_NS_PER_S) {
+            report(run, phase_names[run->phase]);
+        }
+        *done_out = phase_done(run);
+        sim_event next = {.time_ns = run->now_ns + run->config->check_ns, .kind = SIM_EVENT_CHECK};
+        return push_event(run, &next);
+    }
+    }
+    MESH_ASSERT(false && "unknown event kind");
+    return MESH_EINTERNAL;
+}
+
+/* Runs events up to limit_ns, or until the phase's condition holds at a
+ * CHECK (*met_ns_out is then the time, else SIM_TIME_NONE). The clock ends
+ * at the time of the last event run, or at limit_ns. */
+static mesh_err run_until(sim_run *run, uint64_t limit_ns, uint64_t *met_ns_out)
+{
+    *met_ns_out = SIM_TIME_NONE;
+    for (;;) {
+        const sim_event *next = sim_heap_peek(&run->heap);
+        if (next == NULL || next->time_ns > limit_ns) {
+            run->now_ns = limit_ns;
+            return MESH_OK;
+        }
+        sim_event event;
+        MESH_ASSERT(sim_heap_pop(&run->heap, &event));
+        MESH_ASSERT(event.time_ns >= run->now_ns);
+        run->now_ns = event.time_ns;
+        run->result.events++;
+        bool done = false;
+        mesh_err err = on_event(run, &event, &done);
+        if (err != MESH_OK) {
+            free(event.payload);
+            return err;
+        }
+        if (done) {
+            *met_ns_out = run->now_ns;
+            return MESH_OK;
+        }
+    }
+}
+
+static void add_jurisdiction(wire_cert *cert, const char *code)
+{
+    MESH_ASSERT(cert->jurisdiction_count < WIRE_JURISDICTIONS_MAX);
+    // Insertion keeps the set sorted, as the wire format requires.
+    uint32_t at = cert->jurisdiction_count;
+    while (at > 0 && strcmp(cert->jurisdictions[at - 1], code) > 0) {
+        memcpy(cert->jurisdictions[at], cert->jurisdictions[at - 1], 3);
+        at--;
+    }
+    memcpy(cert->jurisdictions[at], code, 3);
+    cert->jurisdiction_count++;
+}
+
+static uint32_t carbon_of(const char *country)
+{
+    for (uint32_t i = 0; i < MESH_ARRAY_COUNT(carbon_table); i++) {
+        if (strcmp(carbon_table[i].country, country) == 0) {
+            return carbon_table[i].carbon_gco2_per_kwh;
+        }
+    }
+    MESH_ASSERT(false && "every city's country has a carbon figure");
+    return 0;
+}
+
+static void set_resource(wire_resource *resource,
+                         uint32_t resource_class,
+                         const char *model,
+                         uint64_t total,
+                         uint64_t free_amount,
+                         uint64_t price)
+{
+    memset(resource, 0, sizeof(*resource));
+    resource->resource_class = resource_class;
+    (void) snprintf(resource->model, sizeof(resource->model), "%s", model);
+    resource->total = total;
+    resource->free = free_amount;
+    resource->lendable = free_amount / 2u;
+    resource->price_microeur_per_unit_hour = price;
+}
+
+/* A plausible datacenter: sizes drawn from the setup stream. */
+static void make_advert(sim_run *run, uint32_t index, wire_advert *advert_out)
+{
+    mesh_rng *rng = &run->setup_rng;
+    const sim_city *city = &sim_cities[sim_net_city_of(index)];
+    wire_advert *advert = advert_out;
+    memset(advert, 0, sizeof(*advert));
+    advert->status = WIRE_ADVERT_ALIVE;
+    advert->carbon_gco2_per_kwh = carbon_of(city->country);
+    uint64_t vcpu = 512u * (1u + mesh_rng_below(rng, 32));
+    uint64_t gpu = 8u * mesh_rng_below(rng, 17);
+    uint64_t storage_gib = 1024u * (64u + mesh_rng_below(rng, 1024));
+    // Resources sorted by (class, model), as the wire format requires.
+    set_resource(&advert->resources[advert->resource_count++], WIRE_RESOURCE_VCPU, "", vcpu,
+                 vcpu * (20u + mesh_rng_below(rng, 60)) / 100u, 40000u);
+    set_resource(&advert->resources[advert->resource_count++], WIRE_RESOURCE_MEMORY_GIB, "",
+                 vcpu * 4u, vcpu * 2u, 5000u);
+    if (gpu > 0) {
+        set_resource(&advert->resources[advert->resource_count++], WIRE_RESOURCE_GPU, "H100-80GB",
+                     gpu, gpu * mesh_rng_below(rng, 101) / 100u, 2500000u);
+    }
+    set_resource(&advert->resources[advert->resource_count++], WIRE_RESOURCE_STORAGE_GIB, "",
+                 storage_gib, storage_gib / 2u, 10u);
+    (void) snprintf(advert->endpoint, sizeof(advert->endpoint), "%s", run->nodes[index].endpoint);
+}
+
+static mesh_err make_node(sim_run *run,
+                          uint32_t index,
+                          const mcrypto_keypair *root,
+                          const char *const *seeds,
+                          uint32_t seed_count)
+{
+    sim_node *node = &run->nodes[index];
+    const sim_gossip_config *config = run->config;
+    const sim_city *city = &sim_cities[sim_net_city_of(index)];
+    (void) snprintf(node->endpoint, sizeof(node->endpoint), "sim://%u", index);
+    mesh_rng_seed(&node->rng, stream_seed(config->seed, STREAM_NODE + (uint64_t) index));
+
+    uint8_t key_seed[MCRYPTO_SEED_SIZE];
+    for (uint32_t i = 0; i < MCRYPTO_SEED_SIZE; i += 8) {
+        uint64_t value = mesh_rng_next(&run->setup_rng);
+        memcpy(key_seed + i, &value, 8);
+    }
+    gossip_config machine_config;
+    gossip_config_default(&machine_config);
+    mesh_err err = mcrypto_keypair_from_seed(key_seed, &machine_config.keypair);
+    sodium_memzero(key_seed, sizeof(key_seed));
+    if (err != MESH_OK) {
+        return err;
+    }
+    mcrypto_node_id(machine_config.keypair.public_key, &node->id);
+
+    wire_cert cert;
+    memset(&cert, 0, sizeof(cert));
+    memcpy(cert.public_key, machine_config.keypair.public_key, sizeof(cert.public_key));
+    (void) snprintf(cert.name, sizeof(cert.name), "sim-%u", index);
+    (void) snprintf(cert.operator_name, sizeof(cert.operator_name), "fedmesh simulator");
+    memcpy(cert.country, city->country, 3);
+    add_jurisdiction(&cert, city->country);
+    add_jurisdiction(&cert, "EU");
+    cert.certifications = WIRE_CERTIFICATION_ISO27001;
+    if (mesh_rng_below(&run->setup_rng, 2) == 0) {
+        cert.certifications |= strcmp(city->country, "FR") == 0 ? WIRE_CERTIFICATION_SECNUMCLOUD
+                                                                : WIRE_CERTIFICATION_C5;
+    }
+    // Valid from a day before the epoch for a year: longer than any run.
+    cert.valid_from_ns = SIM_EPOCH_NS - SIM_DAY_NS;
+    cert.valid_until_ns = SIM_EPOCH_NS + 365 * SIM_DAY_NS;
+    cert.serial = (uint64_t) index + 1u;
+    uint8_t cert_frame[WIRE_RECORD_SIZE_MAX];
+    uint32_t cert_frame_size = 0;
+    err = mcrypto_cert_issue(root, &cert, cert_frame, sizeof(cert_frame), &cert_frame_size);
+    if (err != MESH_OK) {
+        mcrypto_keypair_wipe(&machine_config.keypair);
+        return MESH_EINTERNAL;
+    }
+
+    memcpy(machine_config.root_public_key, root->public_key, MCRYPTO_PUBLIC_KEY_SIZE);
+    machine_config.cert_frame = cert_frame;
+    machine_config.cert_frame_size = cert_frame_size;
+    make_advert(run, index, &machine_config.advert);
+    machine_config.seeds = seeds;
+    machine_config.seed_count = seed_count;
+    machine_config.members_max = config->node_count + config->members_slack;
+    machine_config.fanout = config->fanout;
+    machine_config.probe_interval_ns = config->interval_ns;
+
+    node->start_ns = mesh_rng_below(&run->setup_rng, MESH_NS_PER_S);
+    if (config->clock_skew_ns_max > 0) {
+        uint64_t span = 2u * (uint64_t) config->clock_skew_ns_max + 1u;
+        node->skew_ns = (int64_t) mesh_rng_below(&run->setup_rng, span) - config->clock_skew_ns_max;
+    }
+    err = gossip_create(&machine_config, node_now(run, node), &node->machine);
+    mcrypto_keypair_wipe(&machine_config.keypair);
+    if (err == MESH_ENOMEM) {
+        return err;
+    }
+    if (err != MESH_OK) {
+        (void) fprintf(stderr, "sim: node %u: gossip_create: %s\n", index, mesh_strerror(err));
+        return MESH_EINTERNAL;
+    }
+    sim_event start = {.time_ns = node->start_ns, .kind = SIM_EVENT_START, .node_index = index};
+    return push_event(run, &start);
+}
+
+static mesh_err setup(sim_run *run)
+{
+    const sim_gossip_config *config = run->config;
+    mesh_rng_seed(&run->setup_rng, stream_seed(config->seed, STREAM_SETUP));
+    mesh_err err = sim_net_init(&run->net, config->node_count, config->loss_ppm,
+                                stream_seed(config->seed, STREAM_NETWORK));
+    if (err != MESH_OK) {
+        return err;
+    }
+    sim_heap_init(&run->heap, config->events_max);
+    mesh_outbox_init(&run->outbox, run->outbox_items, SIM_OUTBOX_ITEMS);
+    MESH_ASSERT(crypto_generichash_init(&run->digest, NULL, 0, SIM_DIGEST_SIZE) == 0);
+    run->nodes = calloc(config->node_count, sizeof(sim_node));
+    run->crashed_flags = calloc(config->node_count, 1);
+    run->id_order = calloc(config->node_count, sizeof(id_entry));
+    if (run->nodes == NULL || run->crashed_flags == NULL || run->id_order == NULL) {
+        return MESH_ENOMEM;
+    }
+    run->node_count = config->node_count;
+
+    uint8_t root_seed[MCRYPTO_SEED_SIZE];
+    for (uint32_t i = 0; i < MCRYPTO_SEED_SIZE; i += 8) {
+        uint64_t value = mesh_rng_next(&run->setup_rng);
+        memcpy(root_seed + i, &value, 8);
+    }
+    mcrypto_keypair root;
+    err = mcrypto_keypair_from_seed(root_seed, &root);
+    sodium_memzero(root_seed, sizeof(root_seed));
+    if (err != MESH_OK) {
+        return err;
+    }
+    static const char *const seed_endpoints[SIM_SEED_COUNT_MAX] = {"sim://0", "sim://1", "sim://2"};
+    uint32_t seed_count =
+        config->node_count < SIM_SEED_COUNT_MAX ? config->node_count : SIM_SEED_COUNT_MAX;
+    for (uint32_t i = 0; i < config->node_count; i++) {
+        err = make_node(run, i, &root, seed_endpoints, seed_count);
+        if (err != MESH_OK) {
+            break;
+        }
+        if (config->node_created != NULL &&
+            !config->node_created(config->node_created_context, i + 1)) {
+            err = MESH_ENOMEM;
+            break;
+        }
+    }
+    mcrypto_keypair_wipe(&root);
+    if (err != MESH_OK) {
+        return err;
+    }
+    for (uint32_t i = 0; i < config->node_count; i++) {
+        run->id_order[i].id = run->nodes[i].id;
+        run->id_order[i].index = i;
+    }
+    qsort(run->id_order, config->node_count, sizeof(id_entry), compare_by_id);
+    sim_event check = {.time_ns = config->check_ns, .kind = SIM_EVENT_CHECK};
+    return push_event(run, &check);
+}
+
+static void teardown(sim_run *run)
+{
+    if (run->nodes != NULL) {
+        for (uint32_t i = 0; i < run->node_count; i++) {
+            gossip_destroy(run->nodes[i].machine);
+        }
+    }
+    free(run->nodes);
+    free(run->crashed_flags);
+    free(run->id_order);
+    sim_heap_fini(&run->heap);
+    sim_net_fini(&run->net);
+}
+
+static mesh_err phase_advert(sim_run *run)
+{
+    sim_node *node = &run->nodes[0];
+    wire_advert advert;
+    if (gossip_member_advert(node->machine, &node->id, &advert) != MESH_OK) {
+        return MESH_EINTERNAL;
+    }
+    // New capacity: a quarter of the vCPUs were just taken by local jobs.
+    MESH_ASSERT(advert.resource_count > 0 &&
+                advert.resources[0].resource_class == WIRE_RESOURCE_VCPU);
+    advert.resources[0].free = advert.resources[0].free * 3u / 4u;
+    advert.resources[0].lendable = advert.resources[0].free / 2u;
+    enter_phase(run, PHASE_ADVERT);
+    run->advert_at_ns = run->now_ns;
+    mesh_outbox_clear(&run->outbox);
+    mesh_err call_err =
+        gossip_update_advert(node->machine, node_now(run, node), &advert, &node->rng, &run->outbox);
+    if (call_err != MESH_OK) {
+        (void) fprintf(stderr, "sim: gossip_update_advert: %s\n", mesh_strerror(call_err));
+        return MESH_EINTERNAL;
+    }
+    gossip_member_info info;
+    if (gossip_member_find(node->machine, &node->id, &info) != MESH_OK) {
+        return MESH_EINTERNAL;
+    }
+    run->result.advert_sequence = info.sequence;
+    // ceil(0.99 * live): the 99th percentile node.
+    run->news_99_count = (run->live_count * 99u + 99u) / 100u;
+    mesh_err err = after_call(run, 0, call_err, false);
+    if (err != MESH_OK) {
+        return err;
+    }
+    for (uint32_t i = 0; i < run->node_count; i++) {
+        check_news(run, i);
+    }
+    uint64_t met_ns = SIM_TIME_NONE;
+    if (run->news_count == run->live_count) {
+        return MESH_OK;
+    }
+    return run_until(run, run->now_ns + run->config->phase_limit_ns, &met_ns);
+}
+
+/* At the end of the crash phase: the (live node, crashed member) pairs
+ * where the member is not DOWN, by the state it is held in. */
+static void count_undetected(sim_run *run)
+{
+    for (uint32_t i = 0; i < run->node_count; i++) {
+        if (!node_live(&run->nodes[i])) {
+            continue;
+        }
+        for (uint32_t c = 0; c < run->node_count; c++) {
+            if (!run->crashed_flags[c]) {
+                continue;
+            }
+            gossip_member_info info;
+            mesh_err err = gossip_member_find(run->nodes[i].machine, &run->nodes[c].id, &info);
+            if (err == MESH_OK && info.state == GOSSIP_ALIVE) {
+                run->result.undetected_alive++;
+            } else if (err == MESH_OK && info.state == GOSSIP_SUSPECT) {
+                run->result.undetected_suspect++;
+            } else if (err == MESH_OK && info.state != GOSSIP_DOWN) {
+                run->result.undetected_other++;
+            }
+        }
+    }
+}
+
+static mesh_err phase_crash(sim_run *run)
+{
+    const sim_gossip_config *config = run->config;
+    uint32_t chosen = 0;
+    while (chosen < config->crash_count) {
+        uint32_t index = 3u + (uint32_t) mesh_rng_below(&run->setup_rng, run->node_count - 3u);
+        if (run->crashed_flags[index]) {
+            continue;
+        }
+        run->crashed_flags[index] = 1;
+        run->nodes[index].crashed = true;
+        run->live_count--;
+        chosen++;
+    }
+    uint32_t listed = 0;
+    for (uint32_t i = 0; i < run->node_count && listed < MESH_ARRAY_COUNT(run->result.crashed);
+         i++) {
+        if (run->crashed_flags[i]) {
+            run->result.crashed[listed++] = i;
+        }
+    }
+    uint64_t crash_ns = run->now_ns;
+    enter_phase(run, PHASE_CRASH);
+    run->witness_node = 0;
+    uint64_t met_ns = SIM_TIME_NONE;
+    mesh_err err = run_until(run, crash_ns + config->phase_limit_ns, &met_ns);
+    if (err == MESH_OK && met_ns != SIM_TIME_NONE) {
+        run->result.detect_ns = met_ns - crash_ns;
+    }
+    count_undetected(run);
+    return err;
+}
+
+static mesh_err phase_partition(sim_run *run)
+{
+    const sim_gossip_config *config = run->config;
+    uint8_t *group = calloc(run->node_count, 1);
+    if (group == NULL) {
+        return MESH_ENOMEM;
+    }
+    for (uint32_t i = 0; i < run->node_count; i++) {
+        group[i] = (uint8_t) (i % 2u);
+    }
+    sim_net_partition(&run->net, group);
+    free(group);
+    enter_phase(run, PHASE_PARTITION);
+    run->false_down_counting = false;
+    uint64_t met_ns = SIM_TIME_NONE;
+    mesh_err err = run_until(run, run->now_ns + config->partition_ns, &met_ns);
+    if (err != MESH_OK) {
+        return err;
+    }
+    sim_net_heal(&run->net);
+    uint64_t heal_ns = run->now_ns;
+    enter_phase(run, PHASE_HEAL);
+    run->witness_node = 0;
+    run->witness_member = 0;
+    err = run_until(run, heal_ns + config->phase_limit_ns, &met_ns);
+    if (err == MESH_OK && met_ns != SIM_TIME_NONE) {
+        run->result.heal_ns = met_ns - heal_ns;
+        run->false_down_counting = true;
+    }
+    return err;
+}
+
+static mesh_err run_scenario(sim_run *run)
+{
+    const sim_gossip_config *config = run->config;
+    uint64_t met_ns = SIM_TIME_NONE;
+    enter_phase(run, PHASE_JOIN);
+    run->false_down_counting = true;
+    mesh_err err = run_until(run, config->join_limit_ns, &met_ns);
+    if (err != MESH_OK || met_ns == SIM_TIME_NONE) {
+        return err;
+    }
+    run->result.converged = true;
+    run->result.converged_ns = met_ns;
+
+    enter_phase(run, PHASE_IDLE);
+    uint64_t frames_before = run->result.sends;
+    uint64_t bytes_before = run->result.sent_bytes;
+    err = run_until(run, run->now_ns + config->idle_window_ns, &met_ns);
+    if (err != MESH_OK) {
+        return err;
+    }
+    run->result.idle_frames = run->result.sends - frames_before;
+    run->result.idle_bytes = run->result.sent_bytes - bytes_before;
+
+    err = phase_advert(run);
+    if (err != MESH_OK) {
+        return err;
+    }
+    if (config->crash_count > 0) {
+        err = phase_crash(run);
+        if (err != MESH_OK) {
+            return err;
+        }
+    }
+    if (config->partition_ns > 0) {
+        err = phase_partition(run);
+        if (err != MESH_OK) {
+            return err;
+        }
+    }
+    enter_phase(run, PHASE_TAIL);
+    return run_until(run, run->now_ns + config->tail_ns, &met_ns);
+}
+
+static mesh_err config_check(const sim_gossip_config *config)
+{
+    if (config->node_count == 0 || config->node_count > SIM_NODES_MAX ||
+        config->loss_ppm > SIM_PPM || config->fanout == 0 || config->interval_ns == 0 ||
+        config->check_ns == 0 || config->events_max == 0 || config->clock_skew_ns_max < 0) {
+        return MESH_EINVAL;
+    }
+    if (config->crash_count > 0 &&
+        (config->node_count < 4 || config->crash_count > config->node_count - 3)) {
+        return MESH_EINVAL;
+    }
+    if ((uint64_t) config->node_count + config->members_slack > UINT32_MAX) {
+        return MESH_EINVAL;
+    }
+    return MESH_OK;
+}
+
+static void sum_stats(const sim_run *run, gossip_stats *sum)
+{
+    memset(sum, 0, sizeof(*sum));
+    for (uint32_t i = 0; i < run->node_count; i++) {
+        gossip_stats stats;
+        gossip_stats_get(run->nodes[i].machine, &stats);
+        sum->frames_in += stats.frames_in;
+        sum->frames_out += stats.frames_out;
+        sum->bytes_in += stats.bytes_in;
+        sum->bytes_out += stats.bytes_out;
+        sum->adverts_in += stats.adverts_in;
+        sum->adverts_out += stats.adverts_out;
+        sum->probes_sent += stats.probes_sent;
+        sum->probes_failed += stats.probes_failed;
+        sum->suspicions_raised += stats.suspicions_raised;
+        sum->refutations += stats.refutations;
+        sum->anti_entropy_rounds += stats.anti_entropy_rounds;
+        sum->duplicates += stats.duplicates;
+        sum->frames_dropped += stats.frames_dropped;
+        if (stats.local_health > sum->local_health) {
+            sum->local_health = stats.local_health; // The worst node's.
+        }
+        for (uint32_t r = 0; r < GOSSIP_REJECT_COUNT; r++) {
+            sum->rejected[r] += stats.rejected[r];
+        }
+    }
+}
+
+mesh_err sim_gossip_run(const sim_gossip_config *config, sim_gossip_result *result_out)
+{
+    MESH_ASSERT(config != NULL && result_out != NULL);
+    mesh_err err = config_check(config);
+    if (err != MESH_OK) {
+        return err;
+    }
+    sim_run *run = calloc(1, sizeof(sim_run));
+    if (run == NULL) {
+        return MESH_ENOMEM;
+    }
+    run->config = config;
+    run->result.config = *config;
+    run->result.config.node_created = NULL;
+    run->result.config.node_created_context = NULL;
+    run->result.config.progress = NULL;
+    run->result.config.progress_context = NULL;
+    run->result.converged_ns = SIM_TIME_NONE;
+    run->result.time_to_all_ns = SIM_TIME_NONE;
+    run->result.time_to_99_ns = SIM_TIME_NONE;
+    run->result.detect_ns = SIM_TIME_NONE;
+    run->result.heal_ns = SIM_TIME_NONE;
+    panic_run = run;
+    mesh_panic_set_hook(panic_hook);
+
+    err = setup(run);
+    if (err == MESH_OK) {
+        err = run_scenario(run);
+    }
+    if (err == MESH_OK) {
+        report(run, "end");
+        run->result.end_ns = run->now_ns;
+        sum_stats(run, &run->result.stats);
+        char text[SIM_JSON_SIZE_MAX];
+        uint32_t text_size = 0;
+        err = sim_gossip_json_body(&run->result, false, text, sizeof(text), &text_size);
+        if (err == MESH_OK) {
+            MESH_ASSERT(
+                crypto_generichash_update(&run->digest, (const uint8_t *) text, text_size) == 0);
+            MESH_ASSERT(
+                crypto_generichash_final(&run->digest, run->result.digest, SIM_DIGEST_SIZE) == 0);
+            *result_out = run->result;
+        }
+    }
+    mesh_panic_set_hook(NULL);
+    panic_run = NULL;
+    teardown(run);
+    free(run);
+    return err;
+}
