@@ -99,6 +99,20 @@ mesh_err mcrypto_cert_check(const uint8_t root_public_key[MCRYPTO_PUBLIC_KEY_SIZ
                             wire_cert *cert_out,
                             mcrypto_cert_status *status_out)
 {
+    return mcrypto_cert_check_cached(NULL, root_public_key, frame, frame_size, now_realtime_ns,
+                                     revoked, revoked_count, cert_out, status_out);
+}
+
+mesh_err mcrypto_cert_check_cached(mcrypto_verify_cache *cache,
+                                   const uint8_t root_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                                   const uint8_t *frame,
+                                   uint32_t frame_size,
+                                   int64_t now_realtime_ns,
+                                   const mesh_node_id *revoked,
+                                   uint32_t revoked_count,
+                                   wire_cert *cert_out,
+                                   mcrypto_cert_status *status_out)
+{
     MESH_ASSERT(root_public_key != NULL);
     MESH_ASSERT(frame != NULL || frame_size == 0);
     MESH_ASSERT(revoked != NULL || revoked_count == 0);
@@ -120,8 +134,8 @@ mesh_err mcrypto_cert_check(const uint8_t root_public_key[MCRYPTO_PUBLIC_KEY_SIZ
     if (!mesh_node_id_equal(&root_id, &envelope.signer)) {
         return cert_check_finish(MCRYPTO_CERT_OTHER_ROOT, status_out, MESH_EAUTH);
     }
-    if (mcrypto_verify(root_public_key, WIRE_TYPE_CERT, envelope.body, envelope.body_size,
-                       envelope.signature) != MESH_OK) {
+    if (mcrypto_verify_cached(cache, root_public_key, WIRE_TYPE_CERT, envelope.body,
+                              envelope.body_size, envelope.signature) != MESH_OK) {
         return cert_check_finish(MCRYPTO_CERT_BAD_SIGNATURE, status_out, MESH_EAUTH);
     }
 
@@ -172,6 +186,16 @@ mesh_err mcrypto_revocation_check(const uint8_t root_public_key[MCRYPTO_PUBLIC_K
                                   uint32_t frame_size,
                                   wire_revocation *revocation_out)
 {
+    return mcrypto_revocation_check_cached(NULL, root_public_key, frame, frame_size,
+                                           revocation_out);
+}
+
+mesh_err mcrypto_revocation_check_cached(mcrypto_verify_cache *cache,
+                                         const uint8_t root_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                                         const uint8_t *frame,
+                                         uint32_t frame_size,
+                                         wire_revocation *revocation_out)
+{
     MESH_ASSERT(root_public_key != NULL);
     MESH_ASSERT(frame != NULL || frame_size == 0);
     MESH_ASSERT(revocation_out != NULL);
@@ -192,8 +216,8 @@ mesh_err mcrypto_revocation_check(const uint8_t root_public_key[MCRYPTO_PUBLIC_K
     if (!mesh_node_id_equal(&root_id, &envelope.signer)) {
         return MESH_EAUTH;
     }
-    if (mcrypto_verify(root_public_key, WIRE_TYPE_REVOCATION, envelope.body, envelope.body_size,
-                       envelope.signature) != MESH_OK) {
+    if (mcrypto_verify_cached(cache, root_public_key, WIRE_TYPE_REVOCATION, envelope.body,
+                              envelope.body_size, envelope.signature) != MESH_OK) {
         return MESH_EAUTH;
     }
     *revocation_out = revocation;

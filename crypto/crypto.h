@@ -82,6 +82,32 @@ MESH_MUST_USE mesh_err mcrypto_verify(const uint8_t public_key[MCRYPTO_PUBLIC_KE
                                       uint32_t body_size,
                                       const uint8_t signature[MCRYPTO_SIGNATURE_SIZE]);
 
+/* A cache of signatures already found valid, for a process that verifies
+ * the same signed records many times over: the simulator, where every one
+ * of N machines checks the same N certificates and adverts. Verification
+ * is a pure function of (public key, type, body, signature), so a hit
+ * gives exactly the answer a fresh check would; only valid signatures are
+ * remembered. The key of an entry is BLAKE2b-128 over those four; the
+ * table is direct-mapped with slot_count slots of 16 bytes, so it is
+ * bounded and a collision of slots only costs a fresh check. Not
+ * thread-safe: one thread uses a cache. The agent does not use one. */
+typedef struct mcrypto_verify_cache mcrypto_verify_cache;
+
+/* Errors: MESH_EINVAL (slot_count 0 or over 2^28), MESH_ENOMEM. */
+MESH_MUST_USE mesh_err mcrypto_verify_cache_create(uint32_t slot_count,
+                                                   mcrypto_verify_cache **cache_out);
+void mcrypto_verify_cache_destroy(mcrypto_verify_cache *cache);
+void mcrypto_verify_cache_counts(const mcrypto_verify_cache *cache,
+                                 uint64_t *hits_out,
+                                 uint64_t *misses_out);
+/* mcrypto_verify through a cache; cache may be NULL (plain verify). */
+MESH_MUST_USE mesh_err mcrypto_verify_cached(mcrypto_verify_cache *cache,
+                                             const uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                                             wire_type type,
+                                             const uint8_t *body,
+                                             uint32_t body_size,
+                                             const uint8_t signature[MCRYPTO_SIGNATURE_SIZE]);
+
 /* Signs body as `type` and writes the whole envelope frame into frame.
  * Errors: MESH_EINVAL, MESH_EFULL (frame_size_max too small). */
 MESH_MUST_USE mesh_err mcrypto_envelope_seal(const mcrypto_keypair *keypair,
@@ -180,6 +206,18 @@ MESH_MUST_USE mesh_err mcrypto_cert_check(const uint8_t root_public_key[MCRYPTO_
                                           wire_cert *cert_out,
                                           mcrypto_cert_status *status_out);
 
+/* mcrypto_cert_check through a verification cache (may be NULL). */
+MESH_MUST_USE mesh_err
+mcrypto_cert_check_cached(mcrypto_verify_cache *cache,
+                          const uint8_t root_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                          const uint8_t *frame,
+                          uint32_t frame_size,
+                          int64_t now_realtime_ns,
+                          const mesh_node_id *revoked,
+                          uint32_t revoked_count,
+                          wire_cert *cert_out,
+                          mcrypto_cert_status *status_out);
+
 /* Revocations. Issue: errors MESH_EINVAL, MESH_EFULL. Check: errors
  * MESH_EPROTO (malformed), MESH_EAUTH (not signed by this root).
  * revocation_out is filled only on MESH_OK. */
@@ -193,6 +231,12 @@ mcrypto_revocation_check(const uint8_t root_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
                          const uint8_t *frame,
                          uint32_t frame_size,
                          wire_revocation *revocation_out);
+MESH_MUST_USE mesh_err
+mcrypto_revocation_check_cached(mcrypto_verify_cache *cache,
+                                const uint8_t root_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                                const uint8_t *frame,
+                                uint32_t frame_size,
+                                wire_revocation *revocation_out);
 
 /* Armor: a binary frame as text between BEGIN and END lines, base64 in
  * lines of 64 characters:

@@ -102,6 +102,11 @@ typedef struct gossip_config {
      * endpoint. node_id, sequence, timestamp and status are the machine's. */
     wire_advert advert;
 
+    /* Optional: a cache of valid signatures, borrowed for the machine's
+     * lifetime; machines driven from one thread may share one (the
+     * simulator does). NULL: every signature is checked afresh. */
+    mcrypto_verify_cache *verify_cache;
+
     /* Seeds: endpoints contacted to join and to heal partitions. Borrowed
      * for create; at most GOSSIP_SEEDS_MAX. */
     const char *const *seeds;

@@ -86,8 +86,9 @@ static bool ingest_cert(gossip *g, const uint8_t *frame, uint32_t frame_size)
         return false;
     }
     mcrypto_cert_status status = MCRYPTO_CERT_MALFORMED;
-    if (mcrypto_cert_check(g->config.root_public_key, frame, frame_size, g->now.realtime_ns, NULL,
-                           0, &cert, &status) != MESH_OK) {
+    if (mcrypto_cert_check_cached(g->config.verify_cache, g->config.root_public_key, frame,
+                                  frame_size, g->now.realtime_ns, NULL, 0, &cert,
+                                  &status) != MESH_OK) {
         gossip_count_reject(g, status == MCRYPTO_CERT_BAD_SIGNATURE ? GOSSIP_REJECT_BAD_SIGNATURE
                                : status == MCRYPTO_CERT_MALFORMED   ? GOSSIP_REJECT_MALFORMED
                                                                     : GOSSIP_REJECT_CERT_INVALID);
@@ -178,8 +179,9 @@ ingest_advert(gossip *g, const wire_envelope *envelope, const uint8_t *frame, ui
         gossip_count_reject(g, GOSSIP_REJECT_CERT_INVALID);
         return false;
     }
-    if (mcrypto_verify(m->public_key, WIRE_TYPE_ADVERT, envelope->body, envelope->body_size,
-                       envelope->signature) != MESH_OK) {
+    if (mcrypto_verify_cached(g->config.verify_cache, m->public_key, WIRE_TYPE_ADVERT,
+                              envelope->body, envelope->body_size,
+                              envelope->signature) != MESH_OK) {
         gossip_count_reject(g, GOSSIP_REJECT_BAD_SIGNATURE);
         return false;
     }
@@ -243,8 +245,9 @@ static bool ingest_suspicion(gossip *g, const wire_envelope *envelope)
             return false;
         }
     }
-    if (mcrypto_verify(accuser->public_key, WIRE_TYPE_SUSPECT, envelope->body, envelope->body_size,
-                       envelope->signature) != MESH_OK) {
+    if (mcrypto_verify_cached(g->config.verify_cache, accuser->public_key, WIRE_TYPE_SUSPECT,
+                              envelope->body, envelope->body_size,
+                              envelope->signature) != MESH_OK) {
         gossip_count_reject(g, GOSSIP_REJECT_BAD_SIGNATURE);
         return false;
     }
@@ -281,8 +284,8 @@ static bool ingest_revocation(gossip *g, const uint8_t *frame, uint32_t frame_si
         return false;
     }
     wire_revocation revocation;
-    mesh_err err =
-        mcrypto_revocation_check(g->config.root_public_key, frame, frame_size, &revocation);
+    mesh_err err = mcrypto_revocation_check_cached(
+        g->config.verify_cache, g->config.root_public_key, frame, frame_size, &revocation);
     if (err != MESH_OK) {
         gossip_count_reject(g, err == MESH_EAUTH ? GOSSIP_REJECT_BAD_SIGNATURE
                                                  : GOSSIP_REJECT_MALFORMED);

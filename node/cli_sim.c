@@ -48,7 +48,7 @@ static const char sim_usage[] =
     "usage: fedmesh sim gossip [--nodes N] [--seed S] [--loss P] [--fanout F]\n"
     "                          [--interval-ms T] [--partition-s D] [--crash K]\n"
     "                          [--skew-ms M] [--memory-max-mib M] [--json] [--no-wall]\n"
-    "                          [--progress]\n"
+    "                          [--progress] [--no-verify-cache] [--idle-s S]\n"
     "\n"
     "Runs N gossip nodes, placed round-robin in 12 European cities, over a simulated\n"
     "network (real city-to-city latency, +-10% jitter, independent loss), in virtual\n"
@@ -72,6 +72,11 @@ static const char sim_usage[] =
     "                     seed print identical bytes\n"
     "  --progress         print the phase, virtual time and wall time to stderr\n"
     "                     every virtual second\n"
+    "  --idle-s S         length of the idle window that measures the steady cost\n"
+    "                     (bytes and messages per node per second); default 60\n"
+    "  --no-verify-cache  check every signature afresh in every node; the results\n"
+    "                     are identical, the run is slower (by default the nodes\n"
+    "                     share a memo of signatures already found valid)\n"
     "\n"
     "Exit codes: 0 the run completed (read 'converged' and the times for how well),\n"
     "2 usage, 4 refused: the run would not fit in memory, 5 internal error.\n";
@@ -246,6 +251,8 @@ int node_cmd_sim(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"no-wall", no_argument, NULL, 'w'},
         {"progress", no_argument, NULL, 'g'},
+        {"no-verify-cache", no_argument, NULL, 'v'},
+        {"idle-s", required_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
     int c = 0;
@@ -313,6 +320,15 @@ int node_cmd_sim(int argc, char **argv)
             break;
         case 'w':
             wall = false;
+            break;
+        case 'v':
+            config.no_verify_cache = true;
+            break;
+        case 'd':
+            if (node_parse_i64(optarg, 1, 3600, &value) != MESH_OK) {
+                return sim_usage_error("--idle-s wants a whole number of seconds from 1 to 3600");
+            }
+            config.idle_window_ns = (uint64_t) value * MESH_NS_PER_S;
             break;
         case 'g':
             show_progress = true;

@@ -120,8 +120,9 @@ typedef struct sim_run {
     uint32_t news_count;
     uint32_t news_99_count;
     uint64_t advert_at_ns;
-    uint8_t *crashed_flags; /* node_count entries */
-    id_entry *id_order;     /* every node's id, sorted, for lookups */
+    uint8_t *crashed_flags;             /* node_count entries */
+    id_entry *id_order;                 /* every node's id, sorted, for lookups */
+    mcrypto_verify_cache *verify_cache; /* shared by every machine; NULL when off */
 } sim_run;
 
 static const char *const phase_names[] = {"join",      "idle", "advert", "crash",
@@ -733,6 +734,15 @@ static mesh_err make_node(sim_run *run,
     machine_config.members_max = config->node_count + config->members_slack;
     machine_config.fanout = config->fanout;
     machine_config.probe_interval_ns = config->interval_ns;
+    machine_config.verify_cache = run->verify_cache;
+    // Shorter intervals than the default scale the probe timeout along
+    // (30 % of the interval), so that every --interval-ms is a valid run.
+    if (machine_config.probe_timeout_ns * 10 > config->interval_ns * 3) {
+        machine_config.probe_timeout_ns = config->interval_ns * 3 / 10;
+    }
+    if (machine_config.suspicion_min_ns < 3 * machine_config.probe_timeout_ns) {
+        machine_config.suspicion_min_ns = 3 * machine_config.probe_timeout_ns;
+    }
 
     node->start_ns = mesh_rng_below(&run->setup_rng, MESH_NS_PER_S);
     if (config->clock_skew_ns_max > 0) {
@@ -771,6 +781,17 @@ static mesh_err setup(sim_run *run)
         return MESH_ENOMEM;
     }
     run->node_count = config->node_count;
+    if (!config->no_verify_cache) {
+        // Every machine checks the same records: one shared memo of valid
+        // signatures makes the join cost hashing instead of 2 N^2 Ed25519
+        // checks, without changing any result (see crypto/verify_cache.c).
+        uint64_t slots = 4ull * config->node_count * 4u;
+        slots = slots < (1u << 16) ? (1u << 16) : slots > (1u << 24) ? (1u << 24) : slots;
+        err = mcrypto_verify_cache_create((uint32_t) slots, &run->verify_cache);
+        if (err != MESH_OK) {
+            return err;
+        }
+    }
 
     uint8_t root_seed[MCRYPTO_SEED_SIZE];
     for (uint32_t i = 0; i < MCRYPTO_SEED_SIZE; i += 8) {
@@ -820,6 +841,7 @@ static void teardown(sim_run *run)
     free(run->nodes);
     free(run->crashed_flags);
     free(run->id_order);
+    mcrypto_verify_cache_destroy(run->verify_cache);
     sim_heap_fini(&run->heap);
     sim_net_fini(&run->net);
 }

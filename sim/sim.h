@@ -84,6 +84,7 @@ typedef struct sim_gossip_config {
     uint32_t crash_count;      /* 0: no crash phase; at most node_count - 3 */
     int64_t clock_skew_ns_max; /* each node's realtime is off by up to +- this */
     uint32_t members_slack;    /* members_max = node_count + members_slack */
+    bool no_verify_cache;      /* check every signature afresh (same results, slower) */
 
     uint64_t join_limit_ns;  /* give up on the join after this */
     uint64_t idle_window_ns; /* the steady-cost window */
