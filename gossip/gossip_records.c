@@ -376,7 +376,10 @@ mesh_err gossip_publish_advert(gossip *g, uint32_t status)
     self->advert_frame_size = frame_size;
     self->advert_timestamp_ns = advert.timestamp_ns;
     gossip_view_update(g, self, advert.sequence, status == WIRE_ADVERT_ALIVE);
-    g->next_refresh_ns = g->now.monotonic_ns + g->config.advert_refresh_ns;
+    // Up to 10 % early, at random: members started together must not all
+    // re-sign, and flood the federation, at the same moment.
+    g->next_refresh_ns = g->now.monotonic_ns + g->config.advert_refresh_ns -
+                         mesh_rng_below(g->rng, g->config.advert_refresh_ns / 10 + 1);
     gossip_emit_event(g, GOSSIP_EVENT_ADVERT, self, self->state);
     gossip_add_fresh(g, self->advert_frame, frame_size);
     return MESH_OK;
