@@ -135,6 +135,15 @@ typedef struct push_batch {
     wire_record records[WIRE_PUSH_RECORDS_MAX];
 } push_batch;
 
+static void batch_init(push_batch *batch, const member *to, const char *endpoint)
+{
+    MESH_ASSERT(batch != NULL && endpoint != NULL);
+    batch->to = to;
+    batch->endpoint = endpoint;
+    batch->count = 0;
+    batch->bytes = 0;
+}
+
 static void batch_flush(gossip *g, push_batch *batch)
 {
     if (batch->count == 0) {
@@ -201,10 +210,7 @@ void gossip_send_introduction(gossip *g, const member *to, const char *endpoint)
 {
     const member *self = &g->members[g->self_slot];
     push_batch batch;
-    batch.to = to;
-    batch.endpoint = endpoint;
-    batch.count = 0;
-    batch.bytes = 0;
+    batch_init(&batch, to, endpoint);
     batch_add_member(g, &batch, self, true);
     batch_flush(g, &batch);
 }
@@ -248,10 +254,7 @@ void gossip_flush_fresh(gossip *g)
             continue;
         }
         push_batch batch;
-        batch.to = targets[t];
-        batch.endpoint = endpoint;
-        batch.count = 0;
-        batch.bytes = 0;
+        batch_init(&batch, targets[t], endpoint);
         for (uint32_t i = 0; i < g->fresh_count; i++) {
             batch_add(g, &batch, g->fresh[i].frame, g->fresh[i].frame_size);
         }
@@ -294,10 +297,7 @@ static void send_state_notice(gossip *g, member *m)
     }
     g->suspect_frame_count++;
     push_batch batch;
-    batch.to = m;
-    batch.endpoint = endpoint;
-    batch.count = 0;
-    batch.bytes = 0;
+    batch_init(&batch, m, endpoint);
     batch_add(g, &batch, frame, frame_size);
     batch_flush(g, &batch);
 }
@@ -433,10 +433,7 @@ static void handle_digest(gossip *g, member *from, const wire_digest *digest)
         return;
     }
     push_batch batch;
-    batch.to = from;
-    batch.endpoint = endpoint;
-    batch.count = 0;
-    batch.bytes = 0;
+    batch_init(&batch, from, endpoint);
     g->pull.id_count = 0;
     uint32_t high = page_prefix_low(digest->page + 1, digest->page_count);
     uint32_t mine = order_from_prefix(g, page_prefix_low(digest->page, digest->page_count));
@@ -496,10 +493,7 @@ static void handle_pull(gossip *g, member *from, const wire_pull *pull)
         return;
     }
     push_batch batch;
-    batch.to = from;
-    batch.endpoint = endpoint;
-    batch.count = 0;
-    batch.bytes = 0;
+    batch_init(&batch, from, endpoint);
     for (uint32_t i = 0; i < pull->id_count; i++) {
         const revocation_entry *r = find_revocation(g, &pull->ids[i]);
         const member *m = gossip_member_lookup(g, &pull->ids[i]);
@@ -645,10 +639,7 @@ static void join(gossip *g, bool all)
             continue;
         }
         push_batch batch;
-        batch.to = NULL;
-        batch.endpoint = g->seeds[i];
-        batch.count = 0;
-        batch.bytes = 0;
+        batch_init(&batch, NULL, g->seeds[i]);
         batch_add_member(g, &batch, self, true);
         batch_flush(g, &batch);
     }
