@@ -49,6 +49,7 @@ static const char sim_usage[] =
     "                          [--interval-ms T] [--partition-s D] [--crash K]\n"
     "                          [--skew-ms M] [--memory-max-mib M] [--json] [--no-wall]\n"
     "                          [--progress] [--no-verify-cache] [--idle-s S]\n"
+    "                          [--hostile K]\n"
     "\n"
     "Runs N gossip nodes, placed round-robin in 12 European cities, over a simulated\n"
     "network (real city-to-city latency, +-10% jitter, independent loss), in virtual\n"
@@ -72,6 +73,9 @@ static const char sim_usage[] =
     "                     seed print identical bytes\n"
     "  --progress         print the phase, virtual time and wall time to stderr\n"
     "                     every virtual second\n"
+    "  --hostile K        members 3..3+K-1 also send, every interval, one frame the\n"
+    "                     protocol must refuse (forged, replayed, future, unadmitted,\n"
+    "                     other root, mismatched, garbage); see 'rejected'\n"
     "  --idle-s S         length of the idle window that measures the steady cost\n"
     "                     (bytes and messages per node per second); default 60\n"
     "  --no-verify-cache  check every signature afresh in every node; the results\n"
@@ -253,6 +257,7 @@ int node_cmd_sim(int argc, char **argv)
         {"progress", no_argument, NULL, 'g'},
         {"no-verify-cache", no_argument, NULL, 'v'},
         {"idle-s", required_argument, NULL, 'd'},
+        {"hostile", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     int c = 0;
@@ -323,6 +328,12 @@ int node_cmd_sim(int argc, char **argv)
             break;
         case 'v':
             config.no_verify_cache = true;
+            break;
+        case 'H':
+            if (node_parse_i64(optarg, 0, SIM_NODES_MAX, &value) != MESH_OK) {
+                return sim_usage_error("--hostile wants a whole number of members");
+            }
+            config.hostile_count = (uint32_t) value;
             break;
         case 'd':
             if (node_parse_i64(optarg, 1, 3600, &value) != MESH_OK) {

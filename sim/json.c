@@ -95,6 +95,7 @@ mesh_err sim_gossip_json_body(const sim_gossip_result *result,
     put_u64(&out, "interval_ms", config->interval_ns / MESH_NS_PER_MS);
     put_u64(&out, "partition_s", config->partition_ns / MESH_NS_PER_S);
     put(&out, ",\"crash\":%u", config->crash_count);
+    put(&out, ",\"hostile\":%u", config->hostile_count);
     put_u64(&out, "skew_ms", (uint64_t) config->clock_skew_ns_max / MESH_NS_PER_MS);
 
     put(&out, ",\"converged\":%s", result->converged ? "true" : "false");
@@ -129,6 +130,7 @@ mesh_err sim_gossip_json_body(const sim_gossip_result *result,
     put_seconds(&out, "virtual_s", result->end_ns);
     put_u64(&out, "events", result->events);
     put_u64(&out, "sends", result->sends);
+    put_u64(&out, "attacks", result->attacks);
     put_u64(&out, "sent_bytes", result->sent_bytes);
     put_u64(&out, "delivered", result->delivered);
     put(&out,

@@ -85,6 +85,8 @@ typedef struct sim_gossip_config {
     int64_t clock_skew_ns_max; /* each node's realtime is off by up to +- this */
     uint32_t members_slack;    /* members_max = node_count + members_slack */
     bool no_verify_cache;      /* check every signature afresh (same results, slower) */
+    uint32_t hostile_count;    /* members 3..3+K-1 also attack every interval; at most
+                                  node_count - 3 */
 
     uint64_t join_limit_ns;  /* give up on the join after this */
     uint64_t idle_window_ns; /* the steady-cost window */
@@ -130,6 +132,7 @@ typedef struct sim_gossip_result {
     uint64_t end_ns; /* virtual time at the end */
     uint64_t events;
     uint64_t sends;
+    uint64_t attacks; /* hostile frames sent */
     uint64_t sent_bytes;
     uint64_t delivered;
     uint64_t dropped[6]; /* by sim_verdict; [0] unused */

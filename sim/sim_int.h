@@ -46,6 +46,7 @@ typedef enum sim_event_kind {
     SIM_EVENT_TIMER = 2,   /* a node's deadline; stale when generation moved on */
     SIM_EVENT_DELIVER = 3, /* a frame arrives at node_index from from_index */
     SIM_EVENT_CHECK = 4,   /* the scenario looks at every view */
+    SIM_EVENT_ATTACK = 5,  /* a hostile member sends one forged or replayed frame */
 } sim_event_kind;
 
 typedef struct sim_event {

@@ -15,6 +15,8 @@ foreach(seed RANGE 1 5)
   add_test(NAME sim.gossip_seed${seed}
     COMMAND ${MESH_SIM_SCRIPTS}/gossip_scenario_test.sh $<TARGET_FILE:fedmesh> ${seed})
 endforeach()
-set_tests_properties(sim.latency_table sim.determinism
+# Hostile members refused by reason; the federation unaffected.
+add_test(NAME sim.hostile COMMAND ${MESH_SIM_SCRIPTS}/hostile_test.sh $<TARGET_FILE:fedmesh>)
+set_tests_properties(sim.hostile sim.latency_table sim.determinism
   sim.gossip_seed1 sim.gossip_seed2 sim.gossip_seed3 sim.gossip_seed4 sim.gossip_seed5
   PROPERTIES TIMEOUT 120 LABELS sim)
