@@ -43,6 +43,7 @@ typedef struct cluster {
     bool crashed[CLUSTER_NODES_MAX];
     uint32_t group[CLUSTER_NODES_MAX]; /* partition group; messages cross only within one */
     bool partitioned;
+    bool deaf_to_push[CLUSTER_NODES_MAX]; /* drop PUSH frames to this node */
     mesh_rng net_rng;
     double loss;
     uint64_t latency_ns;
@@ -128,6 +129,13 @@ static void cluster_drain(cluster *c, uint32_t from, mesh_outbox *outbox)
         if (to < 0 || (uint32_t) to >= c->count || c->crashed[to] ||
             (c->partitioned && c->group[to] != c->group[from]) ||
             mesh_rng_unit(&c->net_rng) < c->loss) {
+            c->dropped++;
+            continue;
+        }
+        wire_envelope envelope;
+        if (c->deaf_to_push[to] &&
+            wire_envelope_decode(o->payload, o->payload_size, &envelope, NULL) == MESH_OK &&
+            envelope.type == WIRE_TYPE_PUSH) {
             c->dropped++;
             continue;
         }

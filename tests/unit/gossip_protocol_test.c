@@ -121,6 +121,43 @@ static void test_crash_is_detected_without_false_downs(void **state)
     free_cluster(c);
 }
 
+static void test_missed_suspicion_is_repaired(void **state)
+{
+    (void) state;
+    // Node 9 hears none of the pushes that spread the news of node 20's
+    // death. Anti-entropy must still tell it, well before its own
+    // round-robin probing (30 members, 200 ms each) would reach node 20.
+    cluster *c = new_cluster(30, 12);
+    assert_true(cluster_run_until_converged(c, 100 * MS, 20 * S) != UINT64_MAX);
+    c->crashed[20] = true;
+    c->deaf_to_push[9] = true;
+    uint64_t others_at = 0;
+    while (c->now_ns < 60 * S && others_at == 0) {
+        cluster_run(c, c->now_ns + 50 * MS);
+        bool all = true;
+        for (uint32_t n = 0; n < c->count; n++) {
+            all = all && (n == 9 || n == 20 || cluster_state(c, n, 20) == GOSSIP_DOWN);
+        }
+        others_at = all ? c->now_ns : 0;
+    }
+    assert_true(others_at != 0);
+    assert_int_not_equal(cluster_state(c, 9, 20), GOSSIP_DOWN);
+    c->deaf_to_push[9] = false;
+    uint64_t learned_at = 0;
+    while (c->now_ns < others_at + 5 * S && learned_at == 0) {
+        cluster_run(c, c->now_ns + 50 * MS);
+        learned_at = cluster_state(c, 9, 20) == GOSSIP_DOWN ? c->now_ns : 0;
+    }
+    assert_true(learned_at != 0);
+    assert_true(learned_at - others_at <= 3 * S);
+    for (uint32_t n = 0; n < c->count; n++) {
+        if (n != 20) {
+            assert_int_equal(c->down_events[n], 0);
+        }
+    }
+    free_cluster(c);
+}
+
 static void test_no_false_down_under_loss(void **state)
 {
     (void) state;
@@ -279,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_join_converges),
         cmocka_unit_test(test_fresh_advert_reaches_all),
         cmocka_unit_test(test_crash_is_detected_without_false_downs),
+        cmocka_unit_test(test_missed_suspicion_is_repaired),
         cmocka_unit_test(test_no_false_down_under_loss),
         cmocka_unit_test(test_false_suspicion_is_refuted),
         cmocka_unit_test(test_leave_is_seen_by_all),
