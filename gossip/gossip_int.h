@@ -174,6 +174,10 @@ void gossip_count_reject(gossip *g, gossip_reject reject);
 bool gossip_ingest_record(gossip *g, const uint8_t *frame, uint32_t frame_size);
 MESH_MUST_USE mesh_err gossip_publish_advert(gossip *g, uint32_t status);
 MESH_MUST_USE mesh_err gossip_publish_suspicion(gossip *g, member *target);
+/* Signs a fresh suspicion of target (at the sequence we hold) into the
+ * call's suspicion frames; NULL when this call has made FRESH_MAX already
+ * (or, never expected, when encoding fails). Valid until the next call. */
+const uint8_t *gossip_make_suspicion(gossip *g, const member *target, uint32_t *frame_size_out);
 void gossip_add_fresh(gossip *g, const uint8_t *frame, uint32_t frame_size);
 uint64_t gossip_suspicion_timeout_ns(const gossip *g, uint32_t accuser_count);
 

@@ -263,29 +263,6 @@ void gossip_flush_fresh(gossip *g)
     g->fresh_count = 0;
 }
 
-/* Signs a fresh suspicion of m (at the sequence we hold) into the call's
- * suspicion frames; NULL when this call has made FRESH_MAX already. */
-static const uint8_t *make_suspicion(gossip *g, const member *m, uint32_t *frame_size_out)
-{
-    if (g->suspect_frame_count == FRESH_MAX) {
-        return NULL;
-    }
-    wire_suspect suspect;
-    memset(&suspect, 0, sizeof(suspect));
-    suspect.target = m->id;
-    suspect.target_sequence = m->sequence;
-    suspect.at_ns = g->now.realtime_ns > 0 ? g->now.realtime_ns : 1;
-    uint32_t body_size = 0;
-    uint8_t *frame = g->suspect_frames[g->suspect_frame_count];
-    if (wire_suspect_encode(&suspect, g->scratch, WIRE_FRAME_SIZE_MAX, &body_size) != MESH_OK ||
-        mcrypto_envelope_seal(&g->config.keypair, WIRE_TYPE_SUSPECT, g->scratch, body_size, frame,
-                              SUSPECT_FRAME_MAX, frame_size_out) != MESH_OK) {
-        return NULL;
-    }
-    g->suspect_frame_count++;
-    return frame;
-}
-
 /* Tells a member we hold as suspect or down that we do, with a signed
  * suspicion of it: a live member refutes with a newer advert, which clears
  * the suspicion, or brings it back, in every view. SWIM sends suspicions
@@ -304,7 +281,7 @@ static void send_state_notice(gossip *g, member *m)
         return;
     }
     uint32_t frame_size = 0;
-    const uint8_t *frame = make_suspicion(g, m, &frame_size);
+    const uint8_t *frame = gossip_make_suspicion(g, m, &frame_size);
     if (frame == NULL) {
         return;
     }
@@ -486,7 +463,7 @@ static void handle_digest(gossip *g, member *from, const wire_digest *digest)
                 // never learn it (down members are not in digests). Our
                 // signed suspicion makes it check for itself.
                 uint32_t size = 0;
-                const uint8_t *frame = make_suspicion(g, known, &size);
+                const uint8_t *frame = gossip_make_suspicion(g, known, &size);
                 if (frame != NULL) {
                     batch_add(g, &batch, frame, size);
                 }

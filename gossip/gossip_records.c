@@ -385,11 +385,11 @@ mesh_err gossip_publish_advert(gossip *g, uint32_t status)
     return MESH_OK;
 }
 
-mesh_err gossip_publish_suspicion(gossip *g, member *target)
+const uint8_t *gossip_make_suspicion(gossip *g, const member *target, uint32_t *frame_size_out)
 {
-    MESH_ASSERT(target != NULL && target != &g->members[g->self_slot]);
+    MESH_ASSERT(target != NULL && frame_size_out != NULL);
     if (g->suspect_frame_count == FRESH_MAX) {
-        return MESH_EFULL;
+        return NULL;
     }
     wire_suspect suspect;
     memset(&suspect, 0, sizeof(suspect));
@@ -397,18 +397,24 @@ mesh_err gossip_publish_suspicion(gossip *g, member *target)
     suspect.target_sequence = target->sequence;
     suspect.at_ns = g->now.realtime_ns > 0 ? g->now.realtime_ns : 1;
     uint32_t body_size = 0;
-    mesh_err err = wire_suspect_encode(&suspect, g->scratch, WIRE_FRAME_SIZE_MAX, &body_size);
-    if (err != MESH_OK) {
-        return err;
-    }
     uint8_t *frame = g->suspect_frames[g->suspect_frame_count];
-    uint32_t frame_size = 0;
-    err = mcrypto_envelope_seal(&g->config.keypair, WIRE_TYPE_SUSPECT, g->scratch, body_size, frame,
-                                SUSPECT_FRAME_MAX, &frame_size);
-    if (err != MESH_OK) {
-        return err;
+    if (wire_suspect_encode(&suspect, g->scratch, WIRE_FRAME_SIZE_MAX, &body_size) != MESH_OK ||
+        mcrypto_envelope_seal(&g->config.keypair, WIRE_TYPE_SUSPECT, g->scratch, body_size, frame,
+                              SUSPECT_FRAME_MAX, frame_size_out) != MESH_OK) {
+        return NULL;
     }
     g->suspect_frame_count++;
+    return frame;
+}
+
+mesh_err gossip_publish_suspicion(gossip *g, member *target)
+{
+    MESH_ASSERT(target != NULL && target != &g->members[g->self_slot]);
+    uint32_t frame_size = 0;
+    const uint8_t *frame = gossip_make_suspicion(g, target, &frame_size);
+    if (frame == NULL) {
+        return MESH_EFULL;
+    }
     // Count our own accusation as a confirmation, as every receiver will.
     if (gossip_ingest_record(g, frame, frame_size)) {
         g->stats.suspicions_raised++;
