@@ -52,6 +52,24 @@ uint64_t gossip_suspicion_timeout_ns(const gossip *g, uint32_t accuser_count)
     return timeout + timeout * g->local_health / LOCAL_HEALTH_MAX;
 }
 
+/* The member that signed a record, if it may sign records: known, with a
+ * certificate, and not revoked. Otherwise counts the refusal and returns
+ * NULL. */
+static member *signing_member(gossip *g, const mesh_node_id *signer)
+{
+    member *m = gossip_member_lookup(g, signer);
+    if (m == NULL) {
+        gossip_count_reject(g, gossip_is_revoked(g, signer) ? GOSSIP_REJECT_REVOKED
+                                                            : GOSSIP_REJECT_UNKNOWN_KEY);
+        return NULL;
+    }
+    if (m->state == GOSSIP_REVOKED) {
+        gossip_count_reject(g, GOSSIP_REJECT_REVOKED);
+        return NULL;
+    }
+    return m;
+}
+
 static bool ingest_cert(gossip *g, const uint8_t *frame, uint32_t frame_size)
 {
     if (frame_size > MEMBER_CERT_FRAME_MAX) {
@@ -137,14 +155,8 @@ ingest_advert(gossip *g, const wire_envelope *envelope, const uint8_t *frame, ui
         gossip_count_reject(g, GOSSIP_REJECT_OVERSIZE);
         return false;
     }
-    member *m = gossip_member_lookup(g, &envelope->signer);
+    member *m = signing_member(g, &envelope->signer);
     if (m == NULL) {
-        gossip_count_reject(g, gossip_is_revoked(g, &envelope->signer) ? GOSSIP_REJECT_REVOKED
-                                                                       : GOSSIP_REJECT_UNKNOWN_KEY);
-        return false;
-    }
-    if (m->state == GOSSIP_REVOKED) {
-        gossip_count_reject(g, GOSSIP_REJECT_REVOKED);
         return false;
     }
     wire_advert advert;
@@ -205,13 +217,8 @@ ingest_advert(gossip *g, const wire_envelope *envelope, const uint8_t *frame, ui
 
 static bool ingest_suspicion(gossip *g, const wire_envelope *envelope)
 {
-    member *accuser = gossip_member_lookup(g, &envelope->signer);
+    member *accuser = signing_member(g, &envelope->signer);
     if (accuser == NULL) {
-        gossip_count_reject(g, GOSSIP_REJECT_UNKNOWN_KEY);
-        return false;
-    }
-    if (accuser->state == GOSSIP_REVOKED) {
-        gossip_count_reject(g, GOSSIP_REJECT_REVOKED);
         return false;
     }
     wire_suspect suspect;
