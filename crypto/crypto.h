@@ -145,6 +145,46 @@ MESH_MUST_USE mesh_err mcrypto_envelope_open(const uint8_t public_key[MCRYPTO_PU
 MESH_MUST_USE mesh_err mcrypto_pair_key(const mcrypto_keypair *self,
                                         const uint8_t peer_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
                                         uint8_t key_out[MCRYPTO_PAIR_KEY_SIZE]);
+/* The same in steps, for callers that derive many pair keys: convert each
+ * Ed25519 key to its X25519 form once (the conversion of a public key
+ * checks the point and costs more than the exchange itself), then derive.
+ * mcrypto_curve_public errors: MESH_EAUTH (not a valid point). The curve
+ * secret is a secret: wipe it after use. */
+#define MCRYPTO_CURVE_KEY_SIZE 32u
+MESH_MUST_USE mesh_err mcrypto_curve_public(const uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                                            uint8_t curve_out[MCRYPTO_CURVE_KEY_SIZE]);
+MESH_MUST_USE mesh_err mcrypto_curve_secret(const mcrypto_keypair *self,
+                                            uint8_t curve_out[MCRYPTO_CURVE_KEY_SIZE]);
+/* Errors: MESH_EAUTH (an all-zero shared secret: a low-order peer key). */
+MESH_MUST_USE mesh_err
+mcrypto_pair_key_from_curve(const uint8_t self_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                            const uint8_t self_curve_secret[MCRYPTO_CURVE_KEY_SIZE],
+                            const uint8_t peer_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                            const uint8_t peer_curve_public[MCRYPTO_CURVE_KEY_SIZE],
+                            uint8_t key_out[MCRYPTO_PAIR_KEY_SIZE]);
+/* A bounded memo of pair keys (crypto/pair_cache.c): direct-mapped over
+ * slot_count slots of about 100 bytes, keyed by both public keys, so a
+ * hit is exactly the key a fresh derivation would give. Machines driven
+ * from one thread may share one (the simulator does: a pair's key is the
+ * same from both sides). Holds secrets; wiped on destroy. Not
+ * thread-safe. Errors: MESH_EINVAL (slot_count 0 or over 2^26),
+ * MESH_ENOMEM. */
+typedef struct mcrypto_pair_cache mcrypto_pair_cache;
+MESH_MUST_USE mesh_err mcrypto_pair_cache_create(uint32_t slot_count,
+                                                 mcrypto_pair_cache **cache_out);
+void mcrypto_pair_cache_destroy(mcrypto_pair_cache *cache);
+void mcrypto_pair_cache_counts(const mcrypto_pair_cache *cache,
+                               uint64_t *hits_out,
+                               uint64_t *misses_out);
+/* mcrypto_pair_key_from_curve through a cache; cache may be NULL
+ * (derive afresh). */
+MESH_MUST_USE mesh_err
+mcrypto_pair_key_cached(mcrypto_pair_cache *cache,
+                        const uint8_t self_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                        const uint8_t self_curve_secret[MCRYPTO_CURVE_KEY_SIZE],
+                        const uint8_t peer_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                        const uint8_t peer_curve_public[MCRYPTO_CURVE_KEY_SIZE],
+                        uint8_t key_out[MCRYPTO_PAIR_KEY_SIZE]);
 /* Errors: MESH_EINVAL (type is not a MAC'd type, body too large). */
 MESH_MUST_USE mesh_err mcrypto_mac(const uint8_t key[MCRYPTO_PAIR_KEY_SIZE],
                                    wire_type type,

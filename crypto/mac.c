@@ -86,6 +86,53 @@ static void pair_key_hash(const uint8_t shared[CURVE25519_KEY_SIZE],
     sodium_memzero(&state, sizeof(state));
 }
 
+mesh_err mcrypto_curve_public(const uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                              uint8_t curve_out[MCRYPTO_CURVE_KEY_SIZE])
+{
+    MESH_ASSERT(public_key != NULL && curve_out != NULL);
+    uint8_t curve[CURVE25519_KEY_SIZE];
+    if (crypto_sign_ed25519_pk_to_curve25519(curve, public_key) != 0) {
+        return MESH_EAUTH;
+    }
+    memcpy(curve_out, curve, sizeof(curve));
+    return MESH_OK;
+}
+
+mesh_err mcrypto_curve_secret(const mcrypto_keypair *self,
+                              uint8_t curve_out[MCRYPTO_CURVE_KEY_SIZE])
+{
+    MESH_ASSERT(self != NULL && curve_out != NULL);
+    // The ordering in pair_key_hash uses self->public_key: it must be the
+    // public half of this very secret key, or the two sides would hash
+    // different keys.
+    MESH_ASSERT(memcmp(self->secret_key + MCRYPTO_SEED_SIZE, self->public_key,
+                       MCRYPTO_PUBLIC_KEY_SIZE) == 0);
+    return crypto_sign_ed25519_sk_to_curve25519(curve_out, self->secret_key) == 0 ? MESH_OK
+                                                                                  : MESH_EINTERNAL;
+}
+
+mesh_err mcrypto_pair_key_from_curve(const uint8_t self_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                                     const uint8_t self_curve_secret[MCRYPTO_CURVE_KEY_SIZE],
+                                     const uint8_t peer_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
+                                     const uint8_t peer_curve_public[MCRYPTO_CURVE_KEY_SIZE],
+                                     uint8_t key_out[MCRYPTO_PAIR_KEY_SIZE])
+{
+    MESH_ASSERT(self_public_key != NULL && self_curve_secret != NULL);
+    MESH_ASSERT(peer_public_key != NULL && peer_curve_public != NULL && key_out != NULL);
+    uint8_t shared[CURVE25519_KEY_SIZE];
+    mesh_err err = MESH_OK;
+    // libsodium refuses some low-order inputs itself (non-zero return);
+    // the all-zero check catches every one, whatever the version does.
+    if (crypto_scalarmult(shared, self_curve_secret, peer_curve_public) != 0 ||
+        sodium_is_zero(shared, sizeof(shared)) != 0) {
+        err = MESH_EAUTH;
+    } else {
+        pair_key_hash(shared, self_public_key, peer_public_key, key_out);
+    }
+    sodium_memzero(shared, sizeof(shared));
+    return err;
+}
+
 mesh_err mcrypto_pair_key(const mcrypto_keypair *self,
                           const uint8_t peer_public_key[MCRYPTO_PUBLIC_KEY_SIZE],
                           uint8_t key_out[MCRYPTO_PAIR_KEY_SIZE])
@@ -93,36 +140,18 @@ mesh_err mcrypto_pair_key(const mcrypto_keypair *self,
     MESH_ASSERT(self != NULL);
     MESH_ASSERT(peer_public_key != NULL);
     MESH_ASSERT(key_out != NULL);
-    // The ordering uses self->public_key: it must be the public half of
-    // this very secret key, or the two sides would hash different keys.
-    MESH_ASSERT(memcmp(self->secret_key + MCRYPTO_SEED_SIZE, self->public_key,
-                       MCRYPTO_PUBLIC_KEY_SIZE) == 0);
-
     // The peer's key first: it is the outside input, and refusing it needs
     // no secret to be touched.
     uint8_t peer_curve[CURVE25519_KEY_SIZE];
-    if (crypto_sign_ed25519_pk_to_curve25519(peer_curve, peer_public_key) != 0) {
+    if (mcrypto_curve_public(peer_public_key, peer_curve) != MESH_OK) {
         return MESH_EAUTH;
     }
-    mesh_err err = MESH_OK;
     uint8_t self_curve_secret[CURVE25519_KEY_SIZE];
-    uint8_t shared[CURVE25519_KEY_SIZE];
-    if (crypto_sign_ed25519_sk_to_curve25519(self_curve_secret, self->secret_key) != 0) {
-        err = MESH_EINTERNAL;
-        goto out_wipe_secret;
+    mesh_err err = mcrypto_curve_secret(self, self_curve_secret);
+    if (err == MESH_OK) {
+        err = mcrypto_pair_key_from_curve(self->public_key, self_curve_secret, peer_public_key,
+                                          peer_curve, key_out);
     }
-    // libsodium refuses some low-order inputs itself (non-zero return);
-    // the all-zero check catches every one, whatever the version does.
-    if (crypto_scalarmult(shared, self_curve_secret, peer_curve) != 0 ||
-        sodium_is_zero(shared, sizeof(shared)) != 0) {
-        err = MESH_EAUTH;
-        goto out_wipe_shared;
-    }
-    pair_key_hash(shared, self->public_key, peer_public_key, key_out);
-
-out_wipe_shared:
-    sodium_memzero(shared, sizeof(shared));
-out_wipe_secret:
     sodium_memzero(self_curve_secret, sizeof(self_curve_secret));
     return err;
 }

@@ -85,6 +85,7 @@ static bool config_valid(const gossip_config *config)
            config->digest_pages_per_round >= 1 &&
            config->digest_pages_per_round <= WIRE_DIGEST_PAGES_MAX &&
            config->bytes_per_s_per_peer_max >= WIRE_FRAME_SIZE_MAX &&
+           config->bytes_per_s_per_peer_max <= UINT32_MAX &&
            config->probe_interval_ns >= MESH_NS_PER_MS &&
            config->probe_timeout_ns >= MESH_NS_PER_MS / 10 &&
            config->probe_timeout_ns < config->probe_interval_ns &&
@@ -96,6 +97,17 @@ static bool config_valid(const gossip_config *config)
            config->seed_count <= GOSSIP_SEEDS_MAX &&
            (config->seed_count == 0 || config->seeds != NULL) && config->cert_frame != NULL &&
            config->cert_frame_size > 0 && config->cert_frame_size <= MEMBER_CERT_FRAME_MAX;
+}
+
+/* Our own pair-key cache: twice members_max slots, a power of two, so that
+ * slot collisions are rare. */
+static uint32_t pair_cache_slots(uint32_t members_max)
+{
+    uint32_t slots = 64;
+    while (slots < 2 * members_max) {
+        slots <<= 1;
+    }
+    return slots;
 }
 
 /* The advert content the config brings must pass the wire rules once the
@@ -135,23 +147,51 @@ mesh_err gossip_create(const gossip_config *config, mesh_now now, gossip **gossi
     g->config.cert_frame = NULL;
     g->members = calloc(config->members_max, sizeof(member));
     g->order = calloc(config->members_max, sizeof(uint32_t));
+    uint32_t table_size = 64;
+    while (table_size < 2 * config->members_max) {
+        table_size <<= 1;
+    }
+    g->id_table = calloc(table_size, sizeof(uint32_t));
+    g->id_table_mask = table_size - 1;
     g->free_slots = calloc(config->members_max, sizeof(uint32_t));
     g->revocations = calloc(config->revocations_max, sizeof(revocation_entry));
     g->out_arena = malloc(OUT_ARENA_SIZE);
     g->scratch = malloc(WIRE_FRAME_SIZE_MAX);
     g->digest_in = malloc(sizeof(wire_digest));
     g->digest_out = malloc(sizeof(wire_digest));
-    if (g->members == NULL || g->order == NULL || g->free_slots == NULL || g->revocations == NULL ||
-        g->out_arena == NULL || g->scratch == NULL || g->digest_in == NULL ||
-        g->digest_out == NULL) {
+    if (g->members == NULL || g->order == NULL || g->id_table == NULL || g->free_slots == NULL ||
+        g->revocations == NULL || g->out_arena == NULL || g->scratch == NULL ||
+        g->digest_in == NULL || g->digest_out == NULL) {
         gossip_destroy(g);
         return MESH_ENOMEM;
     }
+    g->store = config->store;
+    g->pair_cache = config->pair_cache;
+    // Our own store: room for every member's certificate and advert, and
+    // one more of each, since a newer frame is stored before the older is
+    // let go.
+    if ((g->store == NULL && gossip_store_create(config->members_max + 1, config->members_max + 1,
+                                                 &g->own_store) != MESH_OK) ||
+        (g->pair_cache == NULL && mcrypto_pair_cache_create(pair_cache_slots(config->members_max),
+                                                            &g->own_pair_cache) != MESH_OK)) {
+        gossip_destroy(g);
+        return MESH_ENOMEM;
+    }
+    g->store = g->store != NULL ? g->store : g->own_store;
+    if (mcrypto_curve_secret(&config->keypair, g->curve_secret) != MESH_OK) {
+        gossip_destroy(g);
+        return MESH_EINVAL;
+    }
+    g->pair_cache = g->pair_cache != NULL ? g->pair_cache : g->own_pair_cache;
     for (uint32_t i = 0; i < config->members_max; i++) {
         g->free_slots[i] = config->members_max - 1 - i;
     }
     g->free_count = config->members_max;
     mcrypto_node_id(config->keypair.public_key, &g->self_id);
+    // The id table's hash key: derived from our secret, so unknown to others.
+    MESH_ASSERT(crypto_generichash(g->id_hash_key, sizeof(g->id_hash_key),
+                                   config->keypair.secret_key, MCRYPTO_SEED_SIZE,
+                                   (const uint8_t *) "fedmesh/v1/id-table", 19) == 0);
     if (!advert_content_valid(g, &config->advert)) {
         gossip_destroy(g);
         return MESH_EINVAL;
@@ -184,11 +224,19 @@ void gossip_destroy(gossip *g)
         return;
     }
     sodium_memzero(&g->config.keypair, sizeof(g->config.keypair));
-    if (g->members != NULL) {
-        sodium_memzero(g->members, sizeof(member) * g->config.members_max);
+    sodium_memzero(g->curve_secret, sizeof(g->curve_secret));
+    if (g->members != NULL && g->store != NULL) {
+        for (uint32_t i = 0; i < g->member_count; i++) {
+            member *m = &g->members[g->order[i]];
+            gossip_store_release(g->store, STORE_CERT, m->cert);
+            gossip_store_release(g->store, STORE_ADVERT, m->advert);
+        }
     }
+    gossip_store_destroy(g->own_store);
+    mcrypto_pair_cache_destroy(g->own_pair_cache);
     free(g->members);
     free(g->order);
+    free(g->id_table);
     free(g->free_slots);
     free(g->revocations);
     free(g->out_arena);
@@ -198,14 +246,35 @@ void gossip_destroy(gossip *g)
     free(g);
 }
 
+/* An id's bytes as two big-endian words: comparing the words compares the
+ * ids as memcmp would, without a call per step of a binary search. */
+static void id_words(const mesh_node_id *id, uint64_t words[2])
+{
+    words[0] = 0;
+    words[1] = 0;
+    for (uint32_t i = 0; i < 8; i++) {
+        words[0] = words[0] << 8 | id->bytes[i];
+        words[1] = words[1] << 8 | id->bytes[8 + i];
+    }
+}
+
+static bool id_words_less(const mesh_node_id *a, const uint64_t b[2])
+{
+    uint64_t w[2];
+    id_words(a, w);
+    return w[0] < b[0] || (w[0] == b[0] && w[1] < b[1]);
+}
+
 /* The position in the index of the first member with id >= *id. */
 static uint32_t order_lower_bound(const gossip *g, const mesh_node_id *id)
 {
+    uint64_t key[2];
+    id_words(id, key);
     uint32_t low = 0;
     uint32_t high = g->member_count;
     while (low < high) {
         uint32_t mid = low + (high - low) / 2;
-        if (mesh_node_id_compare(&g->members[g->order[mid]].id, id) < 0) {
+        if (id_words_less(&g->members[g->order[mid]].id, key)) {
             low = mid + 1;
         } else {
             high = mid;
@@ -214,14 +283,142 @@ static uint32_t order_lower_bound(const gossip *g, const mesh_node_id *id)
     return low;
 }
 
+static uint32_t id_table_home(const gossip *g, const mesh_node_id *id)
+{
+    uint8_t hash[crypto_shorthash_BYTES];
+    (void) crypto_shorthash(hash, id->bytes, MESH_NODE_ID_SIZE, g->id_hash_key);
+    uint32_t value = (uint32_t) hash[0] | (uint32_t) hash[1] << 8 | (uint32_t) hash[2] << 16 |
+                     (uint32_t) hash[3] << 24;
+    return value & g->id_table_mask;
+}
+
 member *gossip_member_lookup(const gossip *g, const mesh_node_id *id)
 {
     MESH_ASSERT(g != NULL && id != NULL);
-    uint32_t at = order_lower_bound(g, id);
-    if (at < g->member_count && mesh_node_id_equal(&g->members[g->order[at]].id, id)) {
-        return &g->members[g->order[at]];
+    // At most half full, so an empty entry ends every probe sequence.
+    for (uint32_t at = id_table_home(g, id);; at = (at + 1) & g->id_table_mask) {
+        uint32_t entry = g->id_table[at];
+        if (entry == 0) {
+            return NULL;
+        }
+        if (mesh_node_id_equal(&g->members[entry - 1].id, id)) {
+            return &g->members[entry - 1];
+        }
     }
-    return NULL;
+}
+
+static void id_table_insert(gossip *g, const mesh_node_id *id, uint32_t slot)
+{
+    uint32_t at = id_table_home(g, id);
+    while (g->id_table[at] != 0) {
+        at = (at + 1) & g->id_table_mask;
+    }
+    g->id_table[at] = slot + 1;
+}
+
+/* Linear probing's deletion: empty the entry, then move back every later
+ * entry of the run that the hole now cuts off from its home. */
+static void id_table_remove(gossip *g, const mesh_node_id *id, uint32_t slot)
+{
+    uint32_t hole = id_table_home(g, id);
+    while (g->id_table[hole] != slot + 1) {
+        MESH_ASSERT(g->id_table[hole] != 0);
+        hole = (hole + 1) & g->id_table_mask;
+    }
+    g->id_table[hole] = 0;
+    for (uint32_t at = (hole + 1) & g->id_table_mask; g->id_table[at] != 0;
+         at = (at + 1) & g->id_table_mask) {
+        uint32_t home = id_table_home(g, &g->members[g->id_table[at] - 1].id);
+        // The entry may stay when its home lies cyclically in (hole, at].
+        bool stays = hole < at ? (home > hole && home <= at) : (home > hole || home <= at);
+        if (!stays) {
+            g->id_table[hole] = g->id_table[at];
+            g->id_table[at] = 0;
+            hole = at;
+        }
+    }
+}
+
+uint32_t gossip_store_cert_put(gossip *g,
+                               const wire_cert *cert,
+                               const uint8_t *cert_frame,
+                               uint32_t cert_frame_size)
+{
+    bool added = false;
+    uint32_t handle = gossip_store_put(g->store, STORE_CERT, cert_frame, cert_frame_size, &added);
+    if (added) {
+        store_cert_info *info = gossip_store_cert(g->store, handle);
+        memcpy(info->public_key, cert->public_key, MCRYPTO_PUBLIC_KEY_SIZE);
+        memcpy(info->name, cert->name, sizeof(info->name));
+        memcpy(info->country, cert->country, sizeof(info->country));
+        info->certifications = cert->certifications;
+        info->jurisdiction_count = cert->jurisdiction_count;
+        memcpy(info->jurisdictions, cert->jurisdictions, sizeof(info->jurisdictions));
+        info->valid_until_ns = cert->valid_until_ns;
+        info->valid_from_ns = cert->valid_from_ns;
+        memcpy(info->root_public_key, g->config.root_public_key, MCRYPTO_PUBLIC_KEY_SIZE);
+        mcrypto_node_id(cert->public_key, &info->id);
+        info->curve_valid = mcrypto_curve_public(cert->public_key, info->curve_public) == MESH_OK;
+    }
+    return handle;
+}
+
+const store_cert_info *gossip_member_cert(const gossip *g, const member *m)
+{
+    return gossip_store_cert(g->store, m->cert);
+}
+
+const uint8_t *
+gossip_member_frame(const gossip *g, const member *m, store_kind kind, uint32_t *frame_size_out)
+{
+    uint32_t handle = kind == STORE_CERT ? m->cert : m->advert;
+    if (handle == 0) {
+        *frame_size_out = 0;
+        return NULL;
+    }
+    return gossip_store_frame(g->store, kind, handle, frame_size_out);
+}
+
+bool gossip_member_set_advert(
+    gossip *g, member *m, const uint8_t *frame, uint32_t frame_size, const wire_advert *advert)
+{
+    bool added = false;
+    uint32_t handle = gossip_store_put(g->store, STORE_ADVERT, frame, frame_size, &added);
+    if (handle == 0) {
+        return false;
+    }
+    if (added) {
+        store_advert_info *info = gossip_store_advert(g->store, handle);
+        info->timestamp_ns = advert->timestamp_ns;
+        memcpy(info->endpoint, advert->endpoint, sizeof(info->endpoint));
+    }
+    gossip_store_release(g->store, STORE_ADVERT, m->advert);
+    m->advert = handle;
+    return true;
+}
+
+/* Fills a free slot for the member whose certificate is at handle (one
+ * reference already taken for it) and indexes it. */
+static member *member_add(gossip *g, uint32_t handle)
+{
+    MESH_ASSERT(g->free_count > 0);
+    const mesh_node_id *id = &gossip_store_cert(g->store, handle)->id;
+    MESH_ASSERT(gossip_member_lookup(g, id) == NULL);
+    uint32_t slot = g->free_slots[--g->free_count];
+    member *m = &g->members[slot];
+    memset(m, 0, sizeof(*m));
+    m->id = *id;
+    m->cert = handle;
+    m->state = GOSSIP_ALIVE;
+    m->state_changed_ns = g->now.monotonic_ns;
+
+    uint32_t at = order_lower_bound(g, &m->id);
+    memmove(&g->order[at + 1], &g->order[at], (g->member_count - at) * sizeof(uint32_t));
+    g->order[at] = slot;
+    id_table_insert(g, &m->id, slot);
+    g->member_count++;
+    MESH_ASSERT(g->member_count + g->free_count == g->config.members_max);
+    return m;
 }
 
 mesh_err gossip_member_insert(gossip *g,
@@ -232,34 +429,30 @@ mesh_err gossip_member_insert(gossip *g,
 {
     MESH_ASSERT(g != NULL && cert != NULL && cert_frame != NULL && member_out != NULL);
     MESH_ASSERT(cert_frame_size <= MEMBER_CERT_FRAME_MAX);
-    mesh_node_id id;
-    mcrypto_node_id(cert->public_key, &id);
-    MESH_ASSERT(gossip_member_lookup(g, &id) == NULL);
     if (g->free_count == 0) {
         return MESH_EFULL;
     }
-    uint32_t slot = g->free_slots[--g->free_count];
-    member *m = &g->members[slot];
-    memset(m, 0, offsetof(member, cert_frame));
-    m->id = id;
-    memcpy(m->public_key, cert->public_key, MCRYPTO_PUBLIC_KEY_SIZE);
-    m->state = GOSSIP_ALIVE;
-    memcpy(m->name, cert->name, sizeof(m->name));
-    memcpy(m->country, cert->country, sizeof(m->country));
-    m->certifications = cert->certifications;
-    m->jurisdiction_count = cert->jurisdiction_count;
-    memcpy(m->jurisdictions, cert->jurisdictions, sizeof(m->jurisdictions));
-    m->cert_valid_until_ns = cert->valid_until_ns;
-    memcpy(m->cert_frame, cert_frame, cert_frame_size);
-    m->cert_frame_size = cert_frame_size;
-    m->state_changed_ns = g->now.monotonic_ns;
+    uint32_t handle = gossip_store_cert_put(g, cert, cert_frame, cert_frame_size);
+    if (handle == 0) {
+        return MESH_EFULL;
+    }
+    *member_out = member_add(g, handle);
+    return MESH_OK;
+}
 
-    uint32_t at = order_lower_bound(g, &id);
-    memmove(&g->order[at + 1], &g->order[at], (g->member_count - at) * sizeof(uint32_t));
-    g->order[at] = slot;
-    g->member_count++;
-    MESH_ASSERT(g->member_count + g->free_count == g->config.members_max);
-    *member_out = m;
+mesh_err gossip_member_insert_stored(gossip *g, uint32_t handle, member **member_out)
+{
+    MESH_ASSERT(g != NULL && member_out != NULL);
+    if (g->free_count == 0) {
+        return MESH_EFULL;
+    }
+    uint32_t frame_size = 0;
+    const uint8_t *frame = gossip_store_frame(g->store, STORE_CERT, handle, &frame_size);
+    bool added = true;
+    // The same bytes: the same slot, one more reference.
+    uint32_t again = gossip_store_put(g->store, STORE_CERT, frame, frame_size, &added);
+    MESH_ASSERT(again == handle && !added);
+    *member_out = member_add(g, handle);
     return MESH_OK;
 }
 
@@ -270,11 +463,14 @@ void gossip_member_remove(gossip *g, member *m)
     MESH_ASSERT(slot < g->config.members_max && slot != g->self_slot);
     gossip_view_update(g, m, m->sequence, false);
     g->suspect_count -= m->state == GOSSIP_SUSPECT;
+    g->gone_count -= m->state == GOSSIP_DOWN || m->state == GOSSIP_LEFT;
     uint32_t at = order_lower_bound(g, &m->id);
     MESH_ASSERT(at < g->member_count && g->order[at] == slot);
     memmove(&g->order[at], &g->order[at + 1], (g->member_count - at - 1) * sizeof(uint32_t));
+    id_table_remove(g, &m->id, slot);
     g->member_count--;
-    sodium_memzero(m->pair_key, sizeof(m->pair_key));
+    gossip_store_release(g->store, STORE_CERT, m->cert);
+    gossip_store_release(g->store, STORE_ADVERT, m->advert);
     memset(m, 0, sizeof(*m));
     g->free_slots[g->free_count++] = slot;
 }
@@ -380,6 +576,8 @@ void gossip_set_state(gossip *g, member *m, gossip_state state)
     uint32_t previous = m->state;
     g->suspect_count -= previous == GOSSIP_SUSPECT;
     g->suspect_count += state == GOSSIP_SUSPECT;
+    g->gone_count -= previous == GOSSIP_DOWN || previous == GOSSIP_LEFT;
+    g->gone_count += state == GOSSIP_DOWN || state == GOSSIP_LEFT;
     m->state = (uint8_t) state;
     m->state_changed_ns = g->now.monotonic_ns;
     if (state != GOSSIP_SUSPECT) {
@@ -434,10 +632,10 @@ static bool rate_allows(gossip *g, member *from, uint32_t frame_size)
         from->rate_window_ns = g->now.monotonic_ns;
         from->rate_bytes = 0;
     }
-    if (from->rate_bytes + frame_size > g->config.bytes_per_s_per_peer_max) {
+    if (from->rate_bytes + (uint64_t) frame_size > g->config.bytes_per_s_per_peer_max) {
         return false;
     }
-    from->rate_bytes += frame_size;
+    from->rate_bytes += frame_size; // below the limit, so below 2^32 (config_valid)
     return true;
 }
 
@@ -618,14 +816,16 @@ static void fill_info(const gossip *g, const member *m, gossip_member_info *info
     info->state = (gossip_state) m->state;
     info->self = mesh_node_id_equal(&m->id, &g->self_id);
     info->sequence = m->sequence;
-    info->advert_timestamp_ns = m->advert_timestamp_ns;
+    info->advert_timestamp_ns =
+        m->advert != 0 ? gossip_store_advert(g->store, m->advert)->timestamp_ns : 0;
     info->state_changed_ns = m->state_changed_ns;
-    memcpy(info->name, m->name, sizeof(info->name));
-    memcpy(info->country, m->country, sizeof(info->country));
-    info->certifications = m->certifications;
-    info->jurisdiction_count = m->jurisdiction_count;
-    memcpy(info->jurisdictions, m->jurisdictions, sizeof(info->jurisdictions));
-    info->cert_valid_until_ns = m->cert_valid_until_ns;
+    const store_cert_info *cert = gossip_member_cert(g, m);
+    memcpy(info->name, cert->name, sizeof(info->name));
+    memcpy(info->country, cert->country, sizeof(info->country));
+    info->certifications = cert->certifications;
+    info->jurisdiction_count = cert->jurisdiction_count;
+    memcpy(info->jurisdictions, cert->jurisdictions, sizeof(info->jurisdictions));
+    info->cert_valid_until_ns = cert->valid_until_ns;
 }
 
 mesh_err gossip_member_at(const gossip *g, uint32_t index, gossip_member_info *info_out)
@@ -653,13 +853,14 @@ mesh_err gossip_member_advert(const gossip *g, const mesh_node_id *id, wire_adve
 {
     MESH_ASSERT(advert_out != NULL);
     const member *m = gossip_member_lookup(g, id);
-    if (m == NULL || m->advert_frame_size == 0) {
+    if (m == NULL || m->advert == 0) {
         return MESH_ENOTFOUND;
     }
+    uint32_t frame_size = 0;
+    const uint8_t *frame = gossip_member_frame(g, m, STORE_ADVERT, &frame_size);
     wire_envelope envelope;
     // The frame was checked when it was accepted; a failure here is a bug.
-    if (MESH_NEVER(wire_envelope_decode(m->advert_frame, m->advert_frame_size, &envelope, NULL) !=
-                   MESH_OK) ||
+    if (MESH_NEVER(wire_envelope_decode(frame, frame_size, &envelope, NULL) != MESH_OK) ||
         MESH_NEVER(wire_advert_decode(envelope.body, envelope.body_size, advert_out, NULL) !=
                    MESH_OK)) {
         return MESH_EINTERNAL;
@@ -698,10 +899,12 @@ uint64_t gossip_deadline_ns(const gossip *g)
             }
         }
     }
-    for (uint32_t i = 0; g->suspect_count > 0 && i < g->member_count; i++) {
-        const member *m = &g->members[g->order[i]];
-        if (m->state == GOSSIP_SUSPECT && m->suspicion_deadline_ns < deadline) {
-            deadline = m->suspicion_deadline_ns;
+    // Slots in slot order: only the minimum matters, not the order.
+    for (uint32_t i = 0, seen = 0; seen < g->suspect_count && i < g->config.members_max; i++) {
+        const member *m = &g->members[i];
+        if (m->state == GOSSIP_SUSPECT) {
+            seen++;
+            deadline = m->suspicion_deadline_ns < deadline ? m->suspicion_deadline_ns : deadline;
         }
     }
     return deadline;

@@ -60,6 +60,27 @@
 
 typedef struct gossip gossip;
 
+/* A store of the signed frames machines hold (certificates and adverts),
+ * each kept once however many members point at it. A machine makes its
+ * own unless its config brings one; machines driven from one thread may
+ * share one (the simulator does), which changes no result. Fixed capacity,
+ * allocated at create: a frame that finds the store full is refused like
+ * a member over members_max (GOSSIP_REJECT_FULL). Errors: MESH_EINVAL (a
+ * capacity of 0 or over 2^26), MESH_ENOMEM. */
+typedef struct gossip_store gossip_store;
+MESH_MUST_USE mesh_err gossip_store_create(uint32_t certs_max,
+                                           uint32_t adverts_max,
+                                           gossip_store **store_out);
+/* Frees the store; every machine using it must be destroyed first. */
+void gossip_store_destroy(gossip_store *store);
+
+typedef struct gossip_store_usage {
+    uint32_t certs, certs_peak, certs_max;
+    uint32_t adverts, adverts_peak, adverts_max;
+    uint64_t refused; /* frames that found their pool full */
+} gossip_store_usage;
+void gossip_store_usage_get(const gossip_store *store, gossip_store_usage *usage_out);
+
 /* Where a member stands in this node's view. Append only. */
 typedef enum gossip_state {
     GOSSIP_ALIVE = 1,
@@ -106,6 +127,13 @@ typedef struct gossip_config {
      * lifetime; machines driven from one thread may share one (the
      * simulator does). NULL: every signature is checked afresh. */
     mcrypto_verify_cache *verify_cache;
+
+    /* Optional, borrowed for the machine's lifetime, shareable between
+     * machines driven from one thread: the frame store (see above) and a
+     * pair-key cache (crypto.h). NULL: the machine makes its own, with
+     * room for members_max members (certificates, adverts and keys). */
+    gossip_store *store;
+    mcrypto_pair_cache *pair_cache;
 
     /* Seeds: endpoints contacted to join and to heal partitions. Borrowed
      * for create; at most GOSSIP_SEEDS_MAX. */

@@ -3,10 +3,11 @@
  * gossip/ and its tests. Nothing here is part of the public contract.
  *
  * Memory: everything is allocated in gossip_create, sized from the
- * config's limits: members_max member slots (each with room for its
- * certificate and advert frames), an id-ordered index over them,
- * revocations_max revocations, and fixed scratch areas for one call's
- * output. No call allocates afterwards.
+ * config's limits: members_max member slots of about 100 bytes, an
+ * id-ordered index over them, revocations_max revocations, fixed scratch
+ * areas for one call's output and, unless the config brings shared ones,
+ * a frame store with room for members_max certificates and adverts and a
+ * pair-key cache. No call allocates afterwards.
  */
 #ifndef GOSSIP_GOSSIP_INT_H
 #define GOSSIP_GOSSIP_INT_H
@@ -34,36 +35,106 @@ _Static_assert(FRESH_MAX <= WIRE_PUSH_RECORDS_MAX, "one push can carry every fre
 _Static_assert(SENDS_PER_CALL_MAX + EVENTS_PER_CALL_MAX <= GOSSIP_OUTBOX_MIN,
                "a call never needs more outbox items than GOSSIP_OUTBOX_MIN");
 
+/* A member as this machine sees it: about 100 bytes. Its certificate
+ * (with the public key and the fields decoded from it) and its newest
+ * advert are frames in the store, by handle; its pair key is in the pair
+ * cache. Times are monotonic nanoseconds. */
 typedef struct member {
     mesh_node_id id;
-    uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE];
-    uint8_t pair_key[MCRYPTO_PAIR_KEY_SIZE];
-    bool has_pair_key;
-    bool in_view;  /* counted in the view hash */
-    uint8_t state; /* gossip_state */
-    uint8_t accuser_count;
-    mesh_node_id accusers[ACCUSERS_MAX];
     uint64_t sequence; /* newest advert held; 0 = none yet */
-    int64_t advert_timestamp_ns;
     uint64_t state_changed_ns;
     uint64_t suspicion_started_ns;
     uint64_t suspicion_deadline_ns;
     uint64_t notice_sent_ns; /* last "you are down" notice sent to it */
     uint64_t exchange_ns;    /* last anti-entropy exchange started with it */
     uint64_t rate_window_ns; /* start of the current one-second input window */
-    uint64_t rate_bytes;     /* bytes received from it in that window */
-    /* From its certificate. */
+    uint32_t rate_bytes;     /* bytes received from it in that window, saturating */
+    uint32_t cert;           /* store handle of its certificate frame */
+    uint32_t advert;         /* store handle of its newest advert frame; 0 = none */
+    /* Slots of the members whose suspicions were counted. A slot outlives
+     * a suspicion (members are forgotten after down_forget_ns); a reused
+     * slot can only make a confirmation count as a duplicate. */
+    uint32_t accusers[ACCUSERS_MAX];
+    uint8_t state; /* gossip_state */
+    uint8_t accuser_count;
+    bool in_view; /* counted in the view hash */
+} member;
+
+/* The store (store.c). */
+typedef enum store_kind { STORE_CERT = 0, STORE_ADVERT = 1 } store_kind;
+
+typedef struct store_slot {
+    uint32_t refs; /* member records pointing here; 0 = free */
+    uint32_t next; /* next handle in the bucket chain, or in the free list */
+    uint32_t hash;
+    uint32_t frame_size;
+} store_slot;
+
+typedef struct store_pool {
+    uint32_t count_max;
+    uint32_t frame_max;
+    uint32_t used;
+    uint32_t peak;
+    uint64_t refused;
+    uint32_t bucket_mask;
+    uint32_t free_head;
+    uint32_t *buckets; /* handle of the first slot of each chain */
+    store_slot *slots;
+    uint8_t *frames; /* count_max * frame_max bytes */
+} store_pool;
+
+/* What the machine reads of a certificate, decoded once per store. */
+typedef struct store_cert_info {
+    uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE];
     char name[WIRE_NAME_SIZE_MAX + 1];
     char country[3];
     uint32_t certifications;
     uint32_t jurisdiction_count;
     char jurisdictions[WIRE_JURISDICTIONS_MAX][3];
-    int64_t cert_valid_until_ns;
-    uint32_t cert_frame_size;
-    uint32_t advert_frame_size;
-    uint8_t cert_frame[MEMBER_CERT_FRAME_MAX];
-    uint8_t advert_frame[MEMBER_ADVERT_FRAME_MAX];
-} member;
+    int64_t valid_until_ns;
+    int64_t valid_from_ns;
+    /* The root whose signature on the frame was checked when it was
+     * stored: a machine under the same root need not check it again. */
+    uint8_t root_public_key[MCRYPTO_PUBLIC_KEY_SIZE];
+    mesh_node_id id;
+    bool curve_valid; /* the key converts to X25519: pair keys are possible */
+    uint8_t curve_public[MCRYPTO_CURVE_KEY_SIZE];
+} store_cert_info;
+
+/* What the machine reads of an advert, decoded once per store. */
+typedef struct store_advert_info {
+    int64_t timestamp_ns;
+    char endpoint[WIRE_ENDPOINT_SIZE_MAX + 1];
+} store_advert_info;
+
+struct gossip_store {
+    store_pool pools[2]; /* by store_kind */
+    store_cert_info *cert_info;
+    store_advert_info *advert_info;
+};
+
+/* The handle of a slot holding exactly this frame, with one more
+ * reference; 0 when the pool is full. *added_out tells whether the slot
+ * is new, so that the caller fills in its decoded fields. */
+uint32_t gossip_store_put(gossip_store *store,
+                          store_kind kind,
+                          const uint8_t *frame,
+                          uint32_t frame_size,
+                          bool *added_out);
+/* Drops one reference; handle 0 is a no-op. */
+void gossip_store_release(gossip_store *store, store_kind kind, uint32_t handle);
+const uint8_t *gossip_store_frame(const gossip_store *store,
+                                  store_kind kind,
+                                  uint32_t handle,
+                                  uint32_t *frame_size_out);
+/* The handle of the slot holding exactly this frame, or 0; no reference
+ * is taken. */
+uint32_t gossip_store_find(const gossip_store *store,
+                           store_kind kind,
+                           const uint8_t *frame,
+                           uint32_t frame_size);
+store_cert_info *gossip_store_cert(const gossip_store *store, uint32_t handle);
+store_advert_info *gossip_store_advert(const gossip_store *store, uint32_t handle);
 
 typedef struct probe {
     bool active;
@@ -97,12 +168,25 @@ typedef struct fresh_record {
 
 struct gossip {
     gossip_config config; /* copy; config.seeds and cert_frame are not kept */
+    gossip_store *store;  /* config.store, or own_store */
+    gossip_store *own_store;
+    mcrypto_pair_cache *pair_cache; /* config.pair_cache, or own_pair_cache */
+    mcrypto_pair_cache *own_pair_cache;
+    uint8_t curve_secret[MCRYPTO_CURVE_KEY_SIZE]; /* the keypair's X25519 half; wiped */
     mesh_node_id self_id;
     uint32_t self_slot;
 
     /* Members: slots, a free list, and an index of slots in id order. */
     member *members;
     uint32_t *order; /* slot numbers, ascending by id */
+    /* A hash index over the slots, for lookups by id in one probe or two:
+     * open addressing, linear probing, slot + 1 per entry (0 = empty),
+     * 2 * members_max entries or more (a power of two). The hash is keyed
+     * with a secret of this machine, so that no member can choose ids that
+     * collide. */
+    uint32_t *id_table;
+    uint32_t id_table_mask;
+    uint8_t id_hash_key[16];
     uint32_t member_count;
     uint32_t *free_slots;
     uint32_t free_count;
@@ -127,6 +211,7 @@ struct gossip {
     relay relays[RELAYS_MAX];
     uint32_t local_health;
     uint32_t suspect_count; /* members in GOSSIP_SUSPECT, so deadlines skip the scan */
+    uint32_t gone_count;    /* members in GOSSIP_DOWN or GOSSIP_LEFT, likewise for the sweep */
 
     char seeds[GOSSIP_SEEDS_MAX][WIRE_ENDPOINT_SIZE_MAX + 1];
     uint32_t seed_count;
@@ -165,7 +250,24 @@ MESH_MUST_USE mesh_err gossip_member_insert(gossip *g,
                                             const uint8_t *cert_frame,
                                             uint32_t cert_frame_size,
                                             member **member_out);
+/* The same for a certificate frame already in the store, checked under
+ * this machine's root (handle from gossip_store_find). */
+MESH_MUST_USE mesh_err gossip_member_insert_stored(gossip *g, uint32_t handle, member **member_out);
 void gossip_member_remove(gossip *g, member *m);
+/* The store handle of this certificate frame (stored, and decoded fields
+ * filled in, if new), with one reference for the caller; 0 when full. */
+uint32_t gossip_store_cert_put(gossip *g,
+                               const wire_cert *cert,
+                               const uint8_t *cert_frame,
+                               uint32_t cert_frame_size);
+const store_cert_info *gossip_member_cert(const gossip *g, const member *m);
+/* Stores frame as m's newest advert and lets the older one go; false
+ * when the store is full (m is unchanged then). */
+bool gossip_member_set_advert(
+    gossip *g, member *m, const uint8_t *frame, uint32_t frame_size, const wire_advert *advert);
+/* The member's certificate or advert frame; NULL (size 0) when none. */
+const uint8_t *
+gossip_member_frame(const gossip *g, const member *m, store_kind kind, uint32_t *frame_size_out);
 void gossip_emit_event(gossip *g, gossip_event_kind kind, const member *m, uint32_t previous);
 void gossip_count_reject(gossip *g, gossip_reject reject);
 
@@ -188,5 +290,8 @@ void gossip_flush_fresh(gossip *g);
 void gossip_send_introduction(gossip *g, const member *to, const char *endpoint);
 void gossip_verify_start(gossip *g, member *target);
 bool gossip_member_endpoint(const gossip *g, const member *m, char *endpoint_out);
+/* The pair key shared with m, through the pair cache; false when m's key
+ * gives none (never for a key that passed its certificate check). */
+bool gossip_pair_key(gossip *g, const member *m, uint8_t key_out[MCRYPTO_PAIR_KEY_SIZE]);
 
 #endif /* GOSSIP_GOSSIP_INT_H */

@@ -16,6 +16,8 @@
  */
 #include <string.h>
 
+#include <sodium.h>
+
 #include "gossip/gossip_int.h"
 
 static bool probeable(const gossip *g, const member *m)
@@ -27,18 +29,11 @@ static bool probeable(const gossip *g, const member *m)
 bool gossip_member_endpoint(const gossip *g, const member *m, char *endpoint_out)
 {
     MESH_ASSERT(g != NULL && m != NULL && endpoint_out != NULL);
-    if (m->advert_frame_size == 0) {
+    if (m->advert == 0) {
         return false;
     }
-    wire_envelope envelope;
-    wire_advert advert;
-    if (MESH_NEVER(wire_envelope_decode(m->advert_frame, m->advert_frame_size, &envelope, NULL) !=
-                   MESH_OK) ||
-        MESH_NEVER(wire_advert_decode(envelope.body, envelope.body_size, &advert, NULL) !=
-                   MESH_OK)) {
-        return false;
-    }
-    memcpy(endpoint_out, advert.endpoint, sizeof(advert.endpoint));
+    const store_advert_info *info = gossip_store_advert(g->store, m->advert);
+    memcpy(endpoint_out, info->endpoint, sizeof(info->endpoint));
     return true;
 }
 
@@ -77,23 +72,20 @@ static void out_commit(gossip *g, const member *to, const char *endpoint, uint32
     g->stats.bytes_out += frame_size;
 }
 
-static bool ensure_pair_key(gossip *g, member *m)
+bool gossip_pair_key(gossip *g, const member *m, uint8_t key_out[MCRYPTO_PAIR_KEY_SIZE])
 {
-    if (m->has_pair_key) {
-        return true;
-    }
-    if (mcrypto_pair_key(&g->config.keypair, m->public_key, m->pair_key) != MESH_OK) {
-        return false;
-    }
-    m->has_pair_key = true;
-    return true;
+    const store_cert_info *cert = gossip_member_cert(g, m);
+    return cert->curve_valid &&
+           mcrypto_pair_key_cached(g->pair_cache, g->config.keypair.public_key, g->curve_secret,
+                                   cert->public_key, cert->curve_public, key_out) == MESH_OK;
 }
 
 /* Sends a MAC'd control message whose body is in g->scratch. */
 static void send_control(gossip *g, member *to, wire_type type, uint32_t body_size)
 {
     char endpoint[WIRE_ENDPOINT_SIZE_MAX + 1];
-    if (!gossip_member_endpoint(g, to, endpoint) || !ensure_pair_key(g, to)) {
+    uint8_t key[MCRYPTO_PAIR_KEY_SIZE];
+    if (!gossip_member_endpoint(g, to, endpoint) || !gossip_pair_key(g, to, key)) {
         return;
     }
     uint32_t need = body_size + WIRE_ENVELOPE_OVERHEAD_MAX + (uint32_t) strlen(endpoint) + 1;
@@ -102,9 +94,9 @@ static void send_control(gossip *g, member *to, wire_type type, uint32_t body_si
         return;
     }
     uint32_t frame_size = 0;
-    mesh_err err =
-        mcrypto_envelope_seal_mac(&g->self_id, to->pair_key, type, g->scratch, body_size, frame,
-                                  need - (uint32_t) strlen(endpoint) - 1, &frame_size);
+    mesh_err err = mcrypto_envelope_seal_mac(&g->self_id, key, type, g->scratch, body_size, frame,
+                                             need - (uint32_t) strlen(endpoint) - 1, &frame_size);
+    sodium_memzero(key, sizeof(key));
     if (MESH_NEVER(err != MESH_OK)) {
         return;
     }
@@ -199,11 +191,15 @@ static void batch_add(gossip *g, push_batch *batch, const uint8_t *frame, uint32
 
 static void batch_add_member(gossip *g, push_batch *batch, const member *m, bool with_cert)
 {
+    uint32_t size = 0;
+    const uint8_t *frame = NULL;
     if (with_cert) {
-        batch_add(g, batch, m->cert_frame, m->cert_frame_size);
+        frame = gossip_member_frame(g, m, STORE_CERT, &size);
+        batch_add(g, batch, frame, size);
     }
-    batch_add(g, batch, m->advert_frame, m->advert_frame_size);
-    g->stats.adverts_out += m->advert_frame_size > 0;
+    frame = gossip_member_frame(g, m, STORE_ADVERT, &size);
+    batch_add(g, batch, frame, size);
+    g->stats.adverts_out += size > 0;
 }
 
 void gossip_send_introduction(gossip *g, const member *to, const char *endpoint)
@@ -558,9 +554,12 @@ static void handle_ping_req(gossip *g, const member *from, const wire_ping_req *
 void gossip_handle_control(gossip *g, const wire_envelope *envelope, member *from)
 {
     MESH_ASSERT(wire_type_is_mac(envelope->type) && envelope->type != WIRE_TYPE_PUSH);
-    if (!ensure_pair_key(g, from) ||
-        mcrypto_mac_verify(from->pair_key, envelope->type, envelope->body, envelope->body_size,
-                           envelope->signature) != MESH_OK) {
+    uint8_t key[MCRYPTO_PAIR_KEY_SIZE];
+    bool authentic = gossip_pair_key(g, from, key) &&
+                     mcrypto_mac_verify(key, envelope->type, envelope->body, envelope->body_size,
+                                        envelope->signature) == MESH_OK;
+    sodium_memzero(key, sizeof(key));
+    if (!authentic) {
         gossip_count_reject(g, GOSSIP_REJECT_BAD_SIGNATURE);
         return;
     }
@@ -708,6 +707,9 @@ static member *next_probe_target(gossip *g)
  * down member, so that a partition heals without waiting for seeds. */
 static void sweep_down(gossip *g)
 {
+    if (g->gone_count == 0) {
+        return;
+    }
     uint32_t down_count = 0;
     for (uint32_t i = 0; i < g->member_count;) {
         member *m = &g->members[g->order[i]];
@@ -843,10 +845,15 @@ void gossip_run_timers(gossip *g)
         probe_start(g);
         g->next_probe_ns = now + health_scaled(g, g->config.probe_interval_ns);
     }
-    for (uint32_t i = 0; g->suspect_count > 0 && i < g->member_count; i++) {
+    // In id order (events come out in it), up to the last suspect.
+    uint32_t suspects = g->suspect_count;
+    for (uint32_t i = 0, seen = 0; seen < suspects && i < g->member_count; i++) {
         member *m = &g->members[g->order[i]];
-        if (m->state == GOSSIP_SUSPECT && now >= m->suspicion_deadline_ns) {
-            gossip_set_state(g, m, GOSSIP_DOWN);
+        if (m->state == GOSSIP_SUSPECT) {
+            seen++;
+            if (now >= m->suspicion_deadline_ns) {
+                gossip_set_state(g, m, GOSSIP_DOWN);
+            }
         }
     }
     if (now >= g->next_rejoin_ns) {

@@ -23,6 +23,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "gossip/gossip_int.h"
 
 void gossip_add_fresh(gossip *g, const uint8_t *frame, uint32_t frame_size)
@@ -70,13 +72,51 @@ static member *signing_member(gossip *g, const mesh_node_id *signer)
     return m;
 }
 
+/* A new member whose certificate is in the store already, checked under
+ * our root: the checks of ingest_cert's slow path that depend on this
+ * machine, in the same order, with the same counters. */
+static bool ingest_stored_cert(gossip *g, uint32_t handle, const store_cert_info *info)
+{
+    if (gossip_is_revoked(g, &info->id)) {
+        gossip_count_reject(g, GOSSIP_REJECT_REVOKED);
+        return false;
+    }
+    if (g->now.realtime_ns < info->valid_from_ns || g->now.realtime_ns >= info->valid_until_ns) {
+        gossip_count_reject(g, GOSSIP_REJECT_CERT_INVALID);
+        return false;
+    }
+    member *m = NULL;
+    if (gossip_member_insert_stored(g, handle, &m) != MESH_OK) {
+        gossip_count_reject(g, GOSSIP_REJECT_FULL);
+        return false;
+    }
+    gossip_emit_event(g, GOSSIP_EVENT_STATE, m, 0);
+    return true;
+}
+
 static bool ingest_cert(gossip *g, const uint8_t *frame, uint32_t frame_size)
 {
     if (frame_size > MEMBER_CERT_FRAME_MAX) {
         gossip_count_reject(g, GOSSIP_REJECT_OVERSIZE);
         return false;
     }
-    // Fast path: the very certificate we hold.
+    // Fast path: the very certificate we hold, found by its bytes.
+    uint32_t held_handle = gossip_store_find(g->store, STORE_CERT, frame, frame_size);
+    if (held_handle != 0) {
+        const member *holder =
+            gossip_member_lookup(g, &gossip_store_cert(g->store, held_handle)->id);
+        if (holder != NULL && holder->cert == held_handle) {
+            g->stats.duplicates++;
+            return false;
+        }
+        // Stored by a machine under our root, so its signature checked
+        // out; what depends on us (revocation, time) is checked here.
+        const store_cert_info *info = gossip_store_cert(g->store, held_handle);
+        if (holder == NULL && sodium_memcmp(info->root_public_key, g->config.root_public_key,
+                                            MCRYPTO_PUBLIC_KEY_SIZE) == 0) {
+            return ingest_stored_cert(g, held_handle, info);
+        }
+    }
     wire_envelope envelope;
     if (wire_envelope_decode(frame, frame_size, &envelope, NULL) != MESH_OK) {
         gossip_count_reject(g, GOSSIP_REJECT_MALFORMED);
@@ -90,16 +130,11 @@ static bool ingest_cert(gossip *g, const uint8_t *frame, uint32_t frame_size)
     mesh_node_id id;
     mcrypto_node_id(cert.public_key, &id);
     member *m = gossip_member_lookup(g, &id);
-    if (m != NULL && m->cert_frame_size == frame_size &&
-        memcmp(m->cert_frame, frame, frame_size) == 0) {
-        g->stats.duplicates++;
-        return false;
-    }
     if (gossip_is_revoked(g, &id)) {
         gossip_count_reject(g, GOSSIP_REJECT_REVOKED);
         return false;
     }
-    if (m != NULL && cert.valid_until_ns <= m->cert_valid_until_ns) {
+    if (m != NULL && cert.valid_until_ns <= gossip_member_cert(g, m)->valid_until_ns) {
         g->stats.duplicates++; // an older or equal certificate of a known member
         return false;
     }
@@ -114,13 +149,15 @@ static bool ingest_cert(gossip *g, const uint8_t *frame, uint32_t frame_size)
     }
     if (m != NULL) {
         // A renewal: same key, later expiry.
-        MESH_ASSERT(memcmp(m->public_key, cert.public_key, MCRYPTO_PUBLIC_KEY_SIZE) == 0);
-        memcpy(m->cert_frame, frame, frame_size);
-        m->cert_frame_size = frame_size;
-        m->cert_valid_until_ns = cert.valid_until_ns;
-        m->certifications = cert.certifications;
-        m->jurisdiction_count = cert.jurisdiction_count;
-        memcpy(m->jurisdictions, cert.jurisdictions, sizeof(m->jurisdictions));
+        MESH_ASSERT(memcmp(gossip_member_cert(g, m)->public_key, cert.public_key,
+                           MCRYPTO_PUBLIC_KEY_SIZE) == 0);
+        uint32_t handle = gossip_store_cert_put(g, &cert, frame, frame_size);
+        if (handle == 0) {
+            gossip_count_reject(g, GOSSIP_REJECT_FULL);
+            return false;
+        }
+        gossip_store_release(g->store, STORE_CERT, m->cert);
+        m->cert = handle;
         return true;
     }
     if (gossip_member_insert(g, &cert, frame, frame_size, &m) != MESH_OK) {
@@ -159,6 +196,12 @@ ingest_advert(gossip *g, const wire_envelope *envelope, const uint8_t *frame, ui
     if (m == NULL) {
         return false;
     }
+    // Fast path: the very advert we hold, found by its bytes.
+    if (m->advert != 0 &&
+        gossip_store_find(g->store, STORE_ADVERT, frame, frame_size) == m->advert) {
+        g->stats.duplicates++;
+        return false;
+    }
     wire_advert advert;
     if (wire_advert_decode(envelope->body, envelope->body_size, &advert, NULL) != MESH_OK) {
         gossip_count_reject(g, GOSSIP_REJECT_MALFORMED);
@@ -187,11 +230,12 @@ ingest_advert(gossip *g, const wire_envelope *envelope, const uint8_t *frame, ui
         gossip_count_reject(g, GOSSIP_REJECT_REPLAY);
         return false;
     }
-    if (m->cert_valid_until_ns <= g->now.realtime_ns) {
+    const store_cert_info *cert = gossip_member_cert(g, m);
+    if (cert->valid_until_ns <= g->now.realtime_ns) {
         gossip_count_reject(g, GOSSIP_REJECT_CERT_INVALID);
         return false;
     }
-    if (mcrypto_verify_cached(g->config.verify_cache, m->public_key, WIRE_TYPE_ADVERT,
+    if (mcrypto_verify_cached(g->config.verify_cache, cert->public_key, WIRE_TYPE_ADVERT,
                               envelope->body, envelope->body_size,
                               envelope->signature) != MESH_OK) {
         gossip_count_reject(g, GOSSIP_REJECT_BAD_SIGNATURE);
@@ -202,9 +246,10 @@ ingest_advert(gossip *g, const wire_envelope *envelope, const uint8_t *frame, ui
         refute(g, advert.sequence);
         return false;
     }
-    memcpy(m->advert_frame, frame, frame_size);
-    m->advert_frame_size = frame_size;
-    m->advert_timestamp_ns = advert.timestamp_ns;
+    if (!gossip_member_set_advert(g, m, frame, frame_size, &advert)) {
+        gossip_count_reject(g, GOSSIP_REJECT_FULL);
+        return false;
+    }
     // A newer advert is proof of life: it refutes a suspicion and brings a
     // member back from down; a leaving advert says goodbye.
     bool alive = advert.status == WIRE_ADVERT_ALIVE;
@@ -241,8 +286,9 @@ static bool ingest_suspicion(gossip *g, const wire_envelope *envelope)
         return false;
     }
     if (!about_self && target->state == GOSSIP_SUSPECT) {
+        uint32_t accuser_slot = (uint32_t) (accuser - g->members);
         for (uint32_t i = 0; i < target->accuser_count; i++) {
-            if (mesh_node_id_equal(&target->accusers[i], &accuser->id)) {
+            if (target->accusers[i] == accuser_slot) {
                 g->stats.duplicates++;
                 return false;
             }
@@ -252,8 +298,8 @@ static bool ingest_suspicion(gossip *g, const wire_envelope *envelope)
             return false;
         }
     }
-    if (mcrypto_verify_cached(g->config.verify_cache, accuser->public_key, WIRE_TYPE_SUSPECT,
-                              envelope->body, envelope->body_size,
+    if (mcrypto_verify_cached(g->config.verify_cache, gossip_member_cert(g, accuser)->public_key,
+                              WIRE_TYPE_SUSPECT, envelope->body, envelope->body_size,
                               envelope->signature) != MESH_OK) {
         gossip_count_reject(g, GOSSIP_REJECT_BAD_SIGNATURE);
         return false;
@@ -278,7 +324,7 @@ static bool ingest_suspicion(gossip *g, const wire_envelope *envelope)
             gossip_verify_start(g, target);
         }
     }
-    target->accusers[target->accuser_count++] = accuser->id;
+    target->accusers[target->accuser_count++] = (uint32_t) (accuser - g->members);
     target->suspicion_deadline_ns =
         target->suspicion_started_ns + gossip_suspicion_timeout_ns(g, target->accuser_count);
     return true;
@@ -326,7 +372,8 @@ static bool ingest_revocation(gossip *g, const uint8_t *frame, uint32_t frame_si
         gossip_set_state(g, m, GOSSIP_REVOKED);
     } else if (m != NULL) {
         gossip_set_state(g, m, GOSSIP_REVOKED);
-        m->advert_frame_size = 0;
+        gossip_store_release(g->store, STORE_ADVERT, m->advert);
+        m->advert = 0;
     }
     return true;
 }
@@ -374,21 +421,35 @@ mesh_err gossip_publish_advert(gossip *g, uint32_t status)
     if (err != MESH_OK) {
         return err;
     }
+    uint8_t frame[MEMBER_ADVERT_FRAME_MAX];
     uint32_t frame_size = 0;
-    err = mcrypto_envelope_seal(&g->config.keypair, WIRE_TYPE_ADVERT, g->scratch, body_size,
-                                self->advert_frame, MEMBER_ADVERT_FRAME_MAX, &frame_size);
+    err = mcrypto_envelope_seal(&g->config.keypair, WIRE_TYPE_ADVERT, g->scratch, body_size, frame,
+                                sizeof(frame), &frame_size);
     if (err != MESH_OK) {
         return err;
     }
-    self->advert_frame_size = frame_size;
-    self->advert_timestamp_ns = advert.timestamp_ns;
+    // An own advert superseded within this call is not pushed: its frame
+    // is about to be let go, and the newer one says more.
+    uint32_t old_size = 0;
+    const uint8_t *old = gossip_member_frame(g, self, STORE_ADVERT, &old_size);
+    for (uint32_t i = 0; old != NULL && i < g->fresh_count; i++) {
+        if (g->fresh[i].frame == old) {
+            g->fresh[i] = g->fresh[--g->fresh_count];
+            break;
+        }
+    }
+    if (!gossip_member_set_advert(g, self, frame, frame_size, &advert)) {
+        return MESH_EFULL; // never with our own store: it has a spare slot
+    }
     gossip_view_update(g, self, advert.sequence, status == WIRE_ADVERT_ALIVE);
     // Up to 10 % early, at random: members started together must not all
     // re-sign, and flood the federation, at the same moment.
     g->next_refresh_ns = g->now.monotonic_ns + g->config.advert_refresh_ns -
                          mesh_rng_below(g->rng, g->config.advert_refresh_ns / 10 + 1);
     gossip_emit_event(g, GOSSIP_EVENT_ADVERT, self, self->state);
-    gossip_add_fresh(g, self->advert_frame, frame_size);
+    uint32_t stored_size = 0;
+    const uint8_t *stored = gossip_member_frame(g, self, STORE_ADVERT, &stored_size);
+    gossip_add_fresh(g, stored, stored_size);
     return MESH_OK;
 }
 

@@ -88,7 +88,8 @@ static const char sim_usage[] =
 typedef struct memory_guard {
     uint32_t node_count;
     uint64_t budget_bytes;
-    uint64_t base_bytes;
+    uint64_t base_bytes;   /* before the run allocated anything */
+    uint64_t shared_bytes; /* what the machines share: frame store, caches */
     double per_node_bytes;
     bool refused;
 } memory_guard;
@@ -130,6 +131,12 @@ static uint64_t memory_available_bytes(void)
 static bool guard_node_created(void *context, uint32_t created_count)
 {
     memory_guard *guard = context;
+    if (created_count == 0) {
+        uint64_t now_bytes = allocated_bytes();
+        guard->shared_bytes = now_bytes > guard->base_bytes ? now_bytes - guard->base_bytes : 0;
+        guard->base_bytes = now_bytes;
+        return true;
+    }
     if (created_count != GUARD_SAMPLE_NODES && created_count != guard->node_count) {
         return true;
     }
@@ -145,7 +152,8 @@ static bool guard_node_created(void *context, uint32_t created_count)
                               "the memory guard is off");
         return true;
     }
-    double projected = guard->per_node_bytes * (double) guard->node_count;
+    double projected =
+        (double) guard->shared_bytes + guard->per_node_bytes * (double) guard->node_count;
     if (projected > (double) guard->budget_bytes) {
         guard->refused = true;
         return false;
@@ -377,14 +385,17 @@ int node_cmd_sim(int argc, char **argv)
     mesh_err err = sim_gossip_run(&config, &result);
     mesh_now ended = node_now();
     if (err == MESH_ENOMEM && guard.refused) {
-        double need = guard.per_node_bytes * (double) config.node_count;
+        double need =
+            (double) guard.shared_bytes + guard.per_node_bytes * (double) config.node_count;
         node_say_error("sim",
-                       "%u nodes will not fit: each gossip machine took %.1f MiB (members_max "
-                       "%u, measured over the first %u nodes), so all need about %.1f GiB, "
-                       "over the %.1f GiB allowed; use fewer nodes or --memory-max-mib",
+                       "%u nodes will not fit: each gossip machine took %.2f MiB (members_max "
+                       "%u, measured over the first %u nodes) and what they share %.1f MiB, "
+                       "so all need about %.1f GiB, over the %.1f GiB allowed; use fewer "
+                       "nodes or --memory-max-mib",
                        config.node_count, guard.per_node_bytes / MIB,
                        config.node_count + config.members_slack, GUARD_SAMPLE_NODES,
-                       need / MIB / 1024.0, (double) guard.budget_bytes / MIB / 1024.0);
+                       (double) guard.shared_bytes / MIB, need / MIB / 1024.0,
+                       (double) guard.budget_bytes / MIB / 1024.0);
         return NODE_EXIT_REFUSED;
     }
     if (err != MESH_OK) {

@@ -125,6 +125,8 @@ typedef struct sim_run {
     uint8_t *crashed_flags;             /* node_count entries */
     id_entry *id_order;                 /* every node's id, sorted, for lookups */
     mcrypto_verify_cache *verify_cache; /* shared by every machine; NULL when off */
+    gossip_store *store;                /* every machine's frames, each kept once */
+    mcrypto_pair_cache *pair_cache;     /* pair keys, shared: both sides derive the same */
     /* Hostile members: their keys, a key no root admitted, and a
      * certificate for it from another root. */
     mesh_rng hostile_rng;
@@ -953,9 +955,14 @@ static mesh_err make_node(sim_run *run,
     machine_config.seeds = seeds;
     machine_config.seed_count = seed_count;
     machine_config.members_max = config->node_count + config->members_slack;
+    // The scenario revokes no one; the default room for 256 revocations
+    // (136 KB a machine) would be a third of a machine's memory at N = 10,000.
+    machine_config.revocations_max = 16;
     machine_config.fanout = config->fanout;
     machine_config.probe_interval_ns = config->interval_ns;
     machine_config.verify_cache = run->verify_cache;
+    machine_config.store = run->store;
+    machine_config.pair_cache = run->pair_cache;
     // Shorter intervals than the default scale the probe timeout along
     // (30 % of the interval), so that every --interval-ms is a valid run.
     if (machine_config.probe_timeout_ns * 10 > config->interval_ns * 3) {
@@ -1018,12 +1025,36 @@ static mesh_err setup(sim_run *run)
         // Every machine checks the same records: one shared memo of valid
         // signatures makes the join cost hashing instead of 2 N^2 Ed25519
         // checks, without changing any result (see crypto/verify_cache.c).
-        uint64_t slots = 4ull * config->node_count * 4u;
+        // 256 slots a node: some 12 records a node to remember, so slot
+        // collisions (each a fresh check, in every machine) stay under 1 %.
+        uint64_t slots = 256ull * config->node_count;
         slots = slots < (1u << 16) ? (1u << 16) : slots > (1u << 24) ? (1u << 24) : slots;
         err = mcrypto_verify_cache_create((uint32_t) slots, &run->verify_cache);
         if (err != MESH_OK) {
             return err;
         }
+    }
+
+    // One store and one pair-key cache for every machine: the same frames
+    // and keys once instead of N times, with no change to any result. The
+    // store has room for every certificate and for eight live versions of
+    // every advert (a partition keeps two sides' versions alive; a
+    // refutation makes one more), and counts what it must refuse.
+    uint64_t certs = (uint64_t) config->node_count + config->members_slack + 16u;
+    uint64_t adverts = 8u * certs + 1024u;
+    uint64_t pair_slots = 64u * (uint64_t) config->node_count;
+    pair_slots = pair_slots < (1u << 12)   ? (1u << 12)
+                 : pair_slots > (1u << 23) ? (1u << 23)
+                                           : pair_slots;
+    if (adverts > (1u << 26)) {
+        return MESH_EINVAL;
+    }
+    err = gossip_store_create((uint32_t) certs, (uint32_t) adverts, &run->store);
+    if (err == MESH_OK) {
+        err = mcrypto_pair_cache_create((uint32_t) pair_slots, &run->pair_cache);
+    }
+    if (err != MESH_OK) {
+        return err;
     }
 
     if (config->hostile_count > 0) {
@@ -1047,6 +1078,10 @@ static mesh_err setup(sim_run *run)
     static const char *const seed_endpoints[SIM_SEED_COUNT_MAX] = {"sim://0", "sim://1", "sim://2"};
     uint32_t seed_count =
         config->node_count < SIM_SEED_COUNT_MAX ? config->node_count : SIM_SEED_COUNT_MAX;
+    if (config->node_created != NULL && !config->node_created(config->node_created_context, 0)) {
+        mcrypto_keypair_wipe(&root);
+        return MESH_ENOMEM;
+    }
     for (uint32_t i = 0; i < config->node_count; i++) {
         err = make_node(run, i, &root, seed_endpoints, seed_count);
         if (err != MESH_OK) {
@@ -1082,6 +1117,21 @@ static void teardown(sim_run *run)
     free(run->crashed_flags);
     free(run->id_order);
     mcrypto_verify_cache_destroy(run->verify_cache);
+    if (run->store != NULL) {
+        gossip_store_usage usage;
+        gossip_store_usage_get(run->store, &usage);
+        if (usage.refused > 0) {
+            // A refusal changes the run: the store was sized too small.
+            (void) fprintf(stderr,
+                           "sim: warning: the shared frame store refused %llu frames "
+                           "(adverts peak %u of %u): results are not those of unbounded "
+                           "machines\n",
+                           (unsigned long long) usage.refused, usage.adverts_peak,
+                           usage.adverts_max);
+        }
+    }
+    gossip_store_destroy(run->store);
+    mcrypto_pair_cache_destroy(run->pair_cache);
     if (run->hostile_keys != NULL) {
         sodium_memzero(run->hostile_keys, run->config->hostile_count * sizeof(mcrypto_keypair));
     }

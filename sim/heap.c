@@ -1,5 +1,5 @@
 /*
- * sim/heap.c: the simulator's event queue, a binary min-heap ordered by
+ * sim/heap.c: the simulator's event queue, a 4-ary min-heap ordered by
  * (time_ns, sequence).
  *
  * Why a heap: the queue holds every in-flight message and one timer per
@@ -19,6 +19,10 @@
 #include "sim/sim_int.h"
 
 #define HEAP_CAPACITY_INITIAL 1024u
+/* A 4-ary heap: half the levels of a binary one, and the four children of
+ * a node share a cache line or two. (time, sequence) is a total order, so
+ * the pop order is the same whatever the arity. */
+#define HEAP_ARITY            4u
 
 static bool event_before(const sim_event *a, const sim_event *b)
 {
@@ -82,7 +86,7 @@ mesh_err sim_heap_push(sim_heap *heap, const sim_event *event)
     heap->sequence_next++;
     // Sift up: move parents down until entry's place is found.
     while (at > 0) {
-        uint32_t parent = (at - 1) / 2;
+        uint32_t parent = (at - 1) / HEAP_ARITY;
         if (!event_before(&entry, &heap->events[parent])) {
             break;
         }
@@ -114,13 +118,16 @@ bool sim_heap_pop(sim_heap *heap, sim_event *event_out)
     sim_event last = heap->events[heap->count];
     uint32_t at = 0;
     for (;;) {
-        uint32_t child = 2 * at + 1;
-        if (child >= heap->count) {
+        uint64_t first = (uint64_t) HEAP_ARITY * at + 1;
+        if (first >= heap->count) {
             break;
         }
-        if (child + 1 < heap->count &&
-            event_before(&heap->events[child + 1], &heap->events[child])) {
-            child++;
+        uint32_t child = (uint32_t) first;
+        uint64_t end = first + HEAP_ARITY < heap->count ? first + HEAP_ARITY : heap->count;
+        for (uint32_t other = child + 1; other < end; other++) {
+            if (event_before(&heap->events[other], &heap->events[child])) {
+                child = other;
+            }
         }
         if (!event_before(&heap->events[child], &last)) {
             break;

@@ -60,9 +60,11 @@
 #define SIM_DIGEST_SIZE   32u
 #define SIM_JSON_SIZE_MAX 4096u
 
-/* Called after each node is created, with the number created so far; a
- * false return stops the run with MESH_ENOMEM (node/ uses it to measure
- * memory per node and refuse a run that cannot fit). */
+/* Called once with 0 when what the machines share (frame store, caches)
+ * is allocated and before the first node, then after each node is
+ * created, with the number created so far; a false return stops the run
+ * with MESH_ENOMEM (node/ uses it to measure memory per node and refuse a
+ * run that cannot fit). */
 typedef bool (*sim_node_created_fn)(void *context, uint32_t created_count);
 
 /* Called at each phase change, and every virtual second while

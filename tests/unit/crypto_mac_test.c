@@ -128,6 +128,71 @@ static void test_pair_key_symmetric_distinct_deterministic(void **state)
     }
 }
 
+// The stepwise derivation and the cache give exactly mcrypto_pair_key's
+// keys, from either side, through hits, misses and slot collisions.
+static void test_pair_key_cached(void **state)
+{
+    (void) state;
+    enum { MEMBERS = 5 };
+    mcrypto_keypair members[MEMBERS];
+    uint8_t curve_public[MEMBERS][MCRYPTO_CURVE_KEY_SIZE];
+    uint8_t curve_secret[MEMBERS][MCRYPTO_CURVE_KEY_SIZE];
+    for (uint32_t i = 0; i < MEMBERS; i++) {
+        keypair_from_byte((uint8_t) (40 + i), &members[i]);
+        assert_int_equal(mcrypto_curve_public(members[i].public_key, curve_public[i]), MESH_OK);
+        assert_int_equal(mcrypto_curve_secret(&members[i], curve_secret[i]), MESH_OK);
+    }
+    mcrypto_pair_cache *refused = NULL;
+    assert_int_equal(mcrypto_pair_cache_create(0, &refused), MESH_EINVAL);
+    assert_null(refused);
+    // One slot: every other pair evicts the last; three: some share.
+    static const uint32_t slot_counts[] = {1, 3, 64};
+    for (uint32_t s = 0; s < sizeof(slot_counts) / sizeof(slot_counts[0]); s++) {
+        mcrypto_pair_cache *cache = NULL;
+        assert_int_equal(mcrypto_pair_cache_create(slot_counts[s], &cache), MESH_OK);
+        for (uint32_t round = 0; round < 3; round++) {
+            for (uint32_t i = 0; i < MEMBERS; i++) {
+                for (uint32_t j = 0; j < MEMBERS; j++) {
+                    uint8_t expected[MCRYPTO_PAIR_KEY_SIZE];
+                    uint8_t got[MCRYPTO_PAIR_KEY_SIZE];
+                    uint8_t uncached[MCRYPTO_PAIR_KEY_SIZE];
+                    assert_int_equal(mcrypto_pair_key(&members[i], members[j].public_key, expected),
+                                     MESH_OK);
+                    assert_int_equal(mcrypto_pair_key_cached(cache, members[i].public_key,
+                                                             curve_secret[i], members[j].public_key,
+                                                             curve_public[j], got),
+                                     MESH_OK);
+                    assert_memory_equal(got, expected, sizeof(got));
+                    assert_int_equal(mcrypto_pair_key_cached(NULL, members[i].public_key,
+                                                             curve_secret[i], members[j].public_key,
+                                                             curve_public[j], uncached),
+                                     MESH_OK);
+                    assert_memory_equal(uncached, expected, sizeof(uncached));
+                }
+            }
+        }
+        uint64_t hits = 0;
+        uint64_t misses = 0;
+        mcrypto_pair_cache_counts(cache, &hits, &misses);
+        assert_int_equal(hits + misses, 3u * MEMBERS * MEMBERS);
+        // 15 distinct pairs: at least one miss each; with room, (A, B)
+        // and (B, A) share an entry, so the later rounds all hit.
+        assert_true(misses >= 15);
+        if (slot_counts[s] == 64) {
+            assert_true(hits >= 2u * MEMBERS * MEMBERS);
+        }
+        mcrypto_pair_cache_destroy(cache);
+    }
+    mcrypto_pair_cache_destroy(NULL);
+    // The identity (y = 1, order 1) has no usable X25519 form.
+    static const uint8_t identity[32] = {0x01};
+    uint8_t curve[MCRYPTO_CURVE_KEY_SIZE];
+    assert_int_equal(mcrypto_curve_public(identity, curve), MESH_EAUTH);
+    for (uint32_t i = 0; i < MEMBERS; i++) {
+        mcrypto_keypair_wipe(&members[i]);
+    }
+}
+
 // The documented construction, rebuilt with libsodium's one-shot calls
 // over one explicit buffer (mac.c streams instead).
 static void test_pair_key_construction(void **state)
@@ -525,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_pair_key_symmetric_distinct_deterministic),
         cmocka_unit_test(test_pair_key_construction),
         cmocka_unit_test(test_pair_key_refuses_bad_points),
+        cmocka_unit_test(test_pair_key_cached),
         cmocka_unit_test(test_mac_known_answer),
         cmocka_unit_test(test_mac_documented_message),
         cmocka_unit_test(test_mac_bit_flips_fail),

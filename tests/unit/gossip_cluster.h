@@ -57,14 +57,14 @@ typedef struct cluster {
     mesh_output items[GOSSIP_OUTBOX_MIN * 2];
 } cluster;
 
-static mesh_now cluster_now(const cluster *c)
+static inline mesh_now cluster_now(const cluster *c)
 {
     mesh_now now = {.monotonic_ns = c->now_ns + 1000,
                     .realtime_ns = CLUSTER_EPOCH_NS + (int64_t) c->now_ns};
     return now;
 }
 
-static void cluster_make_advert(uint32_t index, wire_advert *advert)
+static inline void cluster_make_advert(uint32_t index, wire_advert *advert)
 {
     memset(advert, 0, sizeof(*advert));
     advert->carbon_gco2_per_kwh = 44 + index;
@@ -77,7 +77,7 @@ static void cluster_make_advert(uint32_t index, wire_advert *advert)
     (void) snprintf(advert->endpoint, sizeof(advert->endpoint), "sim://%u", index);
 }
 
-static int cluster_index_of(const char *endpoint)
+static inline int cluster_index_of(const char *endpoint)
 {
     if (strncmp(endpoint, "sim://", 6) != 0) {
         return -1;
@@ -90,7 +90,7 @@ static int cluster_index_of(const char *endpoint)
     return (int) value;
 }
 
-static void cluster_enqueue(cluster *c, uint32_t to, const uint8_t *bytes, uint32_t size)
+static inline void cluster_enqueue(cluster *c, uint32_t to, const uint8_t *bytes, uint32_t size)
 {
     if (c->msg_count == CLUSTER_MSGS_MAX) {
         c->dropped++;
@@ -107,7 +107,7 @@ static void cluster_enqueue(cluster *c, uint32_t to, const uint8_t *bytes, uint3
 
 /* Executes one call's outbox: sends (with loss, partitions and crashes)
  * and DOWN events for the false-down count. */
-static void cluster_drain(cluster *c, uint32_t from, mesh_outbox *outbox)
+static inline void cluster_drain(cluster *c, uint32_t from, mesh_outbox *outbox)
 {
     for (uint32_t i = 0; i < outbox->count; i++) {
         const mesh_output *o = &outbox->items[i];
@@ -143,7 +143,8 @@ static void cluster_drain(cluster *c, uint32_t from, mesh_outbox *outbox)
     }
 }
 
-static void cluster_init(cluster *c, uint32_t count, uint64_t seed, const gossip_config *base)
+static inline void
+cluster_init(cluster *c, uint32_t count, uint64_t seed, const gossip_config *base)
 {
     memset(c, 0, sizeof(*c));
     if (mcrypto_init() != MESH_OK) {
@@ -196,7 +197,7 @@ static void cluster_init(cluster *c, uint32_t count, uint64_t seed, const gossip
     }
 }
 
-static void cluster_fini(cluster *c)
+static inline void cluster_fini(cluster *c)
 {
     for (uint32_t i = 0; i < c->count; i++) {
         gossip_destroy(c->nodes[i]);
@@ -208,7 +209,7 @@ static void cluster_fini(cluster *c)
 }
 
 /* Delivers a frame to node `to` now, as if it came from the network. */
-static void cluster_deliver(cluster *c, uint32_t to, const uint8_t *bytes, uint32_t size)
+static inline void cluster_deliver(cluster *c, uint32_t to, const uint8_t *bytes, uint32_t size)
 {
     mesh_outbox outbox;
     mesh_outbox_init(&outbox, c->items, MESH_ARRAY_COUNT(c->items));
@@ -220,7 +221,7 @@ static void cluster_deliver(cluster *c, uint32_t to, const uint8_t *bytes, uint3
 }
 
 /* Runs until virtual time `until_ns` (relative to the cluster's start). */
-static void cluster_run(cluster *c, uint64_t until_ns)
+static inline void cluster_run(cluster *c, uint64_t until_ns)
 {
     mesh_outbox outbox;
     for (;;) {
@@ -274,7 +275,7 @@ static void cluster_run(cluster *c, uint64_t until_ns)
 }
 
 /* The state node `observer` holds for node `subject`; 0 when unknown. */
-static uint32_t cluster_state(const cluster *c, uint32_t observer, uint32_t subject)
+static inline uint32_t cluster_state(const cluster *c, uint32_t observer, uint32_t subject)
 {
     gossip_member_info info;
     if (gossip_member_find(c->nodes[observer], &c->ids[subject], &info) != MESH_OK) {
@@ -284,7 +285,7 @@ static uint32_t cluster_state(const cluster *c, uint32_t observer, uint32_t subj
 }
 
 /* True when every live node holds every live node alive with the same view. */
-static bool cluster_converged(const cluster *c)
+static inline bool cluster_converged(const cluster *c)
 {
     uint8_t first[WIRE_VIEW_HASH_SIZE];
     bool have_first = false;
@@ -309,7 +310,7 @@ static bool cluster_converged(const cluster *c)
 }
 
 /* Runs in steps of step_ns until converged or limit_ns; returns the time. */
-static uint64_t cluster_run_until_converged(cluster *c, uint64_t step_ns, uint64_t limit_ns)
+static inline uint64_t cluster_run_until_converged(cluster *c, uint64_t step_ns, uint64_t limit_ns)
 {
     while (c->now_ns < limit_ns) {
         cluster_run(c, c->now_ns + step_ns);
@@ -321,13 +322,13 @@ static uint64_t cluster_run_until_converged(cluster *c, uint64_t step_ns, uint64
 }
 
 /* Wraps signed records in a PUSH frame from `from` (MAC zero: not checked). */
-static uint32_t cluster_push_frame(const cluster *c,
-                                   uint32_t from,
-                                   const uint8_t *const *records,
-                                   const uint32_t *sizes,
-                                   uint32_t count,
-                                   uint8_t *frame,
-                                   uint32_t frame_size_max)
+static inline uint32_t cluster_push_frame(const cluster *c,
+                                          uint32_t from,
+                                          const uint8_t *const *records,
+                                          const uint32_t *sizes,
+                                          uint32_t count,
+                                          uint8_t *frame,
+                                          uint32_t frame_size_max)
 {
     static wire_push push;
     static uint8_t body[WIRE_FRAME_SIZE_MAX];
