@@ -13,9 +13,23 @@
  * Stopping: SIGTERM and SIGINT are blocked in every thread (NNG's threads
  * inherit the mask, since it is set before the first socket exists) and
  * taken by a sigwait thread, which only asks the loop to stop. The loop
- * then publishes a leaving advert (gossip_leave), executes the outbox,
- * gives NNG FLUSH_MS to put the frames on the wire, and returns 0. A
- * second signal while stopping exits at once with code 1.
+ * then answers waiting HTTP requests 503, syncs the ledger (when one is
+ * open), publishes a leaving advert
+ * (gossip_leave), executes the outbox, gives NNG FLUSH_MS to put the
+ * frames on the wire, and returns 0. Bounded: if all that has not ended
+ * STOP_BOUND_S after the signal, the signal thread exits the process with
+ * code 5; a second signal while stopping exits at once with code 1.
+ *
+ * Reloading: SIGHUP makes the signal thread set a flag and wake the loop,
+ * which reads the config file again and applies what can change without a
+ * restart: the log level (unless --log-level pinned it), revocation files
+ * (new ones are gossiped), the HTTP token, and the advertised capacity
+ * (published at once when it changed). Endpoints, identity and gossip
+ * timings need a restart; the log line says so.
+ *
+ * HTTP API (http_int.h): NNG's handler threads queue requests and wake
+ * the loop; the loop answers them here from the machine's state, so the
+ * API never races the gossip machine.
  *
  * Logging: membership changes come from the machine's MESH_OUTPUT_EVENT
  * items (gossip_event), one log line each.
@@ -37,19 +51,38 @@
 
 #include "crypto/crypto.h"
 #include "gossip/gossip.h"
+#include "ledger/ledger.h"
+#include "ledger/store_rocks.h"
 #include "node/agent_int.h"
+#include "node/http_int.h"
 #include "node/log_int.h"
+#include "node/metrics_int.h"
 #include "node/node_int.h"
 
-#define OUTBOX_ITEMS (4u * GOSSIP_OUTBOX_MIN)
-#define FLUSH_MS     200
+#define OUTBOX_ITEMS    (4u * GOSSIP_OUTBOX_MIN)
+#define FLUSH_MS        200
+#define STOP_BOUND_S    5      /* from the stop signal to exit, at most */
+#define LEASES_LIST_MAX 10000u /* leases in one GET /v1/leases answer */
 
 _Static_assert(OUTBOX_ITEMS >= GOSSIP_OUTBOX_MIN, "the outbox holds what one call may emit");
 
+typedef struct signal_waiter signal_waiter;
+
 typedef struct agent {
     const node_config *config;
+    const char *config_path;
+    bool log_level_pinned;
     gossip *machine;
     node_transport *transport;
+    node_http *http; /* NULL without [http] listen */
+    signal_waiter *waiter;
+    wire_advert advert; /* what this node publishes; SIGHUP may change it */
+    uint8_t self_public_key[MCRYPTO_PUBLIC_KEY_SIZE];
+    /* The ledger ([ledger] path); NULL when none is configured. */
+    ledger_rocks_store *ledger_rocks;
+    ledger_store ledger_iface; /* borrowed by the ledger: lives as long */
+    ledger *ledger;
+    node_metrics_histogram ledger_writes;
     mesh_rng rng;
     mesh_outbox outbox;
     mesh_output items[OUTBOX_ITEMS];
@@ -61,21 +94,64 @@ typedef struct agent {
     uint64_t call_errors;
     uint64_t frames_oversize_in;
     uint64_t outputs_ignored;
+    uint64_t reloads;
+    uint64_t reload_failures;
+    node_metrics_histogram tick_rounds;
+    node_metrics_histogram message_rounds;
+    /* The scheduler's latest load report (POST /v1/load). */
+    bool load_known;
+    node_load_report load;
+    uint64_t load_reports;
+    int64_t load_realtime_ns;
     node_wakeup wakeup;
 } agent;
 
 /* The signal thread. */
-typedef struct signal_waiter {
+struct signal_waiter {
     pthread_t thread;
     sigset_t set;
     node_transport *transport;
     atomic_bool exiting;
-} signal_waiter;
+    atomic_bool reload; /* SIGHUP seen; the loop clears it */
+};
+
+/* After the first stop signal: waits for the loop to finish (the
+ * SIGUSR1 it sends), a second signal, or the bound. */
+static void signal_wait_stopped(signal_waiter *waiter)
+{
+    struct timespec deadline;
+    (void) clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += STOP_BOUND_S;
+    for (;;) {
+        struct timespec now;
+        (void) clock_gettime(CLOCK_MONOTONIC, &now);
+        struct timespec left = {.tv_sec = deadline.tv_sec - now.tv_sec,
+                                .tv_nsec = deadline.tv_nsec - now.tv_nsec};
+        if (left.tv_nsec < 0) {
+            left.tv_sec--;
+            left.tv_nsec += 1000000000L;
+        }
+        if (left.tv_sec < 0 || (left.tv_sec == 0 && left.tv_nsec == 0)) {
+            break;
+        }
+        int sig = sigtimedwait(&waiter->set, NULL, &left);
+        if (atomic_load(&waiter->exiting)) {
+            return;
+        }
+        if (sig == SIGTERM || sig == SIGINT) {
+            node_log(NODE_LOG_WARN, "agent", "forced_exit", "signal=%s", strsignal(sig));
+            _exit(NODE_EXIT_INVALID);
+        }
+    }
+    if (!atomic_load(&waiter->exiting)) {
+        node_log(NODE_LOG_ERROR, "agent", "stop_timeout", "bound_s=%d", STOP_BOUND_S);
+        _exit(NODE_EXIT_INTERNAL);
+    }
+}
 
 static void *signal_main(void *arg)
 {
     signal_waiter *waiter = arg;
-    uint32_t received = 0;
     for (;;) {
         int sig = 0;
         if (sigwait(&waiter->set, &sig) != 0) {
@@ -87,13 +163,17 @@ static void *signal_main(void *arg)
         if (sig == SIGUSR1) {
             continue; // Only the loop's "exit now" means anything.
         }
-        received++;
-        if (received > 1) {
-            node_log(NODE_LOG_WARN, "agent", "forced_exit", "signal=%s", strsignal(sig));
-            _exit(NODE_EXIT_INVALID);
+        if (sig == SIGHUP) {
+            node_log(NODE_LOG_INFO, "agent", "reload_requested", "signal=%s", strsignal(sig));
+            atomic_store(&waiter->reload, true);
+            node_transport_wake(waiter->transport);
+            continue;
         }
-        node_log(NODE_LOG_INFO, "agent", "stopping", "signal=%s", strsignal(sig));
+        node_log(NODE_LOG_INFO, "agent", "stopping", "signal=%s bound_s=%d", strsignal(sig),
+                 STOP_BOUND_S);
         node_transport_request_stop(waiter->transport);
+        signal_wait_stopped(waiter);
+        return NULL;
     }
 }
 
@@ -306,8 +386,7 @@ static json_t *refresh_json(agent *a)
     // Logged before the frames leave, so that a reader of the logs can
     // time the advert's journey from here.
     node_log(NODE_LOG_INFO, "gossip", "advert_refresh_start", NULL);
-    mesh_err err = gossip_update_advert(a->machine, node_now(), &a->config->gossip.advert, &a->rng,
-                                        &a->outbox);
+    mesh_err err = gossip_update_advert(a->machine, node_now(), &a->advert, &a->rng, &a->outbox);
     drain(a, err, "update_advert");
     gossip_member_info self;
     if (err != MESH_OK || gossip_member_find(a->machine, &a->self_id, &self) != MESH_OK) {
@@ -348,6 +427,455 @@ static void answer_control(agent *a, nng_msg *request)
     free(text);
 }
 
+/* Members by state; index = gossip_state. */
+static void count_members(agent *a, uint32_t counts[NODE_METRICS_STATE_COUNT])
+{
+    memset(counts, 0, NODE_METRICS_STATE_COUNT * sizeof(counts[0]));
+    uint32_t count = gossip_member_count(a->machine);
+    for (uint32_t i = 0; i < count; i++) {
+        gossip_member_info info;
+        if (gossip_member_at(a->machine, i, &info) != MESH_OK) {
+            break;
+        }
+        if ((uint32_t) info.state < NODE_METRICS_STATE_COUNT) {
+            counts[info.state]++;
+        }
+    }
+}
+
+static uint64_t own_sequence(agent *a)
+{
+    gossip_member_info self;
+    return gossip_member_find(a->machine, &a->self_id, &self) == MESH_OK ? self.sequence : 0;
+}
+
+static json_t *load_json(agent *a)
+{
+    if (!a->load_known) {
+        return json_null();
+    }
+    json_t *items = json_array();
+    for (uint32_t i = 0; i < a->load.item_count && items != NULL; i++) {
+        const node_load_item *item = &a->load.items[i];
+        json_t *entry =
+            json_pack("{s:s, s:I, s:I}", "class", node_http_class_name(item->resource_class),
+                      "queued", (json_int_t) item->queued, "running", (json_int_t) item->running);
+        if (entry != NULL && item->model[0] != '\0') {
+            (void) json_object_set_new(entry, "model", json_string(item->model));
+        }
+        (void) json_array_append_new(items, entry);
+    }
+    char at[NODE_TIME_TEXT_SIZE];
+    node_format_time(a->load_realtime_ns, at);
+    return json_pack("{s:s, s:s, s:I, s:o}", "scheduler", a->load.scheduler, "reported_at", at,
+                     "reports", (json_int_t) a->load_reports, "resources", items);
+}
+
+/* The name gossip knows for a ledger peer key, or "". */
+static const char *peer_name(agent *a, const uint8_t key[LEDGER_KEY_SIZE], gossip_member_info *info)
+{
+    mesh_node_id id;
+    mcrypto_node_id(key, &id);
+    return gossip_member_find(a->machine, &id, info) == MESH_OK ? info->name : "";
+}
+
+static void peer_id_text(const uint8_t key[LEDGER_KEY_SIZE], char text[MCRYPTO_NODE_ID_TEXT_SIZE])
+{
+    mesh_node_id id;
+    mcrypto_node_id(key, &id);
+    id_text(&id, text);
+}
+
+static void
+metrics_peer_label(void *arg, const uint8_t key[LEDGER_KEY_SIZE], char *out, size_t size)
+{
+    gossip_member_info info;
+    const char *name = peer_name(arg, key, &info);
+    if (name[0] != '\0') {
+        (void) snprintf(out, size, "%s", name);
+        return;
+    }
+    char id[MCRYPTO_NODE_ID_TEXT_SIZE];
+    peer_id_text(key, id);
+    (void) snprintf(out, size, "%s", id);
+}
+
+typedef struct lease_walk {
+    agent *a;
+    json_t *list; /* NULL: count only */
+    uint32_t count;
+    bool truncated;
+} lease_walk;
+
+static bool lease_walk_visit(void *arg, const ledger_lease *lease)
+{
+    lease_walk *walk = arg;
+    if (walk->list == NULL) {
+        walk->count++;
+        return true;
+    }
+    if (walk->count == LEASES_LIST_MAX) {
+        walk->truncated = true;
+        return false;
+    }
+    char id[LEDGER_LEASE_ID_SIZE * 2 + 1];
+    sodium_bin2hex(id, sizeof(id), lease->lease_id, LEDGER_LEASE_ID_SIZE);
+    char peer[MCRYPTO_NODE_ID_TEXT_SIZE];
+    peer_id_text(lease->peer_key, peer);
+    gossip_member_info info;
+    char opened[NODE_TIME_TEXT_SIZE];
+    node_format_time(lease->opened_ns, opened);
+    (void) json_array_append_new(
+        walk->list,
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I}", "id", id, "peer", peer,
+                  "peer_name", peer_name(walk->a, lease->peer_key, &info), "role",
+                  lease->self_is_lender ? "lender" : "borrower", "state",
+                  ledger_lease_state_name(lease->state), "records",
+                  (json_int_t) lease->record_count, "opened_at", opened, "first_seq",
+                  (json_int_t) lease->first_seq, "last_seq", (json_int_t) lease->last_seq));
+    walk->count++;
+    return true;
+}
+
+/* Leases by state (counts), or the list when walk->list is set. */
+static mesh_err walk_leases(agent *a, lease_walk *walk, uint32_t counts[LEDGER_LEASE_STATE_MAX + 1])
+{
+    for (uint32_t state = 1; state <= LEDGER_LEASE_STATE_MAX && !walk->truncated; state++) {
+        uint32_t before = walk->count;
+        mesh_err err = ledger_lease_list(a->ledger, state, lease_walk_visit, walk);
+        if (err != MESH_OK) {
+            return err;
+        }
+        if (counts != NULL) {
+            counts[state] = walk->count - before;
+        }
+    }
+    return MESH_OK;
+}
+
+static json_t *ledger_status_json(agent *a)
+{
+    if (a->ledger == NULL) {
+        return json_pack("{s:b, s:s}", "open", 0, "reason",
+                         "no ledger is configured ([ledger] path)");
+    }
+    uint64_t head = 0;
+    uint8_t hash[LEDGER_HASH_SIZE];
+    ledger_head(a->ledger, &head, hash);
+    uint32_t counts[LEDGER_LEASE_STATE_MAX + 1] = {0};
+    lease_walk walk = {.a = a, .list = NULL, .count = 0, .truncated = false};
+    json_t *leases = json_object();
+    if (walk_leases(a, &walk, counts) == MESH_OK) {
+        for (uint32_t state = 1; state <= LEDGER_LEASE_STATE_MAX && leases != NULL; state++) {
+            (void) json_object_set_new(leases, ledger_lease_state_name(state),
+                                       json_integer(counts[state]));
+        }
+    }
+    return json_pack("{s:b, s:s, s:I, s:I, s:o}", "open", 1, "path", a->config->ledger_path,
+                     "head_seq", (json_int_t) head, "balance_rows",
+                     (json_int_t) ledger_balance_count(a->ledger), "leases", leases);
+}
+
+static json_t *balances_json(agent *a)
+{
+    json_t *rows = json_array();
+    json_t *peers = json_array();
+    uint32_t count = ledger_balance_count(a->ledger);
+    ledger_balance row;
+    ledger_balance previous;
+    memset(&previous, 0, sizeof(previous));
+    int64_t now_ns = node_now().realtime_ns;
+    for (uint32_t i = 0; i < count && rows != NULL && peers != NULL; i++) {
+        ledger_balance_at(a->ledger, i, &row);
+        char peer[MCRYPTO_NODE_ID_TEXT_SIZE];
+        peer_id_text(row.peer_key, peer);
+        gossip_member_info info;
+        const char *name = peer_name(a, row.peer_key, &info);
+        (void) json_array_append_new(
+            rows, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "peer", peer, "peer_name", name,
+                            "class", ledger_class_name(row.resource_class), "model", row.model,
+                            "lent_milli", (json_int_t) row.lent_milli, "borrowed_milli",
+                            (json_int_t) row.borrowed_milli));
+        // Rows come in peer key order: one total per peer.
+        if (i > 0 && memcmp(previous.peer_key, row.peer_key, LEDGER_KEY_SIZE) == 0) {
+            continue;
+        }
+        previous = row;
+        uint64_t lent = 0;
+        uint64_t borrowed = 0;
+        ledger_peer_totals(a->ledger, row.peer_key, &lent, &borrowed);
+        (void) json_array_append_new(
+            peers, json_pack("{s:s, s:s, s:I, s:I, s:I}", "peer", peer, "peer_name", name,
+                             "lent_milli", (json_int_t) lent, "borrowed_milli",
+                             (json_int_t) borrowed, "reciprocity_milli",
+                             (json_int_t) ledger_reciprocity(a->ledger, row.peer_key, now_ns)));
+    }
+    uint64_t head = 0;
+    uint8_t hash[LEDGER_HASH_SIZE];
+    ledger_head(a->ledger, &head, hash);
+    return json_pack("{s:s, s:I, s:s, s:o, s:o}", "self", a->self_text, "head_seq",
+                     (json_int_t) head, "units",
+                     "milli unit-hours: vCPU-hours, GPU-hours of one model, memory GiB-hours, "
+                     "storage TiB-hours; peer totals in milli vCPU-hour equivalents",
+                     "peers", peers, "balances", rows);
+}
+
+static json_t *leases_json(agent *a, mesh_err *err_out)
+{
+    lease_walk walk = {.a = a, .list = json_array(), .count = 0, .truncated = false};
+    if (walk.list == NULL) {
+        *err_out = MESH_ENOMEM;
+        return NULL;
+    }
+    *err_out = walk_leases(a, &walk, NULL);
+    if (*err_out != MESH_OK) {
+        json_decref(walk.list);
+        return NULL;
+    }
+    return json_pack("{s:s, s:I, s:b, s:o}", "self", a->self_text, "count", (json_int_t) walk.count,
+                     "truncated", walk.truncated, "leases", walk.list);
+}
+
+static json_t *status_json(agent *a)
+{
+    uint32_t counts[NODE_METRICS_STATE_COUNT];
+    count_members(a, counts);
+    json_t *members = json_object();
+    for (uint32_t s = GOSSIP_ALIVE; s <= GOSSIP_REVOKED && members != NULL; s++) {
+        (void) json_object_set_new(members, gossip_state_name((gossip_state) s),
+                                   json_integer(counts[s]));
+    }
+    (void) json_object_set_new(members, "total", json_integer(gossip_member_count(a->machine)));
+    return json_pack("{s:s, s:s, s:s, s:f, s:o, s:I, s:o, s:o}", "name", a->config->name, "id",
+                     a->self_text, "version", FEDMESH_VERSION, "uptime_s",
+                     (double) (node_now().monotonic_ns - a->started_ns) / 1e9, "members", members,
+                     "advert_sequence", (json_int_t) own_sequence(a), "load", load_json(a),
+                     "ledger", ledger_status_json(a));
+}
+
+static void respond_json(agent *a, node_http_request *request, json_t *body)
+{
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        node_http_respond_error(a->http, request, 500, "internal", "out of memory");
+        return;
+    }
+    node_http_respond(a->http, request, 200, "application/json", text, strlen(text));
+    free(text);
+}
+
+static void respond_metrics(agent *a, node_http_request *request)
+{
+    gossip_stats gossip_part;
+    gossip_stats_get(a->machine, &gossip_part);
+    node_transport_stats transport_part;
+    node_transport_stats_get(a->transport, &transport_part);
+    node_http_stats http_part;
+    node_http_stats_get(a->http, &http_part);
+    node_metrics_input input = {
+        .name = a->config->name,
+        .id = a->self_text,
+        .version = FEDMESH_VERSION,
+        .uptime_s = (double) (node_now().monotonic_ns - a->started_ns) / 1e9,
+        .advert_sequence = own_sequence(a),
+        .gossip = &gossip_part,
+        .transport = &transport_part,
+        .http = &http_part,
+        .tick_rounds = &a->tick_rounds,
+        .message_rounds = &a->message_rounds,
+        .load = a->load_known ? &a->load : NULL,
+        .load_reports = a->load_reports,
+        .load_realtime_ns = a->load_realtime_ns,
+        .reloads = a->reloads,
+        .reload_failures = a->reload_failures,
+        .ledger = a->ledger,
+        .ledger_writes = &a->ledger_writes,
+        .peer_label = metrics_peer_label,
+        .peer_label_arg = a,
+    };
+    count_members(a, input.members_by_state);
+    char *text = NULL;
+    size_t size = 0;
+    mesh_err err = node_metrics_render(&input, &text, &size);
+    if (err != MESH_OK) {
+        node_http_respond_error(a->http, request, 500, "internal", mesh_strerror(err));
+        return;
+    }
+    node_http_respond(a->http, request, 200, "text/plain; version=0.0.4; charset=utf-8", text,
+                      size);
+    free(text);
+}
+
+static void accept_load(agent *a, node_http_request *request)
+{
+    a->load = *node_http_request_load(request);
+    a->load_known = true;
+    a->load_reports++;
+    a->load_realtime_ns = node_now().realtime_ns;
+    char scheduler[NODE_LOAD_SCHEDULER_SIZE + 3];
+    node_log_quote(a->load.scheduler, scheduler, sizeof(scheduler));
+    node_log(NODE_LOG_INFO, "http", "load_report", "scheduler=%s classes=%u reports=%llu",
+             scheduler, a->load.item_count, (unsigned long long) a->load_reports);
+    respond_json(a, request,
+                 json_pack("{s:b, s:I, s:I}", "accepted", 1, "classes",
+                           (json_int_t) a->load.item_count, "reports",
+                           (json_int_t) a->load_reports));
+}
+
+static void respond_ledger(agent *a, node_http_request *request, node_http_route route)
+{
+    if (a->ledger == NULL) {
+        node_http_respond_error(a->http, request, 503, "ledger_unavailable",
+                                "no ledger is configured on this node; set [ledger] path");
+        return;
+    }
+    if (route == NODE_HTTP_ROUTE_BALANCES) {
+        respond_json(a, request, balances_json(a));
+        return;
+    }
+    mesh_err err = MESH_OK;
+    json_t *body = leases_json(a, &err);
+    if (body == NULL) {
+        node_log(NODE_LOG_WARN, "ledger", "read_failed", "error=%s", mesh_err_name(err));
+        node_http_respond_error(a->http, request, 500, "internal", mesh_strerror(err));
+        return;
+    }
+    respond_json(a, request, body);
+}
+
+/* Answers every HTTP request waiting for the loop. */
+static void serve_http(agent *a)
+{
+    if (a->http == NULL) {
+        return;
+    }
+    // Bounded: the queue holds at most NODE_HTTP_QUEUE_MAX, and requests
+    // that arrive meanwhile wake the loop again.
+    for (uint32_t i = 0; i < NODE_HTTP_QUEUE_MAX; i++) {
+        node_http_request *request = node_http_next(a->http);
+        if (request == NULL) {
+            return;
+        }
+        switch (node_http_request_route(request)) {
+        case NODE_HTTP_ROUTE_STATUS:
+            respond_json(a, request, status_json(a));
+            break;
+        case NODE_HTTP_ROUTE_PEERS:
+            respond_json(a, request, peers_json(a));
+            break;
+        case NODE_HTTP_ROUTE_METRICS:
+            respond_metrics(a, request);
+            break;
+        case NODE_HTTP_ROUTE_LOAD:
+            accept_load(a, request);
+            break;
+        case NODE_HTTP_ROUTE_BALANCES:
+        case NODE_HTTP_ROUTE_LEASES:
+            respond_ledger(a, request, node_http_request_route(request));
+            break;
+        case NODE_HTTP_ROUTE_LEASE_CREATE:
+        case NODE_HTTP_ROUTE_LEASE_DELETE:
+        case NODE_HTTP_ROUTE_NONE:
+        default:
+            node_http_respond_error(a->http, request, 500, "internal", "unexpected route");
+            break;
+        }
+    }
+    node_transport_wake(a->transport); // more may be waiting
+}
+
+/* The part of an advert the config sets: resources, carbon, endpoints.
+ * Field by field: the struct has padding, so memcmp would not do. */
+static bool advert_content_equal(const wire_advert *x, const wire_advert *y)
+{
+    if (x->carbon_gco2_per_kwh != y->carbon_gco2_per_kwh ||
+        x->resource_count != y->resource_count || strcmp(x->endpoint, y->endpoint) != 0 ||
+        strcmp(x->api_endpoint, y->api_endpoint) != 0) {
+        return false;
+    }
+    MESH_ASSERT(x->resource_count <= WIRE_RESOURCES_MAX);
+    for (uint32_t i = 0; i < x->resource_count; i++) {
+        const wire_resource *r = &x->resources[i];
+        const wire_resource *q = &y->resources[i];
+        if (r->resource_class != q->resource_class || strcmp(r->model, q->model) != 0 ||
+            r->total != q->total || r->free != q->free || r->lendable != q->lendable ||
+            r->price_microeur_per_unit_hour != q->price_microeur_per_unit_hour) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* SIGHUP: applies what can change without a restart (see the file head). */
+static void agent_reload(agent *a)
+{
+    node_config *fresh = malloc(sizeof(*fresh));
+    char error[NODE_CONFIG_ERROR_SIZE];
+    mesh_err err = fresh == NULL ? MESH_ENOMEM : node_config_load(a->config_path, fresh, error);
+    if (err != MESH_OK) {
+        char quoted[NODE_CONFIG_ERROR_SIZE + 3];
+        node_log_quote(fresh == NULL ? "out of memory" : error, quoted, sizeof(quoted));
+        node_log(NODE_LOG_WARN, "agent", "reload_failed", "error=%s kept=all", quoted);
+        a->reload_failures++;
+        free(fresh);
+        return;
+    }
+    const char *level = "pinned";
+    if (!a->log_level_pinned) {
+        node_log_set_level(fresh->log_level);
+        level = node_log_level_name(fresh->log_level);
+    }
+    static uint8_t frame[WIRE_FRAME_SIZE_MAX];
+    uint32_t revocations = 0;
+    uint32_t refused = 0;
+    for (uint32_t i = 0; i < fresh->revocation_file_count; i++) {
+        uint32_t size = 0;
+        // node_read_armored prints its own error, on stderr like the log.
+        if (node_read_armored("agent", fresh->revocation_files[i], "REVOCATION", frame, &size) !=
+            MESH_OK) {
+            refused++;
+            continue;
+        }
+        err = gossip_add_revocation(a->machine, node_now(), frame, size, &a->rng, &a->outbox);
+        drain(a, MESH_OK, "add_revocation"); // a refusal is counted below
+        if (err != MESH_OK) {
+            refused++;
+        } else {
+            revocations++;
+        }
+    }
+    const char *token = "none";
+    if (a->http != NULL && fresh->http_token_file[0] != '\0') {
+        char token_error[NODE_HTTP_MESSAGE_SIZE];
+        token = node_http_reload_token(a->http, fresh->http_token_file, token_error) == MESH_OK
+                    ? "reloaded"
+                    : "kept";
+        if (strcmp(token, "kept") == 0) {
+            char quoted[NODE_HTTP_MESSAGE_SIZE + 3];
+            node_log_quote(token_error, quoted, sizeof(quoted));
+            node_log(NODE_LOG_WARN, "http", "token_reload_failed", "error=%s", quoted);
+        }
+    }
+    const char *capacity = "unchanged";
+    if (!advert_content_equal(&fresh->gossip.advert, &a->advert) &&
+        strcmp(fresh->gossip.advert.endpoint, a->advert.endpoint) == 0) {
+        err = gossip_update_advert(a->machine, node_now(), &fresh->gossip.advert, &a->rng,
+                                   &a->outbox);
+        drain(a, err, "update_advert");
+        capacity = err == MESH_OK ? "republished" : "refused";
+        if (err == MESH_OK) {
+            a->advert = fresh->gossip.advert;
+        }
+    }
+    a->reloads++;
+    node_log(NODE_LOG_INFO, "agent", "reloaded",
+             "config=%s log_level=%s revocations=%u revocations_refused=%u token=%s capacity=%s "
+             "restart_needed_for=\"listen advertise control seeds identity gossip http.listen\"",
+             a->config_path, level, revocations, refused, token, capacity);
+    free(fresh);
+}
+
 static void on_frame(agent *a, nng_msg *frame)
 {
     size_t size = nng_msg_len(frame);
@@ -360,6 +888,7 @@ static void on_frame(agent *a, nng_msg *frame)
     mesh_err err = gossip_on_message(a->machine, now, nng_msg_body(frame), (uint32_t) size, &a->rng,
                                      &a->outbox);
     drain(a, err, "on_message");
+    node_metrics_observe(&a->message_rounds, node_now().monotonic_ns - now.monotonic_ns);
 }
 
 static void tick_if_due(agent *a)
@@ -370,6 +899,7 @@ static void tick_if_due(agent *a)
     }
     mesh_err err = gossip_on_tick(a->machine, now, &a->rng, &a->outbox);
     drain(a, err, "on_tick");
+    node_metrics_observe(&a->tick_rounds, node_now().monotonic_ns - now.monotonic_ns);
 }
 
 static void agent_loop(agent *a)
@@ -386,6 +916,12 @@ static void agent_loop(agent *a)
         }
         if (wakeup->control_request != NULL) {
             answer_control(a, wakeup->control_request);
+        }
+        if (wakeup->woken) {
+            if (atomic_exchange(&a->waiter->reload, false)) {
+                agent_reload(a);
+            }
+            serve_http(a);
         }
         if (wakeup->stop) {
             return;
@@ -436,11 +972,11 @@ static int load_identity(const node_config *config,
     return NODE_EXIT_OK;
 }
 
-static int add_revocations(agent *a)
+static int add_revocations(agent *a, const node_config *config)
 {
     static uint8_t frame[WIRE_FRAME_SIZE_MAX];
-    for (uint32_t i = 0; i < a->config->revocation_file_count; i++) {
-        const char *path = a->config->revocation_files[i];
+    for (uint32_t i = 0; i < config->revocation_file_count; i++) {
+        const char *path = config->revocation_files[i];
         uint32_t size = 0;
         if (node_read_armored("agent", path, "REVOCATION", frame, &size) != MESH_OK) {
             return NODE_EXIT_INPUT;
@@ -469,6 +1005,7 @@ static int agent_create_machine(agent *a)
         return rc;
     }
     mcrypto_node_id(settings.keypair.public_key, &a->self_id);
+    memcpy(a->self_public_key, settings.keypair.public_key, MCRYPTO_PUBLIC_KEY_SIZE);
     id_text(&a->self_id, a->self_text);
     // One seed list can serve the whole federation: this node's own
     // endpoints are left out.
@@ -496,11 +1033,71 @@ static int agent_create_machine(agent *a)
     return NODE_EXIT_OK;
 }
 
+/* Opens the ledger at [ledger] path (RocksDB, created when missing) for
+ * this node's key. */
+static int agent_open_ledger(agent *a)
+{
+    const char *path = a->config->ledger_path;
+    if (path[0] == '\0') {
+        return NODE_EXIT_OK;
+    }
+    mesh_err err = ledger_rocks_store_open(path, LEDGER_ROCKS_CREATE, &a->ledger_rocks);
+    if (err != MESH_OK) {
+        node_say_error("agent", "%s: cannot open the ledger: %s (is another agent using it?)", path,
+                       mesh_strerror(err));
+        return node_exit_from_err(err);
+    }
+    a->ledger_iface = ledger_rocks_store_interface(a->ledger_rocks);
+    ledger_config settings;
+    ledger_config_default(&settings);
+    memcpy(settings.self_key, a->self_public_key, LEDGER_KEY_SIZE);
+    settings.half_life_ns = a->config->ledger_half_life_ns;
+    err = ledger_open(&settings, &a->ledger_iface, &a->ledger);
+    if (err != MESH_OK) {
+        node_say_error("agent", "%s: %s%s", path, mesh_strerror(err),
+                       err == MESH_EINVAL     ? " (the ledger belongs to another node key)"
+                       : err == MESH_ECORRUPT ? " (run: fedmesh ledger verify)"
+                                              : "");
+        return node_exit_from_err(err);
+    }
+    uint64_t head = 0;
+    uint8_t hash[LEDGER_HASH_SIZE];
+    ledger_head(a->ledger, &head, hash);
+    node_log(NODE_LOG_INFO, "ledger", "opened", "path=%s head_seq=%llu balance_rows=%u", path,
+             (unsigned long long) head, ledger_balance_count(a->ledger));
+    return NODE_EXIT_OK;
+}
+
+/* SIGTERM: every acknowledgement the ledger still holds is synced before
+ * the goodbye; then the ledger and its store close. */
+static void agent_close_ledger(agent *a, bool flush)
+{
+    if (a->ledger != NULL && flush) {
+        uint64_t started_ns = node_now().monotonic_ns;
+        mesh_err err = ledger_sync(a->ledger, NULL, NULL);
+        uint64_t took_ns = node_now().monotonic_ns - started_ns;
+        node_metrics_observe(&a->ledger_writes, took_ns);
+        uint64_t head = 0;
+        uint8_t hash[LEDGER_HASH_SIZE];
+        ledger_head(a->ledger, &head, hash);
+        node_log(err == MESH_OK ? NODE_LOG_INFO : NODE_LOG_ERROR, "ledger", "flushed",
+                 "head_seq=%llu duration_us=%llu result=%s", (unsigned long long) head,
+                 (unsigned long long) (took_ns / 1000u), mesh_err_name(err));
+    }
+    ledger_close(a->ledger);
+    a->ledger = NULL;
+    ledger_rocks_store_close(a->ledger_rocks);
+    a->ledger_rocks = NULL;
+}
+
 static int agent_run_with_signals(agent *a, signal_waiter *waiter)
 {
     // The identity is checked before any socket opens: a refused
     // certificate never touches the network.
     int rc = agent_create_machine(a);
+    if (rc == NODE_EXIT_OK) {
+        rc = agent_open_ledger(a);
+    }
     if (rc != NODE_EXIT_OK) {
         return rc;
     }
@@ -512,11 +1109,28 @@ static int agent_run_with_signals(agent *a, signal_waiter *waiter)
                        a->config->listen, a->config->control);
         return NODE_EXIT_INTERNAL;
     }
-    rc = add_revocations(a);
+    rc = add_revocations(a, a->config);
     if (rc != NODE_EXIT_OK) {
         return rc;
     }
+    if (a->config->http_listen[0] != '\0') {
+        err = node_http_create(a->config, a->transport, &a->http);
+        if (err == MESH_EAUTH) {
+            return NODE_EXIT_REFUSED; // a token file others can read
+        }
+        if (err == MESH_EIO || err == MESH_EINVAL) {
+            return NODE_EXIT_INPUT;
+        }
+        if (err != MESH_OK) {
+            node_say_error("agent",
+                           "cannot serve the HTTP API on %s (see the log line above); "
+                           "is another agent using this [http] listen?",
+                           a->config->http_listen);
+            return NODE_EXIT_INTERNAL;
+        }
+    }
     waiter->transport = a->transport;
+    a->waiter = waiter;
     if (pthread_create(&waiter->thread, NULL, signal_main, waiter) != 0) {
         node_say_error("agent", "cannot start the signal thread");
         return NODE_EXIT_INTERNAL;
@@ -527,6 +1141,11 @@ static int agent_run_with_signals(agent *a, signal_waiter *waiter)
              a->config->seed_count);
     agent_loop(a);
 
+    // Stopping, bounded by the signal thread's STOP_BOUND_S: the API
+    // first (waiting requests get 503), then the goodbye.
+    node_http_destroy(a->http);
+    a->http = NULL;
+    agent_close_ledger(a, true);
     err = gossip_leave(a->machine, node_now(), &a->rng, &a->outbox);
     drain(a, err, "leave");
     nng_msleep(FLUSH_MS);
@@ -538,17 +1157,19 @@ static int agent_run_with_signals(agent *a, signal_waiter *waiter)
     return NODE_EXIT_OK;
 }
 
-int node_agent_run(const node_config *config)
+int node_agent_run(const node_config *config, const char *config_path, bool log_level_pinned)
 {
-    MESH_ASSERT(config != NULL);
+    MESH_ASSERT(config != NULL && config_path != NULL);
     signal_waiter waiter;
     memset(&waiter, 0, sizeof(waiter));
     atomic_init(&waiter.exiting, false);
+    atomic_init(&waiter.reload, false);
     // Before NNG starts a thread: every thread inherits this mask, so
     // only the signal thread ever sees SIGTERM and SIGINT.
     (void) sigemptyset(&waiter.set);
     (void) sigaddset(&waiter.set, SIGTERM);
     (void) sigaddset(&waiter.set, SIGINT);
+    (void) sigaddset(&waiter.set, SIGHUP);
     (void) sigaddset(&waiter.set, SIGUSR1); /* the loop wakes the signal thread to end it */
     if (pthread_sigmask(SIG_BLOCK, &waiter.set, NULL) != 0) {
         node_say_error("agent", "cannot block signals");
@@ -565,6 +1186,9 @@ int node_agent_run(const node_config *config)
         return NODE_EXIT_INTERNAL;
     }
     a->config = config;
+    a->config_path = config_path;
+    a->log_level_pinned = log_level_pinned;
+    a->advert = config->gossip.advert;
     a->started_ns = node_now().monotonic_ns;
     mesh_outbox_init(&a->outbox, a->items, OUTBOX_ITEMS);
     uint64_t seed = 0;
@@ -573,6 +1197,8 @@ int node_agent_run(const node_config *config)
 
     int rc = agent_run_with_signals(a, &waiter);
 
+    node_http_destroy(a->http);
+    agent_close_ledger(a, false);
     node_transport_destroy(a->transport);
     gossip_destroy(a->machine);
     free(a);

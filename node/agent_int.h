@@ -57,6 +57,7 @@ typedef struct node_wakeup {
     nng_msg *frames[NODE_TRANSPORT_BATCH_MAX];
     nng_msg *control_request;
     bool stop;
+    bool woken; /* someone called node_transport_wake since the last wait */
 } node_wakeup;
 
 /* Listens on config->listen (pull) and config->control (rep). Errors:
@@ -86,11 +87,16 @@ void node_transport_control_reply(node_transport *transport,
                                   uint32_t text_size);
 /* Any thread: asks the loop to stop. Never dropped, never blocks long. */
 void node_transport_request_stop(node_transport *transport);
+/* Any thread: wakes the loop (wakeup.woken): the HTTP API has a request
+ * waiting, or a signal asked for a reload. Never blocks long. */
+void node_transport_wake(node_transport *transport);
 void node_transport_stats_get(node_transport *transport, node_transport_stats *stats_out);
 
 /* Runs the agent until SIGTERM or SIGINT (exit 0) or a fatal error.
- * Prints its own errors. Returns a node_exit code. */
-int node_agent_run(const node_config *config);
+ * config_path is read again on SIGHUP (see agent.c); log_level_pinned
+ * means --log-level was given, so a reload keeps it. Prints its own
+ * errors. Returns a node_exit code. */
+int node_agent_run(const node_config *config, const char *config_path, bool log_level_pinned);
 
 /* Sends one control request ("peers", "stats") to endpoint and returns
  * the reply, NUL-terminated, in *reply_out (free with nng_strfree).

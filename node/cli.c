@@ -43,6 +43,8 @@ static const char usage_text[] =
     "  agent --config NODE.INI        run this node's agent (gossip over NNG)\n"
     "  peers --config NODE.INI [--json]\n"
     "                                 show the running agent's view of the federation\n"
+    "  ledger balance|history|verify|export|reconcile (--ledger DIR | --config NODE.INI)\n"
+    "                                 the ledger of compute lent and borrowed\n"
     "\n"
     "options:\n"
     "  --version                      print the version and exit\n"
@@ -357,6 +359,9 @@ int node_cli_main(int argc, char **argv)
     }
     if (strcmp(command, "peers") == 0) {
         return node_cmd_peers(argc - 1, argv + 1);
+    }
+    if (strcmp(command, "ledger") == 0) {
+        return node_cmd_ledger(argc - 1, argv + 1);
     }
     node_say_error(command, "unknown command; run 'fedmesh --help' for the list");
     return NODE_EXIT_USAGE;

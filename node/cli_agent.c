@@ -29,8 +29,12 @@ static const char agent_usage[] =
     "\n"
     "Runs this node's agent: joins the federation through the configured seeds,\n"
     "gossips this node's signed capacity advert, and detects failed members.\n"
-    "Logs go to stderr, one key=value line per event. SIGTERM or SIGINT makes the\n"
-    "agent say goodbye to its peers and exit 0. Every config key is described in\n"
+    "With [http] listen set it serves the HTTP API and /metrics (README \"HTTP API\").\n"
+    "Logs go to stderr, one key=value line per event (level, component, event);\n"
+    "--log-level overrides [node] log_level and is kept across reloads.\n"
+    "Signals: SIGTERM or SIGINT: say goodbye to the peers and exit 0 within 5 s;\n"
+    "SIGHUP: reload the log level, revocation files, HTTP token and capacity from\n"
+    "NODE.INI, and log what was reloaded. Every config key is described in\n"
     "docs/node.example.ini.\n";
 
 static const char peers_usage[] =
@@ -97,7 +101,7 @@ int node_cmd_agent(int argc, char **argv)
         return NODE_EXIT_INPUT;
     }
     node_log_set_level(log_level_text != NULL ? override : config->log_level);
-    int rc = node_agent_run(config);
+    int rc = node_agent_run(config, config_path, log_level_text != NULL);
     free(config);
     return rc;
 }

@@ -39,6 +39,7 @@ typedef enum key_kind {
     KIND_MS,            /* milliseconds, stored as ns */
     KIND_S,             /* seconds, stored as ns */
     KIND_RESOURCE,      /* a capacity amount or price; see resource_* below */
+    KIND_HTTP_LISTEN,   /* http://HOST:PORT */
 } key_kind;
 
 /* The fields of one resource class in [capacity]. */
@@ -71,6 +72,11 @@ typedef enum key_id {
     KEY_INDIRECT_PROBES,
     KEY_DIGEST_PAGES,
     KEY_BYTES_PER_S,
+    KEY_HTTP_LISTEN,
+    KEY_HTTP_TOKEN_FILE,
+    KEY_HTTP_BODY_MAX,
+    KEY_LEDGER_PATH,
+    KEY_LEDGER_HALF_LIFE,
     KEY_RESOURCE, /* every fixed [capacity] resource key shares this id */
 } key_id;
 
@@ -138,12 +144,17 @@ static const key_spec keys[] = {
     {"gossip", "digest_pages_per_round", KEY_DIGEST_PAGES, KIND_U64, 1, WIRE_DIGEST_PAGES_MAX, 0,
      0},
     {"gossip", "bytes_per_s_per_peer_max", KEY_BYTES_PER_S, KIND_U64, 65536, 1073741824ull, 0, 0},
+    {"http", "listen", KEY_HTTP_LISTEN, KIND_HTTP_LISTEN, 0, 0, 0, 0},
+    {"http", "token_file", KEY_HTTP_TOKEN_FILE, KIND_PATH, 0, 0, 0, 0},
+    {"http", "body_max", KEY_HTTP_BODY_MAX, KIND_U64, 256, NODE_CONFIG_HTTP_BODY_MAX_MAX, 0, 0},
+    {"ledger", "path", KEY_LEDGER_PATH, KIND_PATH, 0, 0, 0, 0},
+    {"ledger", "half_life_s", KEY_LEDGER_HALF_LIFE, KIND_S, 60, 365 * DAY_S, 0, 0},
 };
 
 #define KEY_COUNT   (sizeof(keys) / sizeof(keys[0]))
 #define CLASS_COUNT 3u
 
-static const char *const sections[] = {"node", "capacity", "gossip"};
+static const char *const sections[] = {"node", "capacity", "gossip", "http", "ledger"};
 static const uint32_t class_of_index[CLASS_COUNT] = {WIRE_RESOURCE_VCPU, WIRE_RESOURCE_MEMORY_GIB,
                                                      WIRE_RESOURCE_STORAGE_GIB};
 static const char *const field_suffix[FIELD_COUNT] = {"total", "free", "lendable",
@@ -253,7 +264,7 @@ static char *read_line(char *str, int num, void *stream)
         if (!section_known(c + 1, (size_t) (end - c - 1))) {
             fail_at(p, MESH_EPROTO,
                     "unknown section [%.*s]; sections are [node], [capacity], "
-                    "[gossip]",
+                    "[gossip], [http], [ledger]",
                     (int) (end - c - 1), c + 1);
             return NULL;
         }
@@ -289,6 +300,11 @@ static bool model_valid(const char *model, size_t size)
         }
     }
     return true;
+}
+
+bool node_config_model_valid(const char *model)
+{
+    return model_valid(model, strlen(model));
 }
 
 /* Printable ASCII without spaces, at most WIRE_ENDPOINT_SIZE_MAX bytes. */
@@ -470,6 +486,27 @@ static void set_endpoint(parser *p, const key_spec *key, const char *value, char
     (void) copy_text(out, NODE_CONFIG_ENDPOINT_SIZE, value, strlen(value));
 }
 
+/* [http] listen: http://HOST:PORT, checked like a tcp:// endpoint. https://
+ * is refused: the API has no TLS configuration yet (put a TLS proxy in
+ * front, or keep it on 127.0.0.1). */
+static void set_http_listen(parser *p, const key_spec *key, const char *value)
+{
+    static const char scheme[] = "http://";
+    char as_tcp[NODE_CONFIG_ENDPOINT_SIZE + 8];
+    bool valid = strncmp(value, scheme, sizeof(scheme) - 1) == 0 &&
+                 strlen(value) < NODE_CONFIG_ENDPOINT_SIZE &&
+                 snprintf(as_tcp, sizeof(as_tcp), "tcp://%s", value + sizeof(scheme) - 1) > 0 &&
+                 node_config_endpoint_valid(as_tcp);
+    if (!valid) {
+        fail_at(p, MESH_EINVAL,
+                "%s: '%s' is not http://HOST:PORT (port 1..65535; https:// is not supported: "
+                "keep the API on 127.0.0.1 or put a TLS proxy in front)",
+                key->name, value);
+        return;
+    }
+    (void) copy_text(p->config->http_listen, sizeof(p->config->http_listen), value, strlen(value));
+}
+
 static void set_number(parser *p, const key_spec *key, uint64_t value)
 {
     gossip_config *settings = &p->config->gossip;
@@ -524,6 +561,12 @@ static void set_number(parser *p, const key_spec *key, uint64_t value)
         break;
     case KEY_BYTES_PER_S:
         settings->bytes_per_s_per_peer_max = value;
+        break;
+    case KEY_HTTP_BODY_MAX:
+        p->config->http_body_max = (uint32_t) value;
+        break;
+    case KEY_LEDGER_HALF_LIFE:
+        p->config->ledger_half_life_ns = ns;
         break;
     default:
         MESH_ASSERT(false && "set_number: a key of another kind");
@@ -622,6 +665,8 @@ static void set_value(parser *p, const key_spec *key, const char *value)
     case KIND_PATH: {
         char *out = key->id == KEY_KEY_FILE           ? config->key_file
                     : key->id == KEY_CERTIFICATE_FILE ? config->certificate_file
+                    : key->id == KEY_HTTP_TOKEN_FILE  ? config->http_token_file
+                    : key->id == KEY_LEDGER_PATH      ? config->ledger_path
                                                       : config->root_public_key_file;
         resolve_path(p, key, value, strlen(value), out);
         return;
@@ -664,6 +709,9 @@ static void set_value(parser *p, const key_spec *key, const char *value)
         }
         set_number(p, key, number);
         return;
+    case KIND_HTTP_LISTEN:
+        set_http_listen(p, key, value);
+        return;
     case KIND_RESOURCE:
         MESH_ASSERT(key->resource_index < CLASS_COUNT);
         set_resource_field(p, key->name, &p->classes[key->resource_index], key->field, key->min,
@@ -691,8 +739,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
     }
     if (section[0] == '\0') {
         fail_at(p, MESH_EPROTO,
-                "'%s' before any section; put it under [node], [capacity] or "
-                "[gossip]",
+                "'%s' before any section; put it under [node], [capacity], "
+                "[gossip], [http] or [ledger]",
                 name);
         return 0;
     }
@@ -821,6 +869,12 @@ static void finish(parser *p)
                             config->name);
         MESH_ASSERT(used > 0 && (size_t) used < sizeof(config->control));
     }
+    if (config->http_listen[0] != '\0' && !key_given(p, KEY_HTTP_TOKEN_FILE)) {
+        fail_at(p, MESH_EINVAL,
+                "[http] token_file is required when [http] listen is set (a file holding the "
+                "bearer token, mode 0600)");
+        return;
+    }
     gossip_config *settings = &config->gossip;
     if (settings->probe_timeout_ns >= settings->probe_interval_ns) {
         fail_at(p, MESH_EINVAL,
@@ -916,6 +970,8 @@ mesh_err node_config_parse(const char *text,
     p->config = config_out;
     memset(config_out, 0, sizeof(*config_out));
     config_out->log_level = NODE_LOG_INFO;
+    config_out->http_body_max = NODE_CONFIG_HTTP_BODY_MAX_DEFAULT;
+    config_out->ledger_half_life_ns = NODE_CONFIG_LEDGER_HALF_LIFE_S_DEFAULT * MESH_NS_PER_S;
     gossip_config_default(&config_out->gossip);
 
     if (text_size > NODE_CONFIG_FILE_SIZE_MAX) {

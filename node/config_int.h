@@ -37,6 +37,13 @@
 #define NODE_CONFIG_ERROR_SIZE      512u
 #define NODE_CONFIG_ENDPOINT_SIZE   (WIRE_ENDPOINT_SIZE_MAX + 1u)
 
+/* [http] body_max: default and ceiling, in bytes. */
+#define NODE_CONFIG_HTTP_BODY_MAX_DEFAULT 65536u
+#define NODE_CONFIG_HTTP_BODY_MAX_MAX     1048576u
+
+/* [ledger] half_life_s: the reciprocity half-life; default one day. */
+#define NODE_CONFIG_LEDGER_HALF_LIFE_S_DEFAULT 86400u
+
 typedef struct node_config {
     /* [node] */
     char name[WIRE_NAME_SIZE_MAX + 1];
@@ -51,6 +58,17 @@ typedef struct node_config {
     uint32_t seed_count;
     char seeds[GOSSIP_SEEDS_MAX][NODE_CONFIG_ENDPOINT_SIZE];
     node_log_level log_level;
+
+    /* [http]: the API for schedulers and operators (node/http_int.h).
+     * http_listen empty: no API. */
+    char http_listen[NODE_CONFIG_ENDPOINT_SIZE];
+    char http_token_file[NODE_CONFIG_PATH_SIZE_MAX];
+    uint32_t http_body_max; /* bytes of a request body, at most */
+
+    /* [ledger]: the RocksDB directory (empty: not configured) and the
+     * reciprocity half-life. */
+    char ledger_path[NODE_CONFIG_PATH_SIZE_MAX];
+    uint64_t ledger_half_life_ns;
 
     /* [capacity] and [gossip]: limits, timings (in ns) and the advert
      * content (resources sorted by class and model, carbon, endpoint =
@@ -83,5 +101,9 @@ MESH_MUST_USE mesh_err node_config_load(const char *path,
  * ASCII without spaces, at most WIRE_ENDPOINT_SIZE_MAX bytes: the only
  * kind of endpoint the agent dials. */
 bool node_config_endpoint_valid(const char *endpoint);
+
+/* True when model is a GPU model name: 1..WIRE_MODEL_SIZE_MAX bytes of
+ * [A-Za-z0-9._-] (the [capacity] gpu.<MODEL> keys, the API's load reports). */
+bool node_config_model_valid(const char *model);
 
 #endif /* NODE_CONFIG_INT_H */

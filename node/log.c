@@ -9,6 +9,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -17,7 +18,8 @@
 
 #define LOG_LINE_SIZE_MAX 2048u
 
-static node_log_level log_level_min = NODE_LOG_INFO;
+// Atomic: SIGHUP changes it on the loop thread while others log.
+static atomic_int log_level_min = NODE_LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -49,12 +51,12 @@ const char *node_log_level_name(node_log_level level)
 void node_log_set_level(node_log_level level)
 {
     MESH_ASSERT((uint32_t) level < MESH_ARRAY_COUNT(level_names));
-    log_level_min = level;
+    atomic_store(&log_level_min, (int) level);
 }
 
 bool node_log_enabled(node_log_level level)
 {
-    return level >= log_level_min;
+    return (int) level >= atomic_load(&log_level_min);
 }
 
 void node_log_quote(const char *text, char *out, uint32_t out_size)

@@ -6,8 +6,12 @@
  *     member=fm5k3... name=fr-par-1 state=down
  *
  * Lines are written with one stdio call each, so lines from several
- * threads never interleave. The level is set once at start-up, before any
- * thread exists, and only read afterwards.
+ * threads never interleave. The level is atomic: it is set at start-up
+ * and again by a SIGHUP reload, while other threads log.
+ *
+ * Components: agent (start, stop, signals, reloads), gossip (membership),
+ * transport (NNG sockets), http (the API: listening, unauthorized
+ * requests, load reports, every request at debug, server errors at warn).
  */
 #ifndef NODE_LOG_INT_H
 #define NODE_LOG_INT_H
@@ -28,7 +32,7 @@ typedef enum node_log_level {
 MESH_MUST_USE mesh_err node_log_level_parse(const char *text, node_log_level *level_out);
 const char *node_log_level_name(node_log_level level);
 
-/* Sets the lowest level written; call once before starting threads. */
+/* Sets the lowest level written; any thread, any time. */
 void node_log_set_level(node_log_level level);
 bool node_log_enabled(node_log_level level);
 

@@ -58,5 +58,6 @@ int node_cmd_cert(int argc, char **argv);
 int node_cmd_sim(int argc, char **argv);
 int node_cmd_agent(int argc, char **argv);
 int node_cmd_peers(int argc, char **argv);
+int node_cmd_ledger(int argc, char **argv);
 
 #endif /* NODE_NODE_INT_H */

@@ -63,6 +63,7 @@ struct node_transport {
     uint32_t queue_count;
     nng_msg *control_request;
     bool stop;
+    bool woken; /* node_transport_wake: the HTTP API or a signal has work */
     bool closing;
     uint64_t frames_received;
     uint64_t queue_dropped;
@@ -305,7 +306,8 @@ void node_transport_destroy(node_transport *transport)
 
 static bool something_waiting(const node_transport *transport)
 {
-    return transport->queue_count > 0 || transport->control_request != NULL || transport->stop;
+    return transport->queue_count > 0 || transport->control_request != NULL || transport->stop ||
+           transport->woken;
 }
 
 void node_transport_wait(node_transport *transport, uint64_t deadline_ns, node_wakeup *wakeup_out)
@@ -315,6 +317,7 @@ void node_transport_wait(node_transport *transport, uint64_t deadline_ns, node_w
     wakeup_out->frame_count = 0;
     wakeup_out->control_request = NULL;
     wakeup_out->stop = false;
+    wakeup_out->woken = false;
     nng_mtx_lock(transport->mutex);
     for (uint32_t rounds = 0; !something_waiting(transport) && rounds < 2; rounds++) {
         uint64_t now_ns = node_now().monotonic_ns;
@@ -338,6 +341,17 @@ void node_transport_wait(node_transport *transport, uint64_t deadline_ns, node_w
     wakeup_out->control_request = transport->control_request;
     transport->control_request = NULL;
     wakeup_out->stop = transport->stop;
+    wakeup_out->woken = transport->woken;
+    transport->woken = false;
+    nng_mtx_unlock(transport->mutex);
+}
+
+void node_transport_wake(node_transport *transport)
+{
+    MESH_ASSERT(transport != NULL);
+    nng_mtx_lock(transport->mutex);
+    transport->woken = true;
+    nng_cv_wake1(transport->wake);
     nng_mtx_unlock(transport->mutex);
 }
 

@@ -7,7 +7,9 @@ FEDMESH_BUILD_PACKAGES="gcc make cmake pkg-config libnng-dev libmsgpack-dev libs
   librocksdb-dev libinih-dev libjansson-dev iproute2"
 # What the test suite needs on top (clang for fuzzing, lint tools, valgrind).
 FEDMESH_TEST_PACKAGES="libcmocka-dev clang clang-format-14 clang-tidy-14 valgrind
-  libclang-rt-14-dev"
+  libclang-rt-14-dev curl jq prometheus"
+# prometheus: for promtool (integration.metrics_promtool); curl and jq drive
+# the HTTP API tests and the demo.
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

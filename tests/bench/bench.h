@@ -17,11 +17,13 @@ typedef struct bench_options {
     bool json;
     uint32_t rounds;   /* interleaved rounds; the median is reported */
     uint64_t round_ns; /* target duration of one round of one side */
+    const char *dir;   /* ledger: where the databases go; NULL: the current directory */
 } bench_options;
 
 uint64_t bench_clock_ns(void);
 double bench_median(double *values, uint32_t count);
 
 int bench_crypto(const bench_options *options);
+int bench_ledger(const bench_options *options);
 
 #endif

@@ -2,6 +2,7 @@
  * tests/bench/bench_main.c: fedmesh-bench, the benchmark driver.
  *
  *     fedmesh-bench crypto [--json] [--rounds N] [--round-ms MS]
+ *     fedmesh-bench ledger [--json] [--rounds N] [--round-ms MS] [--dir DIR]
  *
  * Prints one JSON object with --json, a short table otherwise.
  */
@@ -38,7 +39,9 @@ double bench_median(double *values, uint32_t count)
     return (values[count / 2 - 1] + values[count / 2]) / 2.0;
 }
 
-static const char usage[] = "usage: fedmesh-bench crypto [--json] [--rounds N] [--round-ms MS]\n";
+static const char usage[] =
+    "usage: fedmesh-bench crypto|ledger [--json] [--rounds N] [--round-ms MS]\n"
+    "       (ledger: [--dir DIR], a directory on a real disk)\n";
 
 static int parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
 {
@@ -67,6 +70,8 @@ int main(int argc, char **argv)
                    parse_u32(argv[i + 1], 1, BENCH_ROUNDS_MAX, &value) == 0) {
             options.rounds = value;
             i++;
+        } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+            options.dir = argv[++i];
         } else if (strcmp(argv[i], "--round-ms") == 0 && i + 1 < argc &&
                    parse_u32(argv[i + 1], 1, 60000, &value) == 0) {
             options.round_ns = (uint64_t) value * 1000000ull;
@@ -78,6 +83,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "crypto") == 0) {
         return bench_crypto(&options);
+    }
+    if (strcmp(argv[1], "ledger") == 0) {
+        return bench_ledger(&options);
     }
     (void) fputs(usage, stderr);
     return 2;

@@ -1,0 +1,1036 @@
+/*
+ * node/cli_ledger.c: `fedmesh ledger ...`, the operator's tools on a
+ * node's ledger (RocksDB, ledger/): balance, history, verify, export,
+ * reconcile; and two test and maintenance tools, append (a deterministic
+ * writer of signed demo records that acknowledges each record only after
+ * its batch is synced; the crash test kills it) and tamper (changes one
+ * byte of one stored entry, for the tamper test).
+ *
+ * The ledger directory comes from --ledger DIR, or from the node's
+ * config (--config NODE.INI, [ledger] path). Reading commands open the
+ * database read-only, so they work beside a running agent; append and
+ * tamper open it for writing.
+ *
+ * Peers are named by node id ("fm..."), derived from the public keys the
+ * records carry. Amounts are printed in unit-hours with three decimals
+ * (the ledger keeps integer milli-units); --json prints the integers.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "ledger/ledger.h"
+#include "ledger/store_rocks.h"
+#include "node/config_int.h"
+#include "node/node_int.h"
+
+#define LEDGER_CMD "ledger"
+
+static void put_be64(uint8_t *out, uint64_t value)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t) (value & 0xff);
+        value >>= 8;
+    }
+}
+
+static const char ledger_usage[] =
+    "usage: fedmesh ledger <command> (--ledger DIR | --config NODE.INI) [options]\n"
+    "\n"
+    "  balance [--peer ID] [--json]        lent and borrowed per peer and resource class,\n"
+    "                                      and each peer's reciprocity score now\n"
+    "  history [--peer ID] [--since T] [--until T] [--json]\n"
+    "                                      journal entries, oldest first\n"
+    "  verify [--json]                     recompute the hash chain, signatures, balances,\n"
+    "                                      leases and indexes from the journal; exit 1 and\n"
+    "                                      name the first bad entry on any difference\n"
+    "  export --format csv|jsonl [--peer ID] [--since T] [--until T]\n"
+    "                                      usage records for accounting (see README)\n"
+    "  reconcile --other DIR [--peer ID] [--json]\n"
+    "                                      compare the records shared with the owner of\n"
+    "                                      the ledger in DIR; exit 1 when they differ\n"
+    "\n"
+    "test and maintenance tools (they write to the ledger):\n"
+    "  append --demo-seed S [--as K] [--peers P] [--count N] [--batch B] [--unsigned]\n"
+    "                                      walk N more records of a demo stream (leases\n"
+    "                                      among parties 0..P whose keys come from seed\n"
+    "                                      S, signed by both) and write those party K is\n"
+    "                                      in, B per synced batch; prints 'ack SEQ' only\n"
+    "                                      once its batch is synced; resumes where the\n"
+    "                                      ledger ends; --unsigned: no signatures (load\n"
+    "                                      tests, where signing would be the bottleneck)\n"
+    "  tamper --seq N [--byte I]           flip one byte of entry N (default: its middle)\n"
+    "\n"
+    "T is YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @UNIXSECONDS; ID is a node id (fm...).\n"
+    "The ledger path comes from --ledger, or from [ledger] path in --config.\n"
+    "Exit codes: 0 ok, 1 verify or reconcile found a difference, 2 usage,\n"
+    "3 no ledger or unreadable, 5 internal error.\n";
+
+enum {
+    OPT_LEDGER = 1u << 0,
+    OPT_CONFIG = 1u << 1,
+    OPT_JSON = 1u << 2,
+    OPT_PEER = 1u << 3,
+    OPT_SINCE = 1u << 4,
+    OPT_UNTIL = 1u << 5,
+    OPT_FORMAT = 1u << 6,
+    OPT_OTHER = 1u << 7,
+    OPT_DEMO_SEED = 1u << 8,
+    OPT_AS = 1u << 9,
+    OPT_PEERS = 1u << 10,
+    OPT_COUNT = 1u << 11,
+    OPT_BATCH = 1u << 12,
+    OPT_SEQ = 1u << 13,
+    OPT_BYTE = 1u << 14,
+    OPT_UNSIGNED = 1u << 15,
+};
+
+typedef struct ledger_args {
+    const char *command; /* "ledger balance" and so on, for messages */
+    uint32_t given;      /* OPT_* seen */
+    const char *ledger_dir;
+    const char *config_path;
+    const char *other_dir;
+    const char *format;
+    mesh_node_id peer;
+    int64_t since_ns;
+    int64_t until_ns;
+    uint64_t demo_seed;
+    uint32_t as_index;
+    uint32_t peer_count;
+    uint64_t count;
+    uint32_t batch;
+    uint64_t seq;
+    uint32_t byte_index;
+    uint64_t half_life_ns;
+    char path[NODE_CONFIG_PATH_SIZE_MAX];
+} ledger_args;
+
+static int ledger_usage_error(const ledger_args *args, const char *message)
+{
+    node_say_error(args->command, "%s", message);
+    (void) fputs(ledger_usage, stderr);
+    return NODE_EXIT_USAGE;
+}
+
+static bool parse_number(const char *text, int64_t max, uint64_t *out)
+{
+    int64_t value = 0;
+    if (node_parse_i64(text, 0, max, &value) != MESH_OK) {
+        return false;
+    }
+    *out = (uint64_t) value;
+    return true;
+}
+
+// Parses one option into args; false on a bad value.
+static bool parse_option(ledger_args *args, int c, const char *value)
+{
+    uint64_t number = 0;
+    switch (c) {
+    case OPT_LEDGER:
+        args->ledger_dir = value;
+        return true;
+    case OPT_CONFIG:
+        args->config_path = value;
+        return true;
+    case OPT_OTHER:
+        args->other_dir = value;
+        return true;
+    case OPT_FORMAT:
+        args->format = value;
+        return strcmp(value, "csv") == 0 || strcmp(value, "jsonl") == 0;
+    case OPT_PEER:
+        return mcrypto_node_id_parse(value, &args->peer) == MESH_OK;
+    case OPT_SINCE:
+        return node_parse_time(value, &args->since_ns) == MESH_OK;
+    case OPT_UNTIL:
+        return node_parse_time(value, &args->until_ns) == MESH_OK;
+    case OPT_DEMO_SEED:
+        return parse_number(value, INT64_MAX, &args->demo_seed);
+    case OPT_AS:
+        if (!parse_number(value, 7, &number)) {
+            return false;
+        }
+        args->as_index = (uint32_t) number;
+        return true;
+    case OPT_PEERS:
+        if (!parse_number(value, 7, &number) || number == 0) {
+            return false;
+        }
+        args->peer_count = (uint32_t) number;
+        return true;
+    case OPT_COUNT:
+        return parse_number(value, 1000000000, &args->count);
+    case OPT_BATCH:
+        if (!parse_number(value, 1024, &number) || number == 0) {
+            return false;
+        }
+        args->batch = (uint32_t) number;
+        return true;
+    case OPT_SEQ:
+        return parse_number(value, INT64_MAX, &args->seq) && args->seq > 0;
+    case OPT_BYTE:
+        if (!parse_number(value, LEDGER_VALUE_SIZE_MAX, &number)) {
+            return false;
+        }
+        args->byte_index = (uint32_t) number;
+        return true;
+    default:
+        return true; /* OPT_JSON, OPT_UNSIGNED */
+    }
+}
+
+// Parses argv (from the subcommand's name on) allowing the options in
+// allowed; resolves the ledger path. Returns NODE_EXIT_OK or an exit code.
+static int parse_args(int argc, char **argv, uint32_t allowed, ledger_args *args)
+{
+    static const struct option options[] = {{"ledger", required_argument, NULL, OPT_LEDGER},
+                                            {"config", required_argument, NULL, OPT_CONFIG},
+                                            {"json", no_argument, NULL, OPT_JSON},
+                                            {"peer", required_argument, NULL, OPT_PEER},
+                                            {"since", required_argument, NULL, OPT_SINCE},
+                                            {"until", required_argument, NULL, OPT_UNTIL},
+                                            {"format", required_argument, NULL, OPT_FORMAT},
+                                            {"other", required_argument, NULL, OPT_OTHER},
+                                            {"demo-seed", required_argument, NULL, OPT_DEMO_SEED},
+                                            {"as", required_argument, NULL, OPT_AS},
+                                            {"peers", required_argument, NULL, OPT_PEERS},
+                                            {"count", required_argument, NULL, OPT_COUNT},
+                                            {"batch", required_argument, NULL, OPT_BATCH},
+                                            {"seq", required_argument, NULL, OPT_SEQ},
+                                            {"byte", required_argument, NULL, OPT_BYTE},
+                                            {"unsigned", no_argument, NULL, OPT_UNSIGNED},
+                                            {NULL, 0, NULL, 0}};
+    args->half_life_ns = 86400ull * MESH_NS_PER_S;
+    args->peer_count = 2;
+    args->count = 1000;
+    args->batch = 100;
+    args->until_ns = INT64_MAX;
+    args->since_ns = INT64_MIN;
+    optind = 1;
+    opterr = 0;
+    int c = 0;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (c == '?' || c == ':' || ((uint32_t) c & allowed) == 0) {
+            char message[128];
+            (void) snprintf(message, sizeof(message), "unknown or misplaced option '%s'",
+                            optind > 0 && optind <= argc ? argv[optind - 1] : "?");
+            return ledger_usage_error(args, message);
+        }
+        if (!parse_option(args, c, optarg)) {
+            char message[160];
+            (void) snprintf(message, sizeof(message), "bad value '%s' for %s",
+                            optarg != NULL ? optarg : "", argv[optind - 1]);
+            return ledger_usage_error(args, message);
+        }
+        args->given |= (uint32_t) c;
+    }
+    if (optind != argc) {
+        return ledger_usage_error(args, "unexpected argument");
+    }
+    bool has_ledger = (args->given & OPT_LEDGER) != 0;
+    bool has_config = (args->given & OPT_CONFIG) != 0;
+    if (has_ledger == has_config) {
+        return ledger_usage_error(args, "give exactly one of --ledger DIR and --config NODE.INI");
+    }
+    if (has_ledger) {
+        if (strlen(args->ledger_dir) >= sizeof(args->path)) {
+            return ledger_usage_error(args, "--ledger: path too long");
+        }
+        (void) snprintf(args->path, sizeof(args->path), "%s", args->ledger_dir);
+        return NODE_EXIT_OK;
+    }
+    node_config *config = calloc(1, sizeof(*config));
+    if (config == NULL) {
+        node_say_error(args->command, "out of memory");
+        return NODE_EXIT_INTERNAL;
+    }
+    char error[NODE_CONFIG_ERROR_SIZE];
+    mesh_err err = node_config_load(args->config_path, config, error);
+    int rc = NODE_EXIT_OK;
+    if (err != MESH_OK) {
+        node_say_error(args->command, "%s", error);
+        rc = err == MESH_EIO ? NODE_EXIT_INPUT : NODE_EXIT_USAGE;
+    } else if (config->ledger_path[0] == '\0') {
+        node_say_error(args->command, "%s: [ledger] path is not set; add it, or use --ledger DIR",
+                       args->config_path);
+        rc = NODE_EXIT_USAGE;
+    } else {
+        (void) snprintf(args->path, sizeof(args->path), "%s", config->ledger_path);
+        args->half_life_ns = config->ledger_half_life_ns;
+    }
+    free(config);
+    return rc;
+}
+
+static int open_store(const ledger_args *args,
+                      const char *path,
+                      ledger_rocks_mode mode,
+                      ledger_rocks_store **store_out)
+{
+    mesh_err err = ledger_rocks_store_open(path, mode, store_out);
+    if (err == MESH_ENOTFOUND) {
+        node_say_error(args->command, "%s: no ledger here; check the path", path);
+        return NODE_EXIT_INPUT;
+    }
+    if (err != MESH_OK) {
+        node_say_error(args->command, "%s: cannot open the ledger (%s)", path, mesh_strerror(err));
+        return NODE_EXIT_INTERNAL;
+    }
+    return NODE_EXIT_OK;
+}
+
+// parse_args, then open_store on the ledger path.
+static int parse_and_open(int argc,
+                          char **argv,
+                          uint32_t allowed,
+                          ledger_rocks_mode mode,
+                          ledger_args *args,
+                          ledger_rocks_store **store_out)
+{
+    int rc = parse_args(argc, argv, allowed, args);
+    if (rc != NODE_EXIT_OK) {
+        return rc;
+    }
+    return open_store(args, args->path, mode, store_out);
+}
+
+static int open_ledger(const ledger_args *args, const ledger_store *store, ledger **ledger_out)
+{
+    ledger_config config;
+    ledger_config_default(&config);
+    config.half_life_ns = args->half_life_ns;
+    config.leases_max = 1u << 20;
+    config.balance_rows_max = 1u << 16;
+    config.peers_max = 1u << 14;
+    config.group_records_max = 1024;
+    mesh_err err = ledger_open(&config, store, ledger_out);
+    if (err != MESH_OK) {
+        node_say_error(args->command, "%s: %s%s", args->path, mesh_strerror(err),
+                       err == MESH_ECORRUPT ? "; run 'fedmesh ledger verify'" : "");
+        return err == MESH_ENOTFOUND || err == MESH_ECORRUPT ? NODE_EXIT_INPUT : NODE_EXIT_INTERNAL;
+    }
+    return NODE_EXIT_OK;
+}
+
+static void node_id_text(const uint8_t *public_key, char text[MCRYPTO_NODE_ID_TEXT_SIZE])
+{
+    mesh_node_id id;
+    mcrypto_node_id(public_key, &id);
+    mcrypto_node_id_format(&id, text);
+}
+
+static bool key_is_peer(const ledger_args *args, const uint8_t *public_key)
+{
+    if ((args->given & OPT_PEER) == 0) {
+        return true;
+    }
+    mesh_node_id id;
+    mcrypto_node_id(public_key, &id);
+    return mesh_node_id_equal(&id, &args->peer);
+}
+
+static void format_milli(uint64_t milli, char *text, size_t text_size)
+{
+    (void) snprintf(text, text_size, "%" PRIu64 ".%03" PRIu64, milli / 1000, milli % 1000);
+}
+
+static int print_json(const ledger_args *args, json_t *object)
+{
+    if (object == NULL) {
+        node_say_error(args->command, "cannot build JSON output");
+        return NODE_EXIT_INTERNAL;
+    }
+    int rc = json_dumpf(object, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(object);
+    (void) fputc('\n', stdout);
+    return rc == 0 ? NODE_EXIT_OK : NODE_EXIT_INTERNAL;
+}
+
+/* balance */
+
+static int balance_print(const ledger_args *args, const ledger *l, int64_t now_ns)
+{
+    bool json = (args->given & OPT_JSON) != 0;
+    char self[MCRYPTO_NODE_ID_TEXT_SIZE];
+    node_id_text(ledger_self_key(l), self);
+    json_t *rows = json_array();
+    json_t *peers = json_array();
+    if (!json) {
+        (void) printf("ledger of %s\n%-30s %-18s %-12s %16s %16s\n", self, "peer", "class", "model",
+                      "lent", "borrowed");
+    }
+    uint32_t count = ledger_balance_count(l);
+    const uint8_t *last_peer = NULL;
+    ledger_balance previous;
+    for (uint32_t i = 0; i <= count; i++) {
+        ledger_balance row;
+        if (i < count) {
+            ledger_balance_at(l, i, &row);
+        }
+        // After the last row of a peer: its totals and score.
+        if (last_peer != NULL &&
+            (i == count || memcmp(row.peer_key, last_peer, LEDGER_KEY_SIZE) != 0)) {
+            char peer[MCRYPTO_NODE_ID_TEXT_SIZE];
+            node_id_text(last_peer, peer);
+            uint64_t lent = 0;
+            uint64_t borrowed = 0;
+            ledger_peer_totals(l, last_peer, &lent, &borrowed);
+            int64_t score = ledger_reciprocity(l, last_peer, now_ns);
+            if (json) {
+                (void) json_array_append_new(
+                    peers, json_pack("{s:s, s:I, s:I, s:I}", "peer", peer, "lent_milli",
+                                     (json_int_t) lent, "borrowed_milli", (json_int_t) borrowed,
+                                     "reciprocity_milli", (json_int_t) score));
+            } else {
+                char a[32];
+                char b[32];
+                format_milli(lent, a, sizeof(a));
+                format_milli(borrowed, b, sizeof(b));
+                (void) printf("%-30s %-31s %16s %16s  (vCPU-hour equivalents; reciprocity "
+                              "%+.3f)\n",
+                              peer, "total", a, b, (double) score / 1000.0);
+            }
+            last_peer = NULL;
+        }
+        if (i == count) {
+            break;
+        }
+        previous = row;
+        if (!key_is_peer(args, row.peer_key)) {
+            continue;
+        }
+        last_peer = previous.peer_key;
+        char peer[MCRYPTO_NODE_ID_TEXT_SIZE];
+        node_id_text(row.peer_key, peer);
+        if (json) {
+            (void) json_array_append_new(
+                rows, json_pack("{s:s, s:s, s:s, s:I, s:I}", "peer", peer, "class",
+                                ledger_class_name(row.resource_class), "model", row.model,
+                                "lent_milli", (json_int_t) row.lent_milli, "borrowed_milli",
+                                (json_int_t) row.borrowed_milli));
+        } else {
+            char a[32];
+            char b[32];
+            format_milli(row.lent_milli, a, sizeof(a));
+            format_milli(row.borrowed_milli, b, sizeof(b));
+            (void) printf("%-30s %-18s %-12s %16s %16s\n", peer,
+                          ledger_class_name(row.resource_class),
+                          row.model[0] != '\0' ? row.model : "-", a, b);
+        }
+    }
+    if (!json) {
+        json_decref(rows);
+        json_decref(peers);
+        return NODE_EXIT_OK;
+    }
+    uint64_t head = 0;
+    ledger_head(l, &head, NULL);
+    return print_json(args, json_pack("{s:s, s:I, s:o, s:o}", "self", self, "head_seq",
+                                      (json_int_t) head, "balances", rows, "peers", peers));
+}
+
+static int cmd_balance(ledger_args *args, int argc, char **argv)
+{
+    ledger_rocks_store *rocks = NULL;
+    int rc = parse_and_open(argc, argv, OPT_LEDGER | OPT_CONFIG | OPT_JSON | OPT_PEER,
+                            LEDGER_ROCKS_READ_ONLY, args, &rocks);
+    if (rc != NODE_EXIT_OK) {
+        return rc;
+    }
+    ledger_store store = ledger_rocks_store_interface(rocks);
+    ledger *l = NULL;
+    rc = open_ledger(args, &store, &l);
+    if (rc == NODE_EXIT_OK) {
+        rc = balance_print(args, l, node_now().realtime_ns);
+    }
+    ledger_close(l);
+    ledger_rocks_store_close(rocks);
+    return rc;
+}
+
+/* history and export: one walk, three printers. */
+
+typedef enum walk_format { WALK_TEXT, WALK_JSON, WALK_JSONL, WALK_CSV } walk_format;
+
+typedef struct walk_context {
+    const ledger_args *args;
+    const uint8_t *self_key;
+    walk_format format;
+    uint64_t printed;
+} walk_context;
+
+/* The text forms of an entry's fields, shared by the three printers. */
+typedef struct entry_text {
+    bool lends;
+    char lender[MCRYPTO_NODE_ID_TEXT_SIZE];
+    char borrower[MCRYPTO_NODE_ID_TEXT_SIZE];
+    const char *peer; /* lender or borrower: the other party */
+    char time[NODE_TIME_TEXT_SIZE];
+    char lease[2 * LEDGER_LEASE_ID_SIZE + 1];
+    char hash[2 * LEDGER_HASH_SIZE + 1];
+} entry_text;
+
+static void entry_text_fill(const ledger_entry *entry, const uint8_t *self_key, entry_text *text)
+{
+    const ledger_record *r = &entry->record;
+    text->lends = memcmp(r->lender_key, self_key, LEDGER_KEY_SIZE) == 0;
+    node_id_text(r->lender_key, text->lender);
+    node_id_text(r->borrower_key, text->borrower);
+    text->peer = text->lends ? text->borrower : text->lender;
+    node_format_time(r->time_ns, text->time);
+    sodium_bin2hex(text->lease, sizeof(text->lease), r->lease_id, LEDGER_LEASE_ID_SIZE);
+    sodium_bin2hex(text->hash, sizeof(text->hash), entry->hash, LEDGER_HASH_SIZE);
+}
+
+static json_t *entry_to_json(const ledger_entry *entry, const entry_text *t)
+{
+    const ledger_record *r = &entry->record;
+    json_t *amounts = json_array();
+    for (uint32_t i = 0; i < r->amount_count; i++) {
+        (void) json_array_append_new(amounts,
+                                     json_pack("{s:s, s:s, s:I}", "class",
+                                               ledger_class_name(r->amounts[i].resource_class),
+                                               "model", r->amounts[i].model, "amount_milli",
+                                               (json_int_t) r->amounts[i].amount_milli));
+    }
+    return json_pack(
+        "{s:I, s:s, s:I, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:s}", "seq",
+        (json_int_t) entry->seq, "time", t->time, "time_ns", (json_int_t) r->time_ns, "kind",
+        ledger_kind_name(r->kind), "lease_id", t->lease, "number", (json_int_t) r->number, "role",
+        t->lends ? "lent" : "borrowed", "peer", t->peer, "lender", t->lender, "borrower",
+        t->borrower, "amounts", amounts, "lender_signed", entry->has_lender_signature,
+        "borrower_signed", entry->has_borrower_signature, "hash", t->hash);
+}
+
+static void print_csv(const ledger_entry *entry, const entry_text *t)
+{
+    const ledger_record *r = &entry->record;
+    // One row per amount; a record without amounts still gets one row.
+    uint32_t rows = r->amount_count > 0 ? r->amount_count : 1;
+    for (uint32_t i = 0; i < rows; i++) {
+        const ledger_amount *a = r->amount_count > 0 ? &r->amounts[i] : NULL;
+        char amount[32] = "";
+        if (a != NULL) {
+            format_milli(a->amount_milli, amount, sizeof(amount));
+        }
+        (void) printf("%" PRIu64 ",%s,%s,%s,%" PRIu32 ",%s,%s,%s,%s,%s,%s,%s,%d,%d,%s\n",
+                      entry->seq, t->time, ledger_kind_name(r->kind), t->lease, r->number,
+                      t->lends ? "lent" : "borrowed", t->peer, t->lender, t->borrower,
+                      a != NULL ? ledger_class_name(a->resource_class) : "",
+                      a != NULL ? a->model : "", amount, entry->has_lender_signature ? 1 : 0,
+                      entry->has_borrower_signature ? 1 : 0, t->hash);
+    }
+}
+
+static void print_text(const ledger_entry *entry, const entry_text *t)
+{
+    const ledger_record *r = &entry->record;
+    (void) printf("%8" PRIu64 "  %s  %-9s  %s #%-3" PRIu32 " %s %s  [%c%c]", entry->seq, t->time,
+                  ledger_kind_name(r->kind), t->lease, r->number,
+                  t->lends ? "lent to    " : "borrowed from", t->peer,
+                  entry->has_lender_signature ? 'L' : '-',
+                  entry->has_borrower_signature ? 'B' : '-');
+    for (uint32_t i = 0; i < r->amount_count; i++) {
+        char amount[32];
+        format_milli(r->amounts[i].amount_milli, amount, sizeof(amount));
+        (void) printf("  %s%s%s=%s", ledger_class_name(r->amounts[i].resource_class),
+                      r->amounts[i].model[0] != '\0' ? ":" : "", r->amounts[i].model, amount);
+    }
+    (void) fputc('\n', stdout);
+}
+
+static bool walk_visit(void *arg, const ledger_entry *entry)
+{
+    walk_context *context = arg;
+    const ledger_record *r = &entry->record;
+    bool lends = memcmp(r->lender_key, context->self_key, LEDGER_KEY_SIZE) == 0;
+    if (!key_is_peer(context->args, lends ? r->borrower_key : r->lender_key) ||
+        r->time_ns < context->args->since_ns || r->time_ns >= context->args->until_ns) {
+        return true;
+    }
+    entry_text text;
+    entry_text_fill(entry, context->self_key, &text);
+    switch (context->format) {
+    case WALK_TEXT:
+        print_text(entry, &text);
+        break;
+    case WALK_CSV:
+        print_csv(entry, &text);
+        break;
+    case WALK_JSON:
+    case WALK_JSONL: {
+        json_t *object = entry_to_json(entry, &text);
+        if (context->format == WALK_JSON && context->printed > 0) {
+            (void) fputc(',', stdout);
+        }
+        if (object != NULL) {
+            (void) json_dumpf(object, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            json_decref(object);
+        }
+        if (context->format == WALK_JSONL) {
+            (void) fputc('\n', stdout);
+        }
+        break;
+    }
+    }
+    context->printed++;
+    return true;
+}
+
+static int walk(ledger_args *args, walk_format format)
+{
+    ledger_rocks_store *rocks = NULL;
+    int rc = open_store(args, args->path, LEDGER_ROCKS_READ_ONLY, &rocks);
+    if (rc != NODE_EXIT_OK) {
+        return rc;
+    }
+    ledger_store store = ledger_rocks_store_interface(rocks);
+    uint8_t self_key[LEDGER_KEY_SIZE];
+    mesh_err err = ledger_store_self_key(&store, self_key);
+    if (err != MESH_OK) {
+        node_say_error(args->command, "%s: %s", args->path,
+                       err == MESH_ENOTFOUND ? "empty: no ledger was written here"
+                                             : mesh_strerror(err));
+        ledger_rocks_store_close(rocks);
+        return node_exit_from_err(err == MESH_ENOTFOUND ? MESH_EPROTO : err);
+    }
+    walk_context context = {.args = args, .self_key = self_key, .format = format, .printed = 0};
+    if (format == WALK_JSON) {
+        char self[MCRYPTO_NODE_ID_TEXT_SIZE];
+        node_id_text(self_key, self);
+        (void) printf("{\"self\":\"%s\",\"entries\":[", self);
+    } else if (format == WALK_CSV) {
+        (void) printf("seq,time,kind,lease_id,number,role,peer,lender,borrower,resource,model,"
+                      "amount,lender_signed,borrower_signed,entry_hash\n");
+    }
+    err = ledger_journal_walk(&store, 1, walk_visit, &context);
+    if (format == WALK_JSON) {
+        (void) printf("],\"count\":%" PRIu64 "}\n", context.printed);
+    }
+    ledger_rocks_store_close(rocks);
+    if (err != MESH_OK) {
+        node_say_error(args->command,
+                       "%s: the journal stopped at a bad entry; run 'fedmesh ledger "
+                       "verify'",
+                       args->path);
+        return node_exit_from_err(err);
+    }
+    return NODE_EXIT_OK;
+}
+
+static int cmd_history(ledger_args *args, int argc, char **argv)
+{
+    int rc = parse_args(
+        argc, argv, OPT_LEDGER | OPT_CONFIG | OPT_JSON | OPT_PEER | OPT_SINCE | OPT_UNTIL, args);
+    if (rc != NODE_EXIT_OK) {
+        return rc;
+    }
+    return walk(args, (args->given & OPT_JSON) != 0 ? WALK_JSON : WALK_TEXT);
+}
+
+static int cmd_export(ledger_args *args, int argc, char **argv)
+{
+    int rc = parse_args(
+        argc, argv, OPT_LEDGER | OPT_CONFIG | OPT_FORMAT | OPT_PEER | OPT_SINCE | OPT_UNTIL, args);
+    if (rc != NODE_EXIT_OK) {
+        return rc;
+    }
+    if ((args->given & OPT_FORMAT) == 0) {
+        return ledger_usage_error(args, "--format csv|jsonl is required");
+    }
+    return walk(args, strcmp(args->format, "csv") == 0 ? WALK_CSV : WALK_JSONL);
+}
+
+/* verify */
+
+static int cmd_verify(ledger_args *args, int argc, char **argv)
+{
+    ledger_rocks_store *rocks = NULL;
+    int rc = parse_and_open(argc, argv, OPT_LEDGER | OPT_CONFIG | OPT_JSON, LEDGER_ROCKS_READ_ONLY,
+                            args, &rocks);
+    if (rc != NODE_EXIT_OK) {
+        return rc;
+    }
+    ledger_store store = ledger_rocks_store_interface(rocks);
+    ledger_verify_report report;
+    mesh_err err = ledger_verify(&store, args->half_life_ns, &report);
+    ledger_rocks_store_close(rocks);
+    char hash[2 * LEDGER_HASH_SIZE + 1];
+    sodium_bin2hex(hash, sizeof(hash), report.head_hash, LEDGER_HASH_SIZE);
+    bool ok = err == MESH_OK;
+    bool found_fault = err == MESH_ECORRUPT || (err == MESH_ENOTFOUND && report.reason[0]);
+    if ((args->given & OPT_JSON) != 0 && (ok || found_fault)) {
+        rc = print_json(args, json_pack("{s:b, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:s}", "ok",
+                                        ok, "head_seq", (json_int_t) report.head_seq, "head_hash",
+                                        hash, "entries", (json_int_t) report.entry_count,
+                                        "signatures", (json_int_t) report.signature_count,
+                                        "derived_keys", (json_int_t) report.key_count, "leases",
+                                        (json_int_t) report.lease_count, "bad_seq",
+                                        (json_int_t) report.bad_seq, "bad_key", report.bad_key,
+                                        "reason", report.reason));
+        if (rc != NODE_EXIT_OK) {
+            return rc;
+        }
+    } else if (ok) {
+        (void) printf("ok: %" PRIu64 " entries, %" PRIu64 " signatures, %" PRIu64
+                      " derived keys, %" PRIu64 " leases; head %" PRIu64 " %s\n",
+                      report.entry_count, report.signature_count, report.key_count,
+                      report.lease_count, report.head_seq, hash);
+    }
+    if (ok) {
+        return NODE_EXIT_OK;
+    }
+    if (found_fault) {
+        if (report.bad_seq > 0) {
+            node_say_error(args->command, "entry %" PRIu64 " (key %s): %s", report.bad_seq,
+                           report.bad_key, report.reason);
+        } else {
+            node_say_error(args->command, "key %s: %s", report.bad_key, report.reason);
+        }
+        return NODE_EXIT_INVALID;
+    }
+    node_say_error(args->command, "%s: %s", args->path, mesh_strerror(err));
+    return node_exit_from_err(err);
+}
+
+/* reconcile */
+
+static int cmd_reconcile(ledger_args *args, int argc, char **argv)
+{
+    int rc =
+        parse_args(argc, argv, OPT_LEDGER | OPT_CONFIG | OPT_JSON | OPT_OTHER | OPT_PEER, args);
+    if (rc != NODE_EXIT_OK) {
+        return rc;
+    }
+    if ((args->given & OPT_OTHER) == 0) {
+        return ledger_usage_error(args, "--other DIR (the peer's ledger) is required");
+    }
+    ledger_rocks_store *rocks_a = NULL;
+    ledger_rocks_store *rocks_b = NULL;
+    rc = open_store(args, args->path, LEDGER_ROCKS_READ_ONLY, &rocks_a);
+    if (rc == NODE_EXIT_OK) {
+        rc = open_store(args, args->other_dir, LEDGER_ROCKS_READ_ONLY, &rocks_b);
+    }
+    ledger_store store_a = {0};
+    ledger_store store_b = {0};
+    uint8_t key_b[LEDGER_KEY_SIZE];
+    if (rc == NODE_EXIT_OK) {
+        store_a = ledger_rocks_store_interface(rocks_a);
+        store_b = ledger_rocks_store_interface(rocks_b);
+        if (ledger_store_self_key(&store_b, key_b) != MESH_OK) {
+            node_say_error(args->command, "%s: not a readable ledger", args->other_dir);
+            rc = NODE_EXIT_INPUT;
+        } else if (!key_is_peer(args, key_b)) {
+            node_say_error(args->command, "%s belongs to another node than --peer",
+                           args->other_dir);
+            rc = NODE_EXIT_USAGE;
+        }
+    }
+    ledger_reconcile_report report;
+    mesh_err err = rc == NODE_EXIT_OK ? ledger_reconcile(&store_a, &store_b, &report) : MESH_OK;
+    ledger_rocks_store_close(rocks_a);
+    ledger_rocks_store_close(rocks_b);
+    if (rc != NODE_EXIT_OK) {
+        return rc;
+    }
+    if (err != MESH_OK) {
+        node_say_error(args->command, "%s", mesh_strerror(err));
+        return node_exit_from_err(err == MESH_ENOTFOUND ? MESH_EPROTO : err);
+    }
+    bool agree = report.only_a_count == 0 && report.only_b_count == 0 && report.differ_count == 0 &&
+                 report.a_lent_milli == report.b_borrowed_milli &&
+                 report.a_borrowed_milli == report.b_lent_milli;
+    char peer[MCRYPTO_NODE_ID_TEXT_SIZE];
+    node_id_text(key_b, peer);
+    char first[2 * LEDGER_LEASE_ID_SIZE + 1] = "";
+    if (report.has_first) {
+        sodium_bin2hex(first, sizeof(first), report.first_lease_id, LEDGER_LEASE_ID_SIZE);
+    }
+    if ((args->given & OPT_JSON) != 0) {
+        rc = print_json(
+            args,
+            json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:s}", "agree",
+                      agree, "peer", peer, "shared", (json_int_t) report.shared_count, "only_here",
+                      (json_int_t) report.only_a_count, "only_there",
+                      (json_int_t) report.only_b_count, "differ", (json_int_t) report.differ_count,
+                      "lent_milli", (json_int_t) report.a_lent_milli, "borrowed_milli",
+                      (json_int_t) report.a_borrowed_milli, "peer_lent_milli",
+                      (json_int_t) report.b_lent_milli, "peer_borrowed_milli",
+                      (json_int_t) report.b_borrowed_milli, "first_lease_id", first, "first_number",
+                      (json_int_t) report.first_number, "first_what", report.first_what));
+        if (rc != NODE_EXIT_OK) {
+            return rc;
+        }
+    } else {
+        (void) printf("%s with %s: %" PRIu64 " shared records, %" PRIu64 " only here, %" PRIu64
+                      " only there, %" PRIu64 " different\n",
+                      agree ? "agree" : "DIFFER", peer, report.shared_count, report.only_a_count,
+                      report.only_b_count, report.differ_count);
+        if (report.has_first) {
+            (void) printf("first difference: lease %s record %" PRIu32 " (%s)\n", first,
+                          report.first_number, report.first_what);
+        }
+    }
+    return agree ? NODE_EXIT_OK : NODE_EXIT_INVALID;
+}
+
+/* append: the demo writer. */
+
+#define DEMO_RECORDS_PER_LEASE 6u
+#define DEMO_T0_NS             1795000000000000000ll
+
+static void demo_party(uint64_t seed, uint32_t index, mcrypto_keypair *keys)
+{
+    uint8_t material[MCRYPTO_SEED_SIZE];
+    uint8_t input[16];
+    put_be64(input, seed);
+    put_be64(input + 8, index);
+    crypto_generichash(material, sizeof(material), input, sizeof(input),
+                       (const uint8_t *) "fedmesh-demo", 12);
+    MESH_ASSERT(mcrypto_keypair_from_seed(material, keys) == MESH_OK);
+}
+
+// Record `index` of the demo stream among parties 0..peers; lender and
+// borrower indexes come back in the out parameters.
+static void demo_record(uint64_t seed,
+                        uint64_t index,
+                        uint32_t peers,
+                        const mcrypto_keypair *parties,
+                        ledger_record *record,
+                        uint32_t *lender_out,
+                        uint32_t *borrower_out)
+{
+    uint64_t lease = index / DEMO_RECORDS_PER_LEASE;
+    uint32_t phase = (uint32_t) (index % DEMO_RECORDS_PER_LEASE);
+    uint32_t party_count = peers + 1;
+    uint32_t lender = (uint32_t) (lease % party_count);
+    uint32_t borrower = (uint32_t) ((lender + 1 + (lease / party_count) % peers) % party_count);
+    static const uint32_t kinds[DEMO_RECORDS_PER_LEASE] = {
+        LEDGER_KIND_OPENED, LEDGER_KIND_USAGE,    LEDGER_KIND_USAGE,
+        LEDGER_KIND_USAGE,  LEDGER_KIND_RELEASED, LEDGER_KIND_SETTLED};
+    memset(record, 0, sizeof(*record));
+    record->kind = kinds[phase];
+    put_be64(record->lease_id, seed);
+    put_be64(record->lease_id + 8, lease);
+    record->number = phase;
+    memcpy(record->lender_key, parties[lender].public_key, LEDGER_KEY_SIZE);
+    memcpy(record->borrower_key, parties[borrower].public_key, LEDGER_KEY_SIZE);
+    record->time_ns = DEMO_T0_NS + (int64_t) index * (int64_t) MESH_NS_PER_S * 60;
+    if (record->kind != LEDGER_KIND_RELEASED) {
+        uint64_t scale = record->kind == LEDGER_KIND_SETTLED ? 3 : 1;
+        record->amounts[0].resource_class = LEDGER_CLASS_VCPU;
+        record->amounts[0].amount_milli = 1000u * (1 + lease % 7) * scale;
+        record->amount_count = 1;
+        if (lease % 3 == 0) {
+            record->amounts[1].resource_class = LEDGER_CLASS_GPU;
+            memcpy(record->amounts[1].model, "A100-80GB", sizeof("A100-80GB"));
+            record->amounts[1].amount_milli = 250u * scale;
+            record->amount_count = 2;
+        }
+    }
+    *lender_out = lender;
+    *borrower_out = borrower;
+}
+
+static void print_ack(void *arg, uint64_t token, uint64_t seq)
+{
+    (void) arg;
+    (void) token;
+    (void) printf("ack %" PRIu64 "\n", seq);
+}
+
+static int append_run(ledger_args *args, ledger *l, const mcrypto_keypair *parties)
+{
+    // Resume: skip the stream records this ledger already holds.
+    uint64_t head = 0;
+    ledger_head(l, &head, NULL);
+    uint64_t index = 0;
+    uint64_t held = 0;
+    while (held < head) {
+        ledger_record record;
+        uint32_t lender = 0;
+        uint32_t borrower = 0;
+        demo_record(args->demo_seed, index++, args->peer_count, parties, &record, &lender,
+                    &borrower);
+        held += lender == args->as_index || borrower == args->as_index;
+    }
+    // Walk `count` more positions of the stream, writing the records this
+    // party is in, `batch` per synced commit.
+    uint64_t end = index + args->count;
+    while (index < end) {
+        uint32_t staged = 0;
+        while (staged < args->batch && index < end) {
+            ledger_record record;
+            uint32_t lender = 0;
+            uint32_t borrower = 0;
+            demo_record(args->demo_seed, index++, args->peer_count, parties, &record, &lender,
+                        &borrower);
+            if (lender != args->as_index && borrower != args->as_index) {
+                continue;
+            }
+            uint8_t lender_signature[LEDGER_SIGNATURE_SIZE];
+            uint8_t borrower_signature[LEDGER_SIGNATURE_SIZE];
+            bool sign = (args->given & OPT_UNSIGNED) == 0;
+            mesh_err err = MESH_OK;
+            if (sign) {
+                err = ledger_record_sign(&record, parties[lender].secret_key, lender_signature);
+            }
+            if (sign && err == MESH_OK) {
+                err = ledger_record_sign(&record, parties[borrower].secret_key, borrower_signature);
+            }
+            if (err == MESH_OK) {
+                err = ledger_append(l, &record, sign ? lender_signature : NULL,
+                                    sign ? borrower_signature : NULL, index, NULL);
+            }
+            if (err != MESH_OK) {
+                node_say_error(args->command, "append: %s", mesh_strerror(err));
+                return node_exit_from_err(err);
+            }
+            staged++;
+        }
+        mesh_err err = ledger_commit(l, true, print_ack, NULL);
+        if (err != MESH_OK) {
+            node_say_error(args->command, "commit: %s", mesh_strerror(err));
+            return NODE_EXIT_INTERNAL;
+        }
+        // Acknowledgements leave only now, after the synced write.
+        (void) fflush(stdout);
+    }
+    return NODE_EXIT_OK;
+}
+
+static int cmd_append(ledger_args *args, int argc, char **argv)
+{
+    int rc = parse_args(argc, argv,
+                        OPT_LEDGER | OPT_CONFIG | OPT_DEMO_SEED | OPT_AS | OPT_PEERS | OPT_COUNT |
+                            OPT_BATCH | OPT_UNSIGNED,
+                        args);
+    if (rc != NODE_EXIT_OK) {
+        return rc;
+    }
+    if ((args->given & OPT_DEMO_SEED) == 0) {
+        return ledger_usage_error(args, "--demo-seed S is required");
+    }
+    if (args->as_index > args->peer_count) {
+        return ledger_usage_error(args, "--as K must be at most --peers P");
+    }
+    mcrypto_keypair parties[8];
+    for (uint32_t i = 0; i <= args->peer_count; i++) {
+        demo_party(args->demo_seed, i, &parties[i]);
+    }
+    ledger_rocks_store *rocks = NULL;
+    rc = open_store(args, args->path, LEDGER_ROCKS_CREATE, &rocks);
+    if (rc != NODE_EXIT_OK) {
+        return rc;
+    }
+    ledger_store store = ledger_rocks_store_interface(rocks);
+    ledger_config config;
+    ledger_config_default(&config);
+    config.half_life_ns = args->half_life_ns;
+    config.leases_max = 1u << 20;
+    config.group_records_max = 1024;
+    memcpy(config.self_key, parties[args->as_index].public_key, LEDGER_KEY_SIZE);
+    ledger *l = NULL;
+    mesh_err err = ledger_open(&config, &store, &l);
+    if (err == MESH_EINVAL) {
+        node_say_error(args->command, "%s: this ledger belongs to another key than party %u",
+                       args->path, args->as_index);
+        rc = NODE_EXIT_REFUSED;
+    } else if (err != MESH_OK) {
+        node_say_error(args->command, "%s: %s", args->path, mesh_strerror(err));
+        rc = node_exit_from_err(err);
+    } else {
+        rc = append_run(args, l, parties);
+    }
+    ledger_close(l);
+    ledger_rocks_store_close(rocks);
+    for (uint32_t i = 0; i <= args->peer_count; i++) {
+        mcrypto_keypair_wipe(&parties[i]);
+    }
+    return rc;
+}
+
+/* tamper: the test tool. */
+
+static int cmd_tamper(ledger_args *args, int argc, char **argv)
+{
+    int rc = parse_args(argc, argv, OPT_LEDGER | OPT_CONFIG | OPT_SEQ | OPT_BYTE, args);
+    if (rc != NODE_EXIT_OK) {
+        return rc;
+    }
+    if ((args->given & OPT_SEQ) == 0) {
+        return ledger_usage_error(args, "--seq N is required");
+    }
+    ledger_rocks_store *rocks = NULL;
+    rc = open_store(args, args->path, LEDGER_ROCKS_WRITE, &rocks);
+    if (rc != NODE_EXIT_OK) {
+        return rc;
+    }
+    ledger_store store = ledger_rocks_store_interface(rocks);
+    uint8_t key[LEDGER_JOURNAL_KEY_SIZE];
+    (void) ledger_key_journal(args->seq, key);
+    uint8_t value[LEDGER_VALUE_SIZE_MAX];
+    uint32_t size = 0;
+    mesh_err err = store.get(store.ctx, key, sizeof(key), value, sizeof(value), &size);
+    if (err == MESH_OK) {
+        uint32_t at = (args->given & OPT_BYTE) != 0 ? args->byte_index : size / 2;
+        if (at >= size) {
+            err = MESH_EINVAL;
+        } else {
+            value[at] ^= 0x01;
+            err = ledger_rocks_store_put(rocks, key, sizeof(key), value, size, true);
+        }
+    }
+    ledger_rocks_store_close(rocks);
+    if (err != MESH_OK) {
+        node_say_error(args->command, "entry %" PRIu64 ": %s", args->seq, mesh_strerror(err));
+        return node_exit_from_err(err == MESH_ENOTFOUND ? MESH_EPROTO : err);
+    }
+    (void) printf("flipped one bit of entry %" PRIu64 "\n", args->seq);
+    return NODE_EXIT_OK;
+}
+
+int node_cmd_ledger(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        (void) fputs(ledger_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? NODE_EXIT_USAGE : NODE_EXIT_OK;
+    }
+    if (node_wants_help(argc, argv)) {
+        (void) fputs(ledger_usage, stdout);
+        return NODE_EXIT_OK;
+    }
+    static const struct {
+        const char *name;
+        const char *command;
+        int (*run)(ledger_args *args, int argc, char **argv);
+    } commands[] = {
+        {"balance", "ledger balance", cmd_balance},
+        {"history", "ledger history", cmd_history},
+        {"verify", "ledger verify", cmd_verify},
+        {"export", "ledger export", cmd_export},
+        {"reconcile", "ledger reconcile", cmd_reconcile},
+        {"append", "ledger append", cmd_append},
+        {"tamper", "ledger tamper", cmd_tamper},
+    };
+    for (uint32_t i = 0; i < MESH_ARRAY_COUNT(commands); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            ledger_args args;
+            memset(&args, 0, sizeof(args));
+            args.command = commands[i].command;
+            return commands[i].run(&args, argc - 1, argv + 1);
+        }
+    }
+    node_say_error(LEDGER_CMD, "unknown command '%s'; run 'fedmesh ledger --help'", argv[1]);
+    return NODE_EXIT_USAGE;
+}
