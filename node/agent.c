@@ -194,12 +194,21 @@ static void log_event(agent *a, const mesh_output *output)
     id_text(&event.member, member);
     gossip_member_info info;
     const char *name = "?";
-    if (gossip_member_find(a->machine, &event.member, &info) == MESH_OK) {
+    bool found = gossip_member_find(a->machine, &event.member, &info) == MESH_OK;
+    if (found) {
         name = info.name;
     }
     if (event.kind == GOSSIP_EVENT_ADVERT) {
         node_log(NODE_LOG_DEBUG, "gossip", "member_advert", "member=%s name=%s sequence=%llu",
                  member, name, (unsigned long long) event.sequence);
+        // Probes go by UDP, so nothing else would open the TCP connection
+        // that pushes use: open it now, so that the first push to a member
+        // does not wait for a dial.
+        wire_advert advert;
+        if (found && event.state == GOSSIP_ALIVE && !info.self &&
+            gossip_member_advert(a->machine, &event.member, &advert) == MESH_OK) {
+            node_transport_prepare(a->transport, advert.endpoint);
+        }
         return;
     }
     if (event.previous == 0) {
@@ -362,13 +371,14 @@ static json_t *stats_json(agent *a)
         (json_int_t) stats.anti_entropy_rounds, "local_health", (json_int_t) stats.local_health,
         "members", (json_int_t) gossip_member_count(a->machine), "rejected", rejected);
     json_t *transport_part = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "frames_received",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "frames_received",
         (json_int_t) t.frames_received, "frames_sent", (json_int_t) t.frames_sent, "queue_dropped",
         (json_int_t) t.queue_dropped, "receive_errors", (json_int_t) t.receive_errors,
         "send_dropped", (json_int_t) t.send_dropped, "send_failed", (json_int_t) t.send_failed,
         "send_refused", (json_int_t) t.send_refused, "sockets_opened",
         (json_int_t) t.sockets_opened, "sockets_evicted", (json_int_t) t.sockets_evicted,
-        "control_requests", (json_int_t) t.control_requests);
+        "control_requests", (json_int_t) t.control_requests, "udp_sent", (json_int_t) t.udp_sent,
+        "udp_received", (json_int_t) t.udp_received, "udp_oversize", (json_int_t) t.udp_oversize);
     json_t *agent_part = json_pack(
         "{s:I, s:I, s:I, s:I, s:f}", "outbox_full", (json_int_t) a->outbox_full, "call_errors",
         (json_int_t) a->call_errors, "frames_oversize_in", (json_int_t) a->frames_oversize_in,

@@ -47,6 +47,9 @@ typedef struct node_transport_stats {
     uint64_t sockets_opened;   /* outgoing sockets */
     uint64_t sockets_evicted;  /* closed to make room (LRU) */
     uint64_t control_requests; /* requests on the control endpoint */
+    uint64_t udp_sent;         /* of frames_sent, probes sent as UDP datagrams */
+    uint64_t udp_received;     /* of frames_received, probes that came by UDP */
+    uint64_t udp_oversize;     /* datagrams over NODE_UDP_FRAME_MAX, dropped */
 } node_transport_stats;
 
 /* What woke the loop. frames[] are owned by the caller on return (free
@@ -71,6 +74,10 @@ void node_transport_destroy(node_transport *transport);
  * the monotonic clock reaches deadline_ns. Never waits more than 1 s, so
  * a caller may also just loop. */
 void node_transport_wait(node_transport *transport, uint64_t deadline_ns, node_wakeup *wakeup_out);
+/* Loop thread: opens (dials, in the background) the socket for endpoint
+ * if it has none, so that a later send finds a connection. A no-op for an
+ * endpoint the agent never dials. */
+void node_transport_prepare(node_transport *transport, const char *endpoint);
 /* Loop thread: sends a copy of frame (borrowed) to endpoint without
  * blocking. Errors: MESH_EINVAL (oversize or an endpoint that is not
  * tcp://), MESH_EFULL (no room: dropped), MESH_ETRANSPORT, MESH_ENOMEM.

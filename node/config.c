@@ -69,12 +69,15 @@ typedef enum key_id {
     KEY_MEMBERS_MAX,
     KEY_REVOCATIONS_MAX,
     KEY_FANOUT,
+    KEY_UDP_PROBES,
     KEY_INDIRECT_PROBES,
     KEY_DIGEST_PAGES,
     KEY_BYTES_PER_S,
     KEY_HTTP_LISTEN,
     KEY_HTTP_TOKEN_FILE,
     KEY_HTTP_BODY_MAX,
+    KEY_TLS_CERT_KEY_FILE,
+    KEY_TLS_CA_FILE,
     KEY_LEDGER_PATH,
     KEY_LEDGER_HALF_LIFE,
     KEY_RESOURCE, /* every fixed [capacity] resource key shares this id */
@@ -140,6 +143,7 @@ static const key_spec keys[] = {
     {"gossip", "members_max", KEY_MEMBERS_MAX, KIND_U64, 2, 16384, 0, 0},
     {"gossip", "revocations_max", KEY_REVOCATIONS_MAX, KIND_U64, 1, 16384, 0, 0},
     {"gossip", "fanout", KEY_FANOUT, KIND_U64, 1, 16, 0, 0},
+    {"gossip", "udp_probes", KEY_UDP_PROBES, KIND_U64, 0, 1, 0, 0},
     {"gossip", "indirect_probes", KEY_INDIRECT_PROBES, KIND_U64, 0, 16, 0, 0},
     {"gossip", "digest_pages_per_round", KEY_DIGEST_PAGES, KIND_U64, 1, WIRE_DIGEST_PAGES_MAX, 0,
      0},
@@ -148,13 +152,15 @@ static const key_spec keys[] = {
     {"http", "token_file", KEY_HTTP_TOKEN_FILE, KIND_PATH, 0, 0, 0, 0},
     {"http", "body_max", KEY_HTTP_BODY_MAX, KIND_U64, 256, NODE_CONFIG_HTTP_BODY_MAX_MAX, 0, 0},
     {"ledger", "path", KEY_LEDGER_PATH, KIND_PATH, 0, 0, 0, 0},
+    {"tls", "cert_key_file", KEY_TLS_CERT_KEY_FILE, KIND_PATH, 0, 0, 0, 0},
+    {"tls", "ca_file", KEY_TLS_CA_FILE, KIND_PATH, 0, 0, 0, 0},
     {"ledger", "half_life_s", KEY_LEDGER_HALF_LIFE, KIND_S, 60, 365 * DAY_S, 0, 0},
 };
 
 #define KEY_COUNT   (sizeof(keys) / sizeof(keys[0]))
 #define CLASS_COUNT 3u
 
-static const char *const sections[] = {"node", "capacity", "gossip", "http", "ledger"};
+static const char *const sections[] = {"node", "capacity", "gossip", "http", "ledger", "tls"};
 static const uint32_t class_of_index[CLASS_COUNT] = {WIRE_RESOURCE_VCPU, WIRE_RESOURCE_MEMORY_GIB,
                                                      WIRE_RESOURCE_STORAGE_GIB};
 static const char *const field_suffix[FIELD_COUNT] = {"total", "free", "lendable",
@@ -322,13 +328,34 @@ static bool endpoint_text_valid(const char *text)
     return true;
 }
 
+/* The host:port part of a tcp:// or tls+tcp:// endpoint, or NULL. */
+static const char *endpoint_host(const char *endpoint)
+{
+    static const char tcp[] = "tcp://";
+    static const char tls[] = "tls+tcp://";
+    if (!endpoint_text_valid(endpoint)) {
+        return NULL;
+    }
+    if (strncmp(endpoint, tcp, sizeof(tcp) - 1) == 0) {
+        return endpoint + sizeof(tcp) - 1;
+    }
+    if (strncmp(endpoint, tls, sizeof(tls) - 1) == 0) {
+        return endpoint + sizeof(tls) - 1;
+    }
+    return NULL;
+}
+
+bool node_config_endpoint_is_tls(const char *endpoint)
+{
+    return endpoint != NULL && strncmp(endpoint, "tls+tcp://", 10) == 0;
+}
+
 bool node_config_endpoint_valid(const char *endpoint)
 {
-    static const char scheme[] = "tcp://";
-    if (!endpoint_text_valid(endpoint) || strncmp(endpoint, scheme, sizeof(scheme) - 1) != 0) {
+    const char *host = endpoint_host(endpoint);
+    if (host == NULL) {
         return false;
     }
-    const char *host = endpoint + sizeof(scheme) - 1;
     const char *colon = strrchr(host, ':');
     if (colon == NULL || colon == host || strchr(host, '/') != NULL) {
         return false;
@@ -355,7 +382,7 @@ static bool control_valid(const char *endpoint)
         size_t size = strlen(endpoint) - (sizeof(ipc) - 1);
         return endpoint_text_valid(endpoint) && size > 0 && size < 108;
     }
-    return node_config_endpoint_valid(endpoint);
+    return !node_config_endpoint_is_tls(endpoint) && node_config_endpoint_valid(endpoint);
 }
 
 /* A wildcard listen address is fine, but nobody can dial it. */
@@ -458,8 +485,8 @@ static void add_seed(parser *p, const key_spec *key, const char *text, size_t si
     char *seed = config->seeds[config->seed_count];
     if (!copy_text(seed, NODE_CONFIG_ENDPOINT_SIZE, text, size) ||
         !node_config_endpoint_valid(seed)) {
-        fail_at(p, MESH_EINVAL, "%s: '%.*s' is not tcp://HOST:PORT (port 1..65535)", key->name,
-                (int) size, text);
+        fail_at(p, MESH_EINVAL, "%s: '%.*s' is not tcp:// or tls+tcp://HOST:PORT (port 1..65535)",
+                key->name, (int) size, text);
         return;
     }
     config->seed_count++;
@@ -467,19 +494,12 @@ static void add_seed(parser *p, const key_spec *key, const char *text, size_t si
 
 static void set_endpoint(parser *p, const key_spec *key, const char *value, char *out)
 {
-    if (strncmp(value, "tls+tcp://", 10) == 0) {
-        fail_at(p, MESH_EINVAL,
-                "%s: tls+tcp:// is not supported yet; use tcp:// (every gossip frame is "
-                "signed or MAC'd, so TLS would add secrecy, not authenticity)",
-                key->name);
-        return;
-    }
     bool valid =
         key->kind == KIND_CONTROL ? control_valid(value) : node_config_endpoint_valid(value);
     if (!valid) {
         fail_at(p, MESH_EINVAL, "%s: '%s' is not %s", key->name, value,
                 key->kind == KIND_CONTROL ? "ipc://PATH (under 108 bytes) or tcp://HOST:PORT"
-                                          : "tcp://HOST:PORT (port 1..65535)");
+                                          : "tcp:// or tls+tcp://HOST:PORT (port 1..65535)");
         return;
     }
     MESH_ASSERT(strlen(value) < NODE_CONFIG_ENDPOINT_SIZE);
@@ -552,6 +572,9 @@ static void set_number(parser *p, const key_spec *key, uint64_t value)
         break;
     case KEY_FANOUT:
         settings->fanout = (uint32_t) value;
+        break;
+    case KEY_UDP_PROBES:
+        p->config->udp_probes = value != 0;
         break;
     case KEY_INDIRECT_PROBES:
         settings->indirect_probes = (uint32_t) value;
@@ -663,11 +686,13 @@ static void set_value(parser *p, const key_spec *key, const char *value)
         (void) copy_text(config->name, sizeof(config->name), value, strlen(value));
         return;
     case KIND_PATH: {
-        char *out = key->id == KEY_KEY_FILE           ? config->key_file
-                    : key->id == KEY_CERTIFICATE_FILE ? config->certificate_file
-                    : key->id == KEY_HTTP_TOKEN_FILE  ? config->http_token_file
-                    : key->id == KEY_LEDGER_PATH      ? config->ledger_path
-                                                      : config->root_public_key_file;
+        char *out = key->id == KEY_KEY_FILE            ? config->key_file
+                    : key->id == KEY_CERTIFICATE_FILE  ? config->certificate_file
+                    : key->id == KEY_HTTP_TOKEN_FILE   ? config->http_token_file
+                    : key->id == KEY_LEDGER_PATH       ? config->ledger_path
+                    : key->id == KEY_TLS_CERT_KEY_FILE ? config->tls_cert_key_file
+                    : key->id == KEY_TLS_CA_FILE       ? config->tls_ca_file
+                                                       : config->root_public_key_file;
         resolve_path(p, key, value, strlen(value), out);
         return;
     }
@@ -869,6 +894,17 @@ static void finish(parser *p)
                             config->name);
         MESH_ASSERT(used > 0 && (size_t) used < sizeof(config->control));
     }
+    bool tls_used = node_config_endpoint_is_tls(config->listen) ||
+                    node_config_endpoint_is_tls(config->advertise);
+    for (uint32_t i = 0; i < config->seed_count; i++) {
+        tls_used = tls_used || node_config_endpoint_is_tls(config->seeds[i]);
+    }
+    if (tls_used && (!key_given(p, KEY_TLS_CERT_KEY_FILE) || !key_given(p, KEY_TLS_CA_FILE))) {
+        fail_at(p, MESH_EINVAL,
+                "a tls+tcp:// endpoint needs [tls] cert_key_file (this node's certificate and "
+                "key, PEM) and ca_file (the CA that signs members' certificates, PEM)");
+        return;
+    }
     if (config->http_listen[0] != '\0' && !key_given(p, KEY_HTTP_TOKEN_FILE)) {
         fail_at(p, MESH_EINVAL,
                 "[http] token_file is required when [http] listen is set (a file holding the "
@@ -971,6 +1007,7 @@ mesh_err node_config_parse(const char *text,
     memset(config_out, 0, sizeof(*config_out));
     config_out->log_level = NODE_LOG_INFO;
     config_out->http_body_max = NODE_CONFIG_HTTP_BODY_MAX_DEFAULT;
+    config_out->udp_probes = true;
     config_out->ledger_half_life_ns = NODE_CONFIG_LEDGER_HALF_LIFE_S_DEFAULT * MESH_NS_PER_S;
     gossip_config_default(&config_out->gossip);
 

@@ -64,11 +64,16 @@ typedef struct node_config {
     char http_listen[NODE_CONFIG_ENDPOINT_SIZE];
     char http_token_file[NODE_CONFIG_PATH_SIZE_MAX];
     uint32_t http_body_max; /* bytes of a request body, at most */
+    bool udp_probes;        /* [gossip] udp_probes: pings and acks by UDP (node/udp.c) */
 
     /* [ledger]: the RocksDB directory (empty: not configured) and the
      * reciprocity half-life. */
     char ledger_path[NODE_CONFIG_PATH_SIZE_MAX];
     uint64_t ledger_half_life_ns;
+
+    /* [tls]: for tls+tcp:// endpoints (mutual TLS, NNG with mbedtls). */
+    char tls_cert_key_file[NODE_CONFIG_PATH_SIZE_MAX];
+    char tls_ca_file[NODE_CONFIG_PATH_SIZE_MAX];
 
     /* [capacity] and [gossip]: limits, timings (in ns) and the advert
      * content (resources sorted by class and model, carbon, endpoint =
@@ -97,10 +102,13 @@ MESH_MUST_USE mesh_err node_config_load(const char *path,
                                         node_config *config_out,
                                         char error_out[NODE_CONFIG_ERROR_SIZE]);
 
-/* True when endpoint is tcp://HOST:PORT with a port in 1..65535, printable
- * ASCII without spaces, at most WIRE_ENDPOINT_SIZE_MAX bytes: the only
- * kind of endpoint the agent dials. */
+/* True when endpoint is tcp://HOST:PORT or tls+tcp://HOST:PORT with a port
+ * in 1..65535, printable ASCII without spaces, at most
+ * WIRE_ENDPOINT_SIZE_MAX bytes: the only kinds of endpoint the agent
+ * dials. */
 bool node_config_endpoint_valid(const char *endpoint);
+/* True for a tls+tcp:// endpoint. */
+bool node_config_endpoint_is_tls(const char *endpoint);
 
 /* True when model is a GPU model name: 1..WIRE_MODEL_SIZE_MAX bytes of
  * [A-Za-z0-9._-] (the [capacity] gpu.<MODEL> keys, the API's load reports). */

@@ -19,6 +19,9 @@
  * frames larger than WIRE_FRAME_SIZE_MAX at the transport (NNG closes the
  * connection that sent one).
  *
+ * Probes (ping, ack, ping-req) go by UDP when [gossip] udp_probes is on
+ * (node/udp.c says why); their datagrams join the same queue.
+ *
  * Control: a rep0 context is armed for one request at a time; its
  * callback hands the request to the loop, which answers it, and the send
  * callback re-arms the receive. An ipc:// control socket is created with
@@ -33,17 +36,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
 
 #include "node/agent_int.h"
 #include "node/log_int.h"
 #include "node/node.h"
+#include "node/udp_int.h"
 
 #define WAIT_MS_MAX 1000u
 
@@ -82,12 +88,53 @@ struct node_transport {
     peer_socket peers[NODE_TRANSPORT_PEERS_MAX];
     uint64_t tick;
     node_transport_stats stats; /* the loop's own counters */
+    node_udp *udp;              /* probes by UDP; NULL when off */
+    nng_tls_config *tls_server; /* for a tls+tcp:// listener; NULL when not configured */
+    nng_tls_config *tls_client; /* for tls+tcp:// dialers */
 };
 
 static void log_nng(const char *event, const char *endpoint, int rv)
 {
     node_log(NODE_LOG_ERROR, "transport", event, "endpoint=%s error=\"%s\"", endpoint,
              nng_strerror(rv));
+}
+
+/* Under the mutex: queues a received frame for the loop, or returns it to
+ * be freed (outside the mutex) when the queue is full. */
+static nng_msg *enqueue_locked(node_transport *transport, nng_msg *msg)
+{
+    if (transport->queue_count == NODE_TRANSPORT_QUEUE_MAX) {
+        transport->queue_dropped++;
+        return msg;
+    }
+    uint32_t tail = (transport->queue_head + transport->queue_count) % NODE_TRANSPORT_QUEUE_MAX;
+    transport->queue[tail] = msg;
+    transport->queue_count++;
+    transport->frames_received++;
+    nng_cv_wake1(transport->wake);
+    return NULL;
+}
+
+/* UDP receiver thread: a probe datagram arrived; queue it like a frame. */
+static void udp_deliver(void *context, const uint8_t *datagram, uint32_t size)
+{
+    node_transport *transport = context;
+    nng_msg *msg = NULL;
+    if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, datagram, size) != 0) {
+        if (msg != NULL) {
+            nng_msg_free(msg);
+        }
+        nng_mtx_lock(transport->mutex);
+        transport->receive_errors++;
+        nng_mtx_unlock(transport->mutex);
+        return;
+    }
+    nng_mtx_lock(transport->mutex);
+    nng_msg *dropped = enqueue_locked(transport, msg);
+    nng_mtx_unlock(transport->mutex);
+    if (dropped != NULL) {
+        nng_msg_free(dropped);
+    }
 }
 
 /* NNG thread: a frame arrived (or the socket closed). */
@@ -99,18 +146,7 @@ static void recv_done(void *arg)
     nng_mtx_lock(transport->mutex);
     bool closing = transport->closing;
     if (rv == 0) {
-        nng_msg *msg = nng_aio_get_msg(transport->recv_aio);
-        if (transport->queue_count == NODE_TRANSPORT_QUEUE_MAX) {
-            transport->queue_dropped++;
-            dropped = msg;
-        } else {
-            uint32_t tail =
-                (transport->queue_head + transport->queue_count) % NODE_TRANSPORT_QUEUE_MAX;
-            transport->queue[tail] = msg;
-            transport->queue_count++;
-            transport->frames_received++;
-            nng_cv_wake1(transport->wake);
-        }
+        dropped = enqueue_locked(transport, nng_aio_get_msg(transport->recv_aio));
     } else if (rv != NNG_ECLOSED && rv != NNG_ECANCELED) {
         transport->receive_errors++;
     }
@@ -157,12 +193,54 @@ static void control_send_done(void *arg)
     nng_ctx_recv(transport->control_ctx, transport->control_recv_aio);
 }
 
-static mesh_err open_listener(nng_socket socket, const char *endpoint, bool owner_only)
+/* One TLS configuration, mutual: we present cert_key_file and require
+ * the peer's certificate to chain to ca_file. */
+static mesh_err
+tls_config_make(const node_config *config, nng_tls_mode mode, nng_tls_config **tls_out)
+{
+    // The file holds a private key: refuse it readable by others, as the
+    // node key is refused (crypto/keyfile.c).
+    struct stat status;
+    if (stat(config->tls_cert_key_file, &status) == 0 && (status.st_mode & 077) != 0) {
+        node_log(NODE_LOG_ERROR, "transport", "tls_key_unsafe",
+                 "cert_key_file=%s mode=%03o fix=\"chmod 600 %s\"", config->tls_cert_key_file,
+                 (unsigned) (status.st_mode & 0777), config->tls_cert_key_file);
+        return MESH_EPERM;
+    }
+    nng_tls_config *tls = NULL;
+    int rv = nng_tls_config_alloc(&tls, mode);
+    if (rv == 0) {
+        rv = nng_tls_config_ca_file(tls, config->tls_ca_file);
+    }
+    if (rv == 0) {
+        rv = nng_tls_config_cert_key_file(tls, config->tls_cert_key_file, NULL);
+    }
+    if (rv == 0) {
+        rv = nng_tls_config_auth_mode(tls, NNG_TLS_AUTH_MODE_REQUIRED);
+    }
+    if (rv != 0) {
+        node_log(NODE_LOG_ERROR, "transport", "tls_config_failed",
+                 "cert_key_file=%s ca_file=%s error=\"%s\"", config->tls_cert_key_file,
+                 config->tls_ca_file, nng_strerror(rv));
+        if (tls != NULL) {
+            nng_tls_config_free(tls);
+        }
+        return rv == NNG_ENOMEM ? MESH_ENOMEM : MESH_EINVAL;
+    }
+    *tls_out = tls;
+    return MESH_OK;
+}
+
+static mesh_err
+open_listener(nng_socket socket, const char *endpoint, bool owner_only, nng_tls_config *tls)
 {
     nng_listener listener;
     int rv = nng_listener_create(&listener, socket, endpoint);
     if (rv == 0 && owner_only) {
         rv = nng_listener_set_int(listener, NNG_OPT_IPC_PERMISSIONS, 0600);
+    }
+    if (rv == 0 && tls != NULL && node_config_endpoint_is_tls(endpoint)) {
+        rv = nng_listener_set_ptr(listener, NNG_OPT_TLS_CONFIG, tls);
     }
     if (rv == 0) {
         rv = nng_listener_start(listener, 0);
@@ -190,7 +268,7 @@ static mesh_err open_pull(node_transport *transport, const node_config *config)
         log_nng("socket_failed", config->listen, rv);
         return MESH_ETRANSPORT;
     }
-    mesh_err err = open_listener(transport->pull, config->listen, false);
+    mesh_err err = open_listener(transport->pull, config->listen, false, transport->tls_server);
     if (err != MESH_OK) {
         return err;
     }
@@ -220,7 +298,7 @@ static mesh_err open_control(node_transport *transport, const node_config *confi
         return MESH_ETRANSPORT;
     }
     bool ipc = strncmp(config->control, "ipc://", 6) == 0;
-    mesh_err err = open_listener(transport->control, config->control, ipc);
+    mesh_err err = open_listener(transport->control, config->control, ipc, NULL);
     if (err != MESH_OK) {
         return err;
     }
@@ -249,9 +327,27 @@ mesh_err node_transport_create(const node_config *config, node_transport **trans
         free(transport);
         return MESH_ENOMEM;
     }
-    mesh_err err = open_pull(transport, config);
+    mesh_err err = MESH_OK;
+    if (config->tls_cert_key_file[0] != '\0' && config->tls_ca_file[0] != '\0') {
+        err = tls_config_make(config, NNG_TLS_MODE_SERVER, &transport->tls_server);
+        if (err == MESH_OK) {
+            err = tls_config_make(config, NNG_TLS_MODE_CLIENT, &transport->tls_client);
+        }
+    }
+    if (err == MESH_OK) {
+        err = open_pull(transport, config);
+    }
     if (err == MESH_OK) {
         err = open_control(transport, config);
+    }
+    if (err == MESH_OK && config->udp_probes) {
+        err = node_udp_open(config->listen, udp_deliver, transport, &transport->udp);
+        if (err == MESH_EINVAL) {
+            // A hostname or IPv6 listen address: probes go by NNG.
+            node_log(NODE_LOG_WARN, "transport", "udp_off",
+                     "listen=%s reason=\"UDP probes need an IPv4 listen address\"", config->listen);
+            err = MESH_OK;
+        }
     }
     if (err != MESH_OK) {
         node_transport_destroy(transport);
@@ -269,6 +365,9 @@ void node_transport_destroy(node_transport *transport)
     nng_mtx_lock(transport->mutex);
     transport->closing = true;
     nng_mtx_unlock(transport->mutex);
+    // The UDP receiver first: it joins its thread, which enqueues.
+    node_udp_close(transport->udp);
+    transport->udp = NULL;
     // Stop the aios first (each waits for its callback), then close.
     nng_aio *aios[] = {transport->recv_aio, transport->control_recv_aio,
                        transport->control_send_aio};
@@ -298,6 +397,12 @@ void node_transport_destroy(node_transport *transport)
     }
     if (transport->control_request != NULL) {
         nng_msg_free(transport->control_request);
+    }
+    if (transport->tls_server != NULL) {
+        nng_tls_config_free(transport->tls_server);
+    }
+    if (transport->tls_client != NULL) {
+        nng_tls_config_free(transport->tls_client);
     }
     nng_cv_free(transport->wake);
     nng_mtx_free(transport->mutex);
@@ -405,6 +510,12 @@ static peer_socket *peer_for(node_transport *transport, const char *endpoint)
     if (rv == 0) {
         rv = nng_dialer_create(&dialer, socket, endpoint);
     }
+    if (rv == 0 && node_config_endpoint_is_tls(endpoint)) {
+        // A tls+tcp:// member and no [tls] here: refused, never in clear.
+        rv = transport->tls_client != NULL
+                 ? nng_dialer_set_ptr(dialer, NNG_OPT_TLS_CONFIG, transport->tls_client)
+                 : NNG_ENOTSUP;
+    }
     if (rv == 0) {
         // Non-blocking: NNG keeps redialing in the background.
         rv = nng_dialer_start(dialer, NNG_FLAG_NONBLOCK);
@@ -423,6 +534,17 @@ static peer_socket *peer_for(node_transport *transport, const char *endpoint)
     return slot;
 }
 
+void node_transport_prepare(node_transport *transport, const char *endpoint)
+{
+    MESH_ASSERT(transport != NULL);
+    if (endpoint != NULL && node_config_endpoint_valid(endpoint)) {
+        peer_socket *peer = peer_for(transport, endpoint);
+        if (peer != NULL) {
+            peer->used_tick = ++transport->tick;
+        }
+    }
+}
+
 mesh_err node_transport_send(node_transport *transport,
                              const char *endpoint,
                              const uint8_t *frame,
@@ -434,6 +556,15 @@ mesh_err node_transport_send(node_transport *transport,
         !node_config_endpoint_valid(endpoint)) {
         transport->stats.send_refused++;
         return MESH_EINVAL;
+    }
+    if (transport->udp != NULL && node_udp_wants(endpoint, frame, frame_size)) {
+        if (node_udp_send(transport->udp, endpoint, frame, frame_size) != MESH_OK) {
+            transport->stats.send_failed++;
+            return MESH_ETRANSPORT;
+        }
+        transport->stats.frames_sent++;
+        transport->stats.udp_sent++;
+        return MESH_OK;
     }
     peer_socket *peer = peer_for(transport, endpoint);
     if (peer == NULL) {
@@ -496,6 +627,12 @@ void node_transport_stats_get(node_transport *transport, node_transport_stats *s
     stats_out->receive_errors = transport->receive_errors;
     stats_out->control_requests = transport->control_requests;
     nng_mtx_unlock(transport->mutex);
+    if (transport->udp != NULL) {
+        node_udp_stats udp;
+        node_udp_stats_get(transport->udp, &udp);
+        stats_out->udp_received = udp.datagrams_in;
+        stats_out->udp_oversize = udp.oversize_in;
+    }
 }
 
 mesh_err node_control_request(const char *endpoint,

@@ -7,8 +7,9 @@ FEDMESH_BUILD_PACKAGES="gcc make cmake pkg-config libnng-dev libmsgpack-dev libs
   librocksdb-dev libinih-dev libjansson-dev iproute2"
 # What the test suite needs on top (clang for fuzzing, lint tools, valgrind).
 FEDMESH_TEST_PACKAGES="libcmocka-dev clang clang-format-14 clang-tidy-14 valgrind
-  libclang-rt-14-dev curl jq prometheus"
-# prometheus: for promtool (integration.metrics_promtool); curl and jq drive
+  libclang-rt-14-dev curl jq prometheus openssl"
+# prometheus: for promtool (integration.metrics_promtool); openssl makes the
+# TLS certificates of integration.agents_tls; curl and jq drive
 # the HTTP API tests and the demo.
 
 say() { printf '==> %s\n' "$*" >&2; }

@@ -11,40 +11,12 @@
 set -u
 fedmesh=${1:?usage: agents_test.sh PATH_TO_FEDMESH}
 fedmesh=$(realpath "$fedmesh")
-base=${MESH_TEST_TMPDIR:-/tmp}
-mkdir -p "$base"
-dir=$(mktemp -d "$base/agents.XXXXXX")
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do
-    kill -KILL "$pid" 2>/dev/null
-  done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); printf 'FAIL: %s\n' "$*"; }
-finish() {
-  printf '%d passed, %d failed\n' "$passed" "$failed"
-  [ "$failed" -eq 0 ]
-  exit $?
-}
-
+. "$(dirname "$0")/lib.sh"
+test_begin agents
 # Ten free ports (five gossip, five control) from a range picked by our
 # pid, so that parallel test runs do not collide.
-port_free() { ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
-ports=()
 start=$((20000 + ($$ * 10) % 40000))
-for p in $(seq "$start" $((start + 400))); do
-  port_free "$p" && ports+=("$p")
-  [ ${#ports[@]} -eq 10 ] && break
-done
-[ ${#ports[@]} -eq 10 ] || { bad "found only ${#ports[@]} free ports from $start"; finish; }
-
-cd "$dir" || exit 1
+free_ports 10 "$start" || { bad "found only ${#ports[@]} free ports from $start"; finish; }
 n=5
 countries=(FR DE NL ES IT)
 "$fedmesh" federation init --out root.key >/dev/null || { bad "federation init"; finish; }
@@ -134,6 +106,23 @@ else
 fi
 "$fedmesh" peers --config conf1/node.ini --stats >stats.json && grep -qF '"frames_in"' stats.json &&
   ok || bad "stats: $(head -c 300 stats.json)"
+# Probes travel as UDP datagrams (udp_probes defaults to 1), both ways.
+udp_sent=$(grep -o '"udp_sent":[0-9]*' stats.json | cut -d: -f2)
+udp_received=$(grep -o '"udp_received":[0-9]*' stats.json | cut -d: -f2)
+[ "${udp_sent:-0}" -gt 0 ] && [ "${udp_received:-0}" -gt 0 ] && ok ||
+  bad "no probes by UDP: sent=${udp_sent:-none} received=${udp_received:-none}"
+# Hostile datagrams: garbage is refused as malformed, an oversize one is
+# dropped at the socket; both are counted, and n1 carries on.
+malformed_before=$(grep -o '"malformed":[0-9]*' stats.json | head -1 | cut -d: -f2)
+printf 'not a fedmesh frame' >"/dev/udp/127.0.0.1/${ports[0]}"
+head -c 1500 /dev/zero >"/dev/udp/127.0.0.1/${ports[0]}"
+sleep 0.5
+"$fedmesh" peers --config conf1/node.ini --stats >stats2.json
+malformed_after=$(grep -o '"malformed":[0-9]*' stats2.json | head -1 | cut -d: -f2)
+[ "${malformed_after:-0}" -gt "${malformed_before:-0}" ] && ok ||
+  bad "garbage datagram not counted as malformed: ${malformed_before:-none} -> ${malformed_after:-none}"
+[ "$(grep -o '"udp_oversize":[0-9]*' stats2.json | cut -d: -f2)" = 1 ] && ok ||
+  bad "oversize datagram not counted: $(grep -o '"udp_oversize":[0-9]*' stats2.json)"
 
 # SIGKILL n5: the four others declare it down.
 kill -KILL "${pids[4]}"

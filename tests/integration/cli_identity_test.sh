@@ -4,28 +4,9 @@
 # one-line reasons that cert verify gives.
 set -u
 fedmesh=${1:?usage: cli_identity_test.sh PATH_TO_FEDMESH}
-base=${MESH_TEST_TMPDIR:-/tmp}
-mkdir -p "$base"
-dir=$(mktemp -d "$base/cli_identity.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); printf 'FAIL: %s\n' "$*"; }
-
-# expect CODE DESCRIPTION -- COMMAND...: runs COMMAND, checks its exit code,
-# leaves its stdout in $dir/out and stderr in $dir/err.
-expect() {
-  local want=$1 what=$2; shift 3
-  "$@" >"$dir/out" 2>"$dir/err"
-  local got=$?
-  if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, wanted $want: $(head -c 300 "$dir/err")"; fi
-}
-# contains FILE TEXT DESCRIPTION
-contains() { if grep -qF -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(head -c 300 "$1")"; fi; }
-
-cd "$dir"
+fedmesh=$(realpath "$fedmesh")
+. "$(dirname "$0")/lib.sh"
+test_begin cli_identity
 expect 0 "version" -- "$fedmesh" --version
 contains out "fedmesh " "version text"
 expect 0 "help" -- "$fedmesh" --help
@@ -136,5 +117,4 @@ contains err "not signed by this federation's root" "forged revocation reason"
 expect 3 "cert given as revocation" -- "$fedmesh" cert verify --root root.key.pub fr.cert \
   --revocations de.cert
 
-printf '%d passed, %d failed\n' "$passed" "$failed"
-[ "$failed" -eq 0 ]
+finish

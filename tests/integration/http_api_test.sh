@@ -16,16 +16,16 @@
 set -u
 fedmesh=${1:?usage: http_api_test.sh PATH_TO_FEDMESH}
 fedmesh=$(realpath "$fedmesh")
-. "$(dirname "$0")/http_lib.sh"
-http_begin http
+. "$(dirname "$0")/lib.sh"
+test_begin http
 command -v curl >/dev/null || { bad "curl is not installed (apt-get install curl)"; finish; }
 command -v jq >/dev/null || { bad "jq is not installed (apt-get install jq)"; finish; }
 
-http_free_ports 6 $((21000 + ($$ * 7) % 30000)) || { bad "found only ${#ports[@]} free ports"; finish; }
-token=$(http_token n1.token)
+free_ports 6 $((21000 + ($$ * 7) % 30000)) || { bad "found only ${#ports[@]} free ports"; finish; }
+token=$(make_token n1.token)
 cp -p n1.token n2.token
 for i in 1 2; do
-  http_member "n$i" FR --cert SecNumCloud || { bad "identity n$i"; finish; }
+  admit_member "n$i" FR --cert SecNumCloud || { bad "identity n$i"; finish; }
   cat >"n$i.ini" <<EOF
 [node]
 name = n$i
@@ -193,7 +193,7 @@ fi
 
 # SIGHUP: a new token is taken, the old one refused, the new capacity is
 # published (n2 sees it); the log says what was reloaded.
-token2=$(http_token n1.token)
+token2=$(make_token n1.token)
 sed -i 's/^vcpu_total = 128$/vcpu_total = 256/' n1.ini
 kill -HUP "${pids[0]}"
 deadline=$((SECONDS + 5))

@@ -7,23 +7,9 @@
 # changing it back makes verify pass again.
 set -u
 fedmesh=${1:?usage: ledger_cli_test.sh PATH_TO_FEDMESH}
-base=${MESH_TEST_TMPDIR:-/tmp}
-mkdir -p "$base"
-dir=$(mktemp -d "$base/ledger_cli.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); printf 'FAIL: %s\n' "$*"; }
-# expect CODE DESCRIPTION -- COMMAND...: stdout in $dir/out, stderr in $dir/err.
-expect() {
-  local want=$1 what=$2; shift 3
-  "$@" >"$dir/out" 2>"$dir/err"
-  local got=$?
-  if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, wanted $want: $(head -c 300 "$dir/err")"; fi
-}
-contains() { if grep -qF -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(head -c 300 "$1")"; fi; }
+fedmesh=$(realpath "$fedmesh")
+. "$(dirname "$0")/lib.sh"
+test_begin ledger_cli
 json_is() { # json_is FILE JQ_FILTER VALUE DESCRIPTION
   local got
   got=$(jq -r "$2" "$1" 2>/dev/null)
@@ -112,5 +98,4 @@ INI
 expect 0 "verify via --config" -- "$fedmesh" ledger verify --config "$dir/node/node.ini"
 expect 0 "balance via --config" -- "$fedmesh" ledger balance --config "$dir/node/node.ini" --json
 
-printf 'ledger_cli: %d passed, %d failed\n' "$passed" "$failed"
-[ "$failed" -eq 0 ]
+finish

@@ -10,8 +10,8 @@
 set -u
 fedmesh=${1:?usage: metrics_promtool_test.sh PATH_TO_FEDMESH}
 fedmesh=$(realpath "$fedmesh")
-. "$(dirname "$0")/http_lib.sh"
-http_begin metrics
+. "$(dirname "$0")/lib.sh"
+test_begin metrics
 skip() {
   printf '\n*** SKIPPED integration.metrics_promtool: %s ***\n\n' "$*"
   exit 77
@@ -31,9 +31,9 @@ if ! command -v promtool >/dev/null; then
 fi
 command -v curl >/dev/null || { echo "FAIL: curl is not installed"; exit 1; }
 
-http_free_ports 3 $((24000 + ($$ * 3) % 30000)) || { echo "FAIL: no free ports"; exit 1; }
-http_member n1 DE || { echo "FAIL: identity"; exit 1; }
-token=$(http_token n1.token)
+free_ports 3 $((24000 + ($$ * 3) % 30000)) || { echo "FAIL: no free ports"; exit 1; }
+admit_member n1 DE || { echo "FAIL: identity"; exit 1; }
+token=$(make_token n1.token)
 cat >n1.ini <<EOF
 [node]
 name = n1

@@ -1,22 +1,22 @@
 # shellcheck shell=bash
-# tests/integration/http_lib.sh: helpers shared by the HTTP API and metrics
-# tests (sourced, not a test: the ctest glob takes *_test.sh only). They
+# tests/integration/lib.sh: the harness the integration tests share
+# (sourced, not a test: the ctest glob takes *_test.sh only). The helpers
 # expect $fedmesh and run in the test's directory.
 
-# http_begin NAME: makes the scratch directory $dir under MESH_TEST_TMPDIR
+# test_begin NAME: makes the scratch directory $dir under MESH_TEST_TMPDIR
 # and cds there; at exit, every pid in the array `pids` is killed and $dir
 # removed. ok, bad and finish count and report checks.
-http_begin() {
+test_begin() {
   local base=${MESH_TEST_TMPDIR:-/tmp}
   mkdir -p "$base"
   dir=$(mktemp -d "$base/$1.XXXXXX") || exit 1
   pids=()
   passed=0
   failed=0
-  trap http_cleanup EXIT
+  trap test_cleanup EXIT
   cd "$dir" || exit 1
 }
-http_cleanup() {
+test_cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null; done
   wait 2>/dev/null
@@ -24,28 +24,38 @@ http_cleanup() {
 }
 ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); printf 'FAIL: %s\n' "$*"; }
+# expect CODE DESCRIPTION -- COMMAND...: runs COMMAND, checks its exit code,
+# leaves its stdout in $dir/out and stderr in $dir/err.
+expect() {
+  local want=$1 what=$2; shift 3
+  "$@" >"$dir/out" 2>"$dir/err"
+  local got=$?
+  if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, wanted $want: $(head -c 300 "$dir/err")"; fi
+}
+# contains FILE TEXT DESCRIPTION
+contains() { if grep -qF -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(head -c 300 "$1")"; fi; }
 finish() {
   printf '%d passed, %d failed\n' "$passed" "$failed"
   [ "$failed" -eq 0 ]
   exit $?
 }
 
-# http_free_ports COUNT FIRST: sets the array `ports` to COUNT TCP ports at
+# free_ports COUNT FIRST: sets the array `ports` to COUNT TCP ports at
 # or above FIRST that nothing listens on; returns 1 when 400 tries are not
 # enough.
-http_free_ports() {
+free_ports() {
   local count=$1 first=$2 p
   ports=()
   for p in $(seq "$first" $((first + 400))); do
-    ss -Htln "sport = :$p" 2>/dev/null | grep -q . || ports+=("$p")
+    ss -Htuln "sport = :$p" 2>/dev/null | grep -q . || ports+=("$p")
     [ ${#ports[@]} -eq "$count" ] && return 0
   done
   return 1
 }
 
-# http_member NAME COUNTRY [ADMIT OPTIONS...]: NAME.key and NAME.cert, signed
+# admit_member NAME COUNTRY [ADMIT OPTIONS...]: NAME.key and NAME.cert, signed
 # by root.key (made first if missing).
-http_member() {
+admit_member() {
   local name=$1 country=$2
   shift 2
   [ -f root.key ] || "$fedmesh" federation init --out root.key >/dev/null || return 1
@@ -54,9 +64,9 @@ http_member() {
       --country "$country" "$@" --out "$name.cert" >/dev/null
 }
 
-# http_token FILE: writes a fresh random bearer token to FILE (mode 0600)
+# make_token FILE: writes a fresh random bearer token to FILE (mode 0600)
 # and prints it.
-http_token() {
+make_token() {
   local token
   token=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
   (umask 077; printf '%s\n' "$token" >"$1")
