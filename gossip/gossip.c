@@ -186,6 +186,7 @@ mesh_err gossip_create(const gossip_config *config, mesh_now now, gossip **gossi
     for (uint32_t i = 0; i < config->members_max; i++) {
         g->free_slots[i] = config->members_max - 1 - i;
     }
+    g->suspicion_next_ns = UINT64_MAX;
     g->free_count = config->members_max;
     mcrypto_node_id(config->keypair.public_key, &g->self_id);
     // The id table's hash key: derived from our secret, so unknown to others.
@@ -463,6 +464,7 @@ void gossip_member_remove(gossip *g, member *m)
     MESH_ASSERT(slot < g->config.members_max && slot != g->self_slot);
     gossip_view_update(g, m, m->sequence, false);
     g->suspect_count -= m->state == GOSSIP_SUSPECT;
+    g->suspicion_next_stale = g->suspicion_next_stale || m->state == GOSSIP_SUSPECT;
     g->gone_count -= m->state == GOSSIP_DOWN || m->state == GOSSIP_LEFT;
     uint32_t at = order_lower_bound(g, &m->id);
     MESH_ASSERT(at < g->member_count && g->order[at] == slot);
@@ -576,6 +578,7 @@ void gossip_set_state(gossip *g, member *m, gossip_state state)
     uint32_t previous = m->state;
     g->suspect_count -= previous == GOSSIP_SUSPECT;
     g->suspect_count += state == GOSSIP_SUSPECT;
+    g->suspicion_next_stale = g->suspicion_next_stale || previous == GOSSIP_SUSPECT;
     g->gone_count -= previous == GOSSIP_DOWN || previous == GOSSIP_LEFT;
     g->gone_count += state == GOSSIP_DOWN || state == GOSSIP_LEFT;
     m->state = (uint8_t) state;
@@ -617,9 +620,36 @@ static mesh_err call_begin(gossip *g, mesh_now now, mesh_rng *rng, mesh_outbox *
     return MESH_OK;
 }
 
+void gossip_suspicion_deadline_set(gossip *g, const member *m)
+{
+    MESH_ASSERT(m->state == GOSSIP_SUSPECT);
+    if (m->suspicion_deadline_ns < g->suspicion_next_ns) {
+        g->suspicion_next_ns = m->suspicion_deadline_ns;
+    }
+}
+
+/* The earliest deadline over the suspects, by a scan of the slots (their
+ * order does not matter for a minimum); only after a suspect left. */
+static void suspicion_next_recompute(gossip *g)
+{
+    uint64_t next = UINT64_MAX;
+    for (uint32_t i = 0, seen = 0; seen < g->suspect_count && i < g->config.members_max; i++) {
+        const member *m = &g->members[i];
+        if (m->state == GOSSIP_SUSPECT) {
+            seen++;
+            next = m->suspicion_deadline_ns < next ? m->suspicion_deadline_ns : next;
+        }
+    }
+    g->suspicion_next_ns = next;
+    g->suspicion_next_stale = false;
+}
+
 static void call_end(gossip *g)
 {
     gossip_flush_fresh(g);
+    if (g->suspicion_next_stale) {
+        suspicion_next_recompute(g);
+    }
     g->outbox = NULL;
     g->rng = NULL;
 }
@@ -899,13 +929,6 @@ uint64_t gossip_deadline_ns(const gossip *g)
             }
         }
     }
-    // Slots in slot order: only the minimum matters, not the order.
-    for (uint32_t i = 0, seen = 0; seen < g->suspect_count && i < g->config.members_max; i++) {
-        const member *m = &g->members[i];
-        if (m->state == GOSSIP_SUSPECT) {
-            seen++;
-            deadline = m->suspicion_deadline_ns < deadline ? m->suspicion_deadline_ns : deadline;
-        }
-    }
-    return deadline;
+    MESH_ASSERT(!g->suspicion_next_stale);
+    return g->suspicion_next_ns < deadline ? g->suspicion_next_ns : deadline;
 }

@@ -212,6 +212,13 @@ struct gossip {
     uint32_t local_health;
     uint32_t suspect_count; /* members in GOSSIP_SUSPECT, so deadlines skip the scan */
     uint32_t gone_count;    /* members in GOSSIP_DOWN or GOSSIP_LEFT, likewise for the sweep */
+    /* The earliest suspicion deadline (UINT64_MAX: none), kept exact
+     * between calls: lowered when a suspicion starts or shortens, and
+     * recomputed at the end of a call in which a suspect left suspicion
+     * (suspicion_next_stale). gossip_deadline_ns and the timers read it
+     * instead of scanning every member. */
+    uint64_t suspicion_next_ns;
+    bool suspicion_next_stale;
 
     char seeds[GOSSIP_SEEDS_MAX][WIRE_ENDPOINT_SIZE_MAX + 1];
     uint32_t seed_count;
@@ -270,6 +277,8 @@ const uint8_t *
 gossip_member_frame(const gossip *g, const member *m, store_kind kind, uint32_t *frame_size_out);
 void gossip_emit_event(gossip *g, gossip_event_kind kind, const member *m, uint32_t previous);
 void gossip_count_reject(gossip *g, gossip_reject reject);
+/* m's suspicion deadline was set or shortened: keeps suspicion_next_ns. */
+void gossip_suspicion_deadline_set(gossip *g, const member *m);
 
 /* gossip_records.c: signed records. Each returns true when the record was
  * new and accepted (and so should be forwarded). */

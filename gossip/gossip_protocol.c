@@ -845,8 +845,9 @@ void gossip_run_timers(gossip *g)
         probe_start(g);
         g->next_probe_ns = now + health_scaled(g, g->config.probe_interval_ns);
     }
-    // In id order (events come out in it), up to the last suspect.
-    uint32_t suspects = g->suspect_count;
+    // In id order (events come out in it), up to the last suspect; only
+    // when one is due.
+    uint32_t suspects = now >= g->suspicion_next_ns ? g->suspect_count : 0;
     for (uint32_t i = 0, seen = 0; seen < suspects && i < g->member_count; i++) {
         member *m = &g->members[g->order[i]];
         if (m->state == GOSSIP_SUSPECT) {

@@ -327,6 +327,7 @@ static bool ingest_suspicion(gossip *g, const wire_envelope *envelope)
     target->accusers[target->accuser_count++] = (uint32_t) (accuser - g->members);
     target->suspicion_deadline_ns =
         target->suspicion_started_ns + gossip_suspicion_timeout_ns(g, target->accuser_count);
+    gossip_suspicion_deadline_set(g, target);
     return true;
 }
 
