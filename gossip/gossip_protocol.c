@@ -243,6 +243,21 @@ void gossip_flush_fresh(gossip *g)
     member *targets[16];
     uint32_t fanout = g->config.fanout;
     MESH_ASSERT(fanout <= MESH_ARRAY_COUNT(targets));
+    // A suspicion goes to twice as many members. It is not in the view
+    // hash, so anti-entropy never repairs a member it missed; that member
+    // would start its own timer only when later accusations reach it, and
+    // declare the member down a probe round after everyone else. Suspicions
+    // are rare and small: the extra pushes cost little.
+    for (uint32_t i = 0; i < g->fresh_count; i++) {
+        wire_envelope envelope;
+        if (wire_envelope_decode(g->fresh[i].frame, g->fresh[i].frame_size, &envelope, NULL) ==
+                MESH_OK &&
+            envelope.type == WIRE_TYPE_SUSPECT) {
+            fanout = 2 * fanout < MESH_ARRAY_COUNT(targets) ? 2 * fanout
+                                                            : (uint32_t) MESH_ARRAY_COUNT(targets);
+            break;
+        }
+    }
     uint32_t count = pick_random(g, g->fresh_from_set ? &g->fresh_from : NULL, fanout, targets);
     for (uint32_t t = 0; t < count; t++) {
         char endpoint[WIRE_ENDPOINT_SIZE_MAX + 1];
