@@ -63,7 +63,7 @@ void gossip_config_default(gossip_config *config)
     memset(config, 0, sizeof(*config));
     config->members_max = 1024;
     config->revocations_max = 256;
-    config->fanout = 3;
+    config->fanout = 5;
     config->indirect_probes = 3;
     config->digest_pages_per_round = 4;
     config->bytes_per_s_per_peer_max = (uint64_t) 1024 * 1024;

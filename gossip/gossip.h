@@ -143,7 +143,7 @@ typedef struct gossip_config {
     /* Limits. */
     uint32_t members_max;              /* including self; default 1024 */
     uint32_t revocations_max;          /* default 256 */
-    uint32_t fanout;                   /* members a fresh record is pushed to; default 3 */
+    uint32_t fanout;                   /* members a fresh record is pushed to; default 5 */
     uint32_t indirect_probes;          /* default 3 */
     uint32_t digest_pages_per_round;   /* default 4 */
     uint64_t bytes_per_s_per_peer_max; /* default 1 MiB/s */
