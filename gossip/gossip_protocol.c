@@ -253,8 +253,8 @@ void gossip_flush_fresh(gossip *g)
         if (wire_envelope_decode(g->fresh[i].frame, g->fresh[i].frame_size, &envelope, NULL) ==
                 MESH_OK &&
             envelope.type == WIRE_TYPE_SUSPECT) {
-            fanout = 2 * fanout < MESH_ARRAY_COUNT(targets) ? 2 * fanout
-                                                            : (uint32_t) MESH_ARRAY_COUNT(targets);
+            uint32_t targets_max = (uint32_t) MESH_ARRAY_COUNT(targets);
+            fanout = fanout > targets_max / 2 ? targets_max : 2 * fanout;
             break;
         }
     }
