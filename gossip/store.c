@@ -127,17 +127,10 @@ static const uint8_t *pool_frame(const store_pool *pool, uint32_t handle)
     return pool->frames + (size_t) (handle - 1) * pool->frame_max;
 }
 
-uint32_t gossip_store_find(const gossip_store *store,
-                           store_kind kind,
-                           const uint8_t *frame,
-                           uint32_t frame_size)
+/* The handle of the slot holding exactly this frame in pool, or 0. */
+static uint32_t
+pool_find(const store_pool *pool, const uint8_t *frame, uint32_t frame_size, uint32_t hash)
 {
-    MESH_ASSERT(store != NULL && frame != NULL);
-    const store_pool *pool = &store->pools[kind];
-    if (frame_size == 0 || frame_size > pool->frame_max) {
-        return 0;
-    }
-    uint32_t hash = frame_hash(frame, frame_size);
     uint32_t steps = 0;
     for (uint32_t h = pool->buckets[hash & pool->bucket_mask]; h != 0;
          h = pool->slots[h - 1].next) {
@@ -151,6 +144,19 @@ uint32_t gossip_store_find(const gossip_store *store,
     return 0;
 }
 
+uint32_t gossip_store_find(const gossip_store *store,
+                           store_kind kind,
+                           const uint8_t *frame,
+                           uint32_t frame_size)
+{
+    MESH_ASSERT(store != NULL && frame != NULL);
+    const store_pool *pool = &store->pools[kind];
+    if (frame_size == 0 || frame_size > pool->frame_max) {
+        return 0;
+    }
+    return pool_find(pool, frame, frame_size, frame_hash(frame, frame_size));
+}
+
 uint32_t gossip_store_put(gossip_store *store,
                           store_kind kind,
                           const uint8_t *frame,
@@ -160,7 +166,8 @@ uint32_t gossip_store_put(gossip_store *store,
     MESH_ASSERT(store != NULL && frame != NULL && added_out != NULL);
     store_pool *pool = &store->pools[kind];
     MESH_ASSERT(frame_size > 0 && frame_size <= pool->frame_max);
-    uint32_t found = gossip_store_find(store, kind, frame, frame_size);
+    uint32_t hash = frame_hash(frame, frame_size);
+    uint32_t found = pool_find(pool, frame, frame_size, hash);
     if (found != 0) {
         store_slot *slot = &pool->slots[found - 1];
         MESH_ASSERT(slot->refs > 0 && slot->refs < UINT32_MAX);
@@ -168,7 +175,6 @@ uint32_t gossip_store_put(gossip_store *store,
         *added_out = false;
         return found;
     }
-    uint32_t hash = frame_hash(frame, frame_size);
     uint32_t *bucket = &pool->buckets[hash & pool->bucket_mask];
     if (pool->free_head == 0) {
         pool->refused++;
