@@ -146,6 +146,7 @@ mesh_err gossip_create(const gossip_config *config, mesh_now now, gossip **gossi
     g->config.seeds = NULL;
     g->config.cert_frame = NULL;
     g->members = calloc(config->members_max, sizeof(member));
+    g->rtt_x8_us = calloc(config->members_max, sizeof(uint32_t));
     g->order = calloc(config->members_max, sizeof(uint32_t));
     uint32_t table_size = 64;
     while (table_size < 2 * config->members_max) {
@@ -159,9 +160,9 @@ mesh_err gossip_create(const gossip_config *config, mesh_now now, gossip **gossi
     g->scratch = malloc(WIRE_FRAME_SIZE_MAX);
     g->digest_in = malloc(sizeof(wire_digest));
     g->digest_out = malloc(sizeof(wire_digest));
-    if (g->members == NULL || g->order == NULL || g->id_table == NULL || g->free_slots == NULL ||
-        g->revocations == NULL || g->out_arena == NULL || g->scratch == NULL ||
-        g->digest_in == NULL || g->digest_out == NULL) {
+    if (g->members == NULL || g->rtt_x8_us == NULL || g->order == NULL || g->id_table == NULL ||
+        g->free_slots == NULL || g->revocations == NULL || g->out_arena == NULL ||
+        g->scratch == NULL || g->digest_in == NULL || g->digest_out == NULL) {
         gossip_destroy(g);
         return MESH_ENOMEM;
     }
@@ -236,6 +237,7 @@ void gossip_destroy(gossip *g)
     gossip_store_destroy(g->own_store);
     mcrypto_pair_cache_destroy(g->own_pair_cache);
     free(g->members);
+    free(g->rtt_x8_us);
     free(g->order);
     free(g->id_table);
     free(g->free_slots);
@@ -408,6 +410,7 @@ static member *member_add(gossip *g, uint32_t handle)
     uint32_t slot = g->free_slots[--g->free_count];
     member *m = &g->members[slot];
     memset(m, 0, sizeof(*m));
+    g->rtt_x8_us[slot] = 0; // the slot's last member was measured, not this one
     m->id = *id;
     m->cert = handle;
     m->state = GOSSIP_ALIVE;
@@ -669,6 +672,32 @@ static bool rate_allows(gossip *g, member *from, uint32_t frame_size)
     return true;
 }
 
+/* Notes whether a pushed record is the sender's own certificate, or its
+ * own advert found fresh here. The envelope decodes: ingest took it. */
+static void push_record_owner(const wire_record *record,
+                              const mesh_node_id *sender,
+                              bool fresh,
+                              bool *own_cert,
+                              bool *own_advert_fresh)
+{
+    wire_envelope inner;
+    if (wire_envelope_decode(record->frame, record->frame_size, &inner, NULL) != MESH_OK) {
+        return;
+    }
+    if (inner.type == WIRE_TYPE_ADVERT) {
+        *own_advert_fresh =
+            *own_advert_fresh || (fresh && mesh_node_id_equal(&inner.signer, sender));
+        return;
+    }
+    wire_cert cert;
+    if (inner.type == WIRE_TYPE_CERT &&
+        wire_cert_decode(inner.body, inner.body_size, &cert, NULL) == MESH_OK) {
+        mesh_node_id subject;
+        mcrypto_node_id(cert.public_key, &subject);
+        *own_cert = *own_cert || mesh_node_id_equal(&subject, sender);
+    }
+}
+
 static void handle_push(gossip *g, const wire_envelope *envelope)
 {
     wire_push *push = &g->push;
@@ -677,17 +706,28 @@ static void handle_push(gossip *g, const wire_envelope *envelope)
         return;
     }
     bool sender_known = gossip_member_lookup(g, &envelope->signer) != NULL;
+    bool own_cert = false;
+    bool own_advert_fresh = false;
     for (uint32_t i = 0; i < push->record_count; i++) {
         const wire_record *record = &push->records[i];
-        if (gossip_ingest_record(g, record->frame, record->frame_size)) {
+        bool fresh = gossip_ingest_record(g, record->frame, record->frame_size);
+        if (fresh) {
             gossip_add_fresh(g, record->frame, record->frame_size);
         }
+        if (sender_known) {
+            push_record_owner(record, &envelope->signer, fresh, &own_cert, &own_advert_fresh);
+        }
     }
-    // A member we did not know introduced itself: answer with our own
-    // certificate and advert so that it can authenticate us, and so that
-    // the pair can start anti-entropy at its next probe.
+    // A member we did not know introduced itself, or a known one pushed its
+    // own certificate with a newer advert, as a member joining through its
+    // seeds does (it restarted, or healed from a partition, and may know
+    // nobody):
+    // answer with our own certificate and advert so that it can
+    // authenticate us, and so that the pair can start anti-entropy at its
+    // next probe.
     member *sender = gossip_member_lookup(g, &envelope->signer);
-    if (!sender_known && sender != NULL && sender->sequence > 0) {
+    bool back = own_cert && own_advert_fresh;
+    if ((!sender_known || back) && sender != NULL && sender->sequence > 0) {
         char endpoint[WIRE_ENDPOINT_SIZE_MAX + 1];
         if (gossip_member_endpoint(g, sender, endpoint)) {
             gossip_send_introduction(g, sender, endpoint);
@@ -856,6 +896,11 @@ static void fill_info(const gossip *g, const member *m, gossip_member_info *info
     info->jurisdiction_count = cert->jurisdiction_count;
     memcpy(info->jurisdictions, cert->jurisdictions, sizeof(info->jurisdictions));
     info->cert_valid_until_ns = cert->valid_until_ns;
+    memcpy(info->public_key, cert->public_key, sizeof(info->public_key));
+    memcpy(info->cert_hash, cert->frame_hash, sizeof(info->cert_hash));
+    // Nobody pings itself, so self reads 0 without a special case.
+    info->rtt_us = g->rtt_x8_us[m - g->members] >> 3;
+    MESH_ASSERT(!info->self || info->rtt_us == 0);
 }
 
 mesh_err gossip_member_at(const gossip *g, uint32_t index, gossip_member_info *info_out)

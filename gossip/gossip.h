@@ -27,7 +27,9 @@
  *     the target is down. The target refutes by publishing a newer advert.
  *     A member that misses its own acks, or runs late, raises its "local
  *     health" score and stretches its timeouts (Lifeguard's local health
- *     awareness), so a starved node does not accuse healthy ones.
+ *     awareness), so a starved node does not accuse healthy ones. The
+ *     probes also measure: a member's ack to this node's own ping is a
+ *     round-trip sample, smoothed per member (gossip_member_info.rtt_us).
  *   - Dissemination. A fresh record is pushed at once to `fanout` random
  *     members, and each receiver that finds it new pushes it on once
  *     (infect-and-forward). Probes carry a 16-byte hash of the sender's
@@ -231,6 +233,8 @@ MESH_MUST_USE mesh_err gossip_add_revocation(gossip *g,
 
 /* Queries. */
 
+#define GOSSIP_CERT_HASH_SIZE 32u
+
 typedef struct gossip_member_info {
     mesh_node_id id;
     gossip_state state;
@@ -244,6 +248,20 @@ typedef struct gossip_member_info {
     uint32_t jurisdiction_count;
     char jurisdictions[WIRE_JURISDICTIONS_MAX][3];
     int64_t cert_valid_until_ns;
+    uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE]; /* from its certificate */
+    /* BLAKE2b-256 of the certificate's envelope frame (the exact bytes
+     * that travel, root signature included), computed once per distinct
+     * frame when it is stored. */
+    uint8_t cert_hash[GOSSIP_CERT_HASH_SIZE];
+    /* The smoothed round trip to the member, in microseconds, as this
+     * node's own pings measure it: each ACK the member sends straight back
+     * to a PING this node sent it is a sample (an ack relayed through a
+     * ping-req helper is not: its path is longer), smoothed like TCP's
+     * SRTT (RFC 6298: 7/8 old + 1/8 sample; the first sample as is). 0:
+     * not measured yet (always for self); at least 1 once measured;
+     * saturates near 536 s. Kept while the member is held, also when it
+     * goes down; forgotten with it. */
+    uint32_t rtt_us;
 } gossip_member_info;
 
 /* Number of members held (self included), in every state. */

@@ -3,11 +3,12 @@
  * gossip/ and its tests. Nothing here is part of the public contract.
  *
  * Memory: everything is allocated in gossip_create, sized from the
- * config's limits: members_max member slots of about 100 bytes, an
- * id-ordered index over them, revocations_max revocations, fixed scratch
- * areas for one call's output and, unless the config brings shared ones,
- * a frame store with room for members_max certificates and adverts and a
- * pair-key cache. No call allocates afterwards.
+ * config's limits: members_max member slots of about 100 bytes and a
+ * 4-byte round-trip estimate beside each, an id-ordered index over them,
+ * revocations_max revocations, fixed scratch areas for one call's
+ * output and, unless the config brings shared ones, a frame store with
+ * room for members_max certificates and adverts and a pair-key cache.
+ * No call allocates afterwards.
  */
 #ifndef GOSSIP_GOSSIP_INT_H
 #define GOSSIP_GOSSIP_INT_H
@@ -38,7 +39,8 @@ _Static_assert(SENDS_PER_CALL_MAX + EVENTS_PER_CALL_MAX <= GOSSIP_OUTBOX_MIN,
 /* A member as this machine sees it: about 100 bytes. Its certificate
  * (with the public key and the fields decoded from it) and its newest
  * advert are frames in the store, by handle; its pair key is in the pair
- * cache. Times are monotonic nanoseconds. */
+ * cache; its round-trip estimate is in gossip.rtt_x8_us, by slot. Times
+ * are monotonic nanoseconds. */
 typedef struct member {
     mesh_node_id id;
     uint64_t sequence; /* newest advert held; 0 = none yet */
@@ -59,6 +61,11 @@ typedef struct member {
     uint8_t accuser_count;
     bool in_view; /* counted in the view hash */
 } member;
+
+/* The simulator holds N^2 members (10^8 at N = 10,000): every byte here
+ * costs 100 MB there. The record has one spare byte, so a 4-byte field
+ * would pad it to 112 bytes: such state goes beside it, by slot. */
+_Static_assert(sizeof(member) <= 104, "a member record stays at 104 bytes");
 
 /* The store (store.c). */
 typedef enum store_kind { STORE_CERT = 0, STORE_ADVERT = 1 } store_kind;
@@ -99,6 +106,9 @@ typedef struct store_cert_info {
     mesh_node_id id;
     bool curve_valid; /* the key converts to X25519: pair keys are possible */
     uint8_t curve_public[MCRYPTO_CURVE_KEY_SIZE];
+    /* BLAKE2b-256 of the frame, set by gossip_store_put when the frame is
+     * stored: the store, not its callers, owns this field. */
+    uint8_t frame_hash[GOSSIP_CERT_HASH_SIZE];
 } store_cert_info;
 
 /* What the machine reads of an advert, decoded once per store. */
@@ -115,7 +125,8 @@ struct gossip_store {
 
 /* The handle of a slot holding exactly this frame, with one more
  * reference; 0 when the pool is full. *added_out tells whether the slot
- * is new, so that the caller fills in its decoded fields. */
+ * is new, so that the caller fills in its decoded fields (a new
+ * certificate slot has its frame_hash set already). */
 uint32_t gossip_store_put(gossip_store *store,
                           store_kind kind,
                           const uint8_t *frame,
@@ -140,8 +151,10 @@ typedef struct probe {
     bool active;
     bool acked;
     bool indirect_sent;
+    bool rtt_sampled; /* the target's own ack came: later copies are no sample */
     mesh_node_id target;
     uint64_t nonce;
+    uint64_t sent_ns; /* when the direct ping left */
     uint64_t direct_deadline_ns;
     uint64_t end_ns;
 } probe;
@@ -152,6 +165,7 @@ typedef struct relay {
     uint64_t origin_nonce;
     mesh_node_id target;
     uint64_t nonce;
+    uint64_t sent_ns; /* when our ping to the target left */
     uint64_t deadline_ns;
 } relay;
 
@@ -178,6 +192,11 @@ struct gossip {
 
     /* Members: slots, a free list, and an index of slots in id order. */
     member *members;
+    /* By slot, beside members (see the size note there): 8 times the
+     * member's smoothed round trip in microseconds (RFC 6298's SRTT, kept
+     * scaled as TCP stacks do so that its 1/8 steps are not truncated
+     * away); 0 = not measured. Reset when a slot is taken. */
+    uint32_t *rtt_x8_us;
     uint32_t *order; /* slot numbers, ascending by id */
     /* A hash index over the slots, for lookups by id in one probe or two:
      * open addressing, linear probing, slot + 1 per entry (0 = empty),
@@ -208,6 +227,9 @@ struct gossip {
     probe probe;
     probe verify; /* a probe of a member someone else suspects, for a quick second opinion */
     uint64_t reprobe_nonce; /* the last ping sent to a down member */
+    mesh_node_id reprobe_target;
+    uint64_t reprobe_sent_ns;
+    bool reprobe_pending; /* that ping is out and its ack not yet in */
     relay relays[RELAYS_MAX];
     uint32_t local_health;
     uint32_t suspect_count; /* members in GOSSIP_SUSPECT, so deadlines skip the scan */
@@ -299,6 +321,11 @@ void gossip_flush_fresh(gossip *g);
 void gossip_send_introduction(gossip *g, const member *to, const char *endpoint);
 void gossip_verify_start(gossip *g, member *target);
 bool gossip_member_endpoint(const gossip *g, const member *m, char *endpoint_out);
+/* RFC 6298's smoothing on 8 * SRTT in microseconds: the first sample
+ * (rtt_x8_us == 0) as is, then 7/8 old + 1/8 sample. A sample under 1 us
+ * counts as 1 us, so that a measured value never reads 0; the result
+ * saturates. */
+uint32_t gossip_rtt_smooth(uint32_t rtt_x8_us, uint64_t sample_ns);
 /* The pair key shared with m, through the pair cache; false when m's key
  * gives none (never for a key that passed its certificate check). */
 bool gossip_pair_key(gossip *g, const member *m, uint8_t key_out[MCRYPTO_PAIR_KEY_SIZE]);

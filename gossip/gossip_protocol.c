@@ -13,6 +13,14 @@
  * bounds the call's output together with SENDS_PER_CALL_MAX; what does
  * not fit is counted in frames_dropped, and the next anti-entropy
  * exchange repairs it.
+ *
+ * Round trips: every PING this node sends straight to a member (its
+ * probes, verifications, re-probes of down members, and the pings it
+ * relays for others) notes when it left, and the first ACK that the
+ * member itself sends back with that nonce is a sample of the round trip
+ * to it (gossip_member_info.rtt_us). An ACK relayed by a ping-req helper
+ * is no sample: it crossed two more links. Measuring only reads what the
+ * protocol does already: it sends nothing and decides nothing.
  */
 #include <string.h>
 
@@ -78,6 +86,32 @@ bool gossip_pair_key(gossip *g, const member *m, uint8_t key_out[MCRYPTO_PAIR_KE
     return cert->curve_valid &&
            mcrypto_pair_key_cached(g->pair_cache, g->config.keypair.public_key, g->curve_secret,
                                    cert->public_key, cert->curve_public, key_out) == MESH_OK;
+}
+
+uint32_t gossip_rtt_smooth(uint32_t rtt_x8_us, uint64_t sample_ns)
+{
+    uint64_t sample_us = sample_ns / MESH_NS_PER_US;
+    sample_us = sample_us < 1 ? 1 : sample_us;
+    sample_us = sample_us > UINT32_MAX / 8 ? UINT32_MAX / 8 : sample_us;
+    if (rtt_x8_us == 0) {
+        return (uint32_t) (sample_us * 8);
+    }
+    // srtt += (sample - srtt) / 8, on 8 * srtt: x8 += sample - x8 / 8.
+    // With sample >= 1 and x8 >= 8 the result stays >= 8 (reads >= 1 us).
+    uint64_t next = (uint64_t) rtt_x8_us - rtt_x8_us / 8 + sample_us;
+    next = next > UINT32_MAX ? UINT32_MAX : next;
+    MESH_ASSERT(next >= 8);
+    return (uint32_t) next;
+}
+
+/* A round trip to m, measured by our own ping to it, sent at sent_ns. */
+static void rtt_sample(gossip *g, const member *m, uint64_t sent_ns)
+{
+    MESH_ASSERT(sent_ns <= g->now.monotonic_ns);
+    uint32_t slot = (uint32_t) (m - g->members);
+    MESH_ASSERT(slot < g->config.members_max);
+    MESH_ASSERT(slot != g->self_slot);
+    g->rtt_x8_us[slot] = gossip_rtt_smooth(g->rtt_x8_us[slot], g->now.monotonic_ns - sent_ns);
 }
 
 /* Sends a MAC'd control message whose body is in g->scratch. */
@@ -517,21 +551,37 @@ static void handle_pull(gossip *g, member *from, const wire_pull *pull)
     batch_flush(g, &batch);
 }
 
+/* An ack for one of our probes (the round-robin one or a verification).
+ * From the target itself it answers our direct ping: a round-trip sample,
+ * the first time only, since a copy the network duplicated or delayed
+ * would measure that instead. From anyone else it is a helper relaying
+ * the target's ack to our ping-req, over a longer path: no sample. */
+static void probe_acked(gossip *g, probe *p, const member *from)
+{
+    MESH_ASSERT(p->active);
+    p->acked = true;
+    if (!p->rtt_sampled && mesh_node_id_equal(&from->id, &p->target)) {
+        p->rtt_sampled = true;
+        rtt_sample(g, from, p->sent_ns);
+    }
+}
+
 static void handle_ack(gossip *g, member *from, const wire_ping *ack)
 {
     probe *p = &g->probe;
     if (p->active && ack->nonce == p->nonce) {
-        p->acked = true;
+        probe_acked(g, p, from);
         return;
     }
     if (g->verify.active && ack->nonce == g->verify.nonce) {
-        g->verify.acked = true;
+        probe_acked(g, &g->verify, from);
         return;
     }
     for (uint32_t i = 0; i < RELAYS_MAX; i++) {
         relay *r = &g->relays[i];
         if (r->active && r->nonce == ack->nonce && mesh_node_id_equal(&r->target, &from->id)) {
             r->active = false;
+            rtt_sample(g, from, r->sent_ns); // our own ping, straight to the target
             member *origin = gossip_member_lookup(g, &r->origin);
             if (origin != NULL) {
                 send_ping(g, origin, WIRE_TYPE_ACK, r->origin_nonce);
@@ -541,6 +591,11 @@ static void handle_ack(gossip *g, member *from, const wire_ping *ack)
     }
     if (ack->nonce != g->reprobe_nonce) {
         gossip_count_reject(g, GOSSIP_REJECT_UNEXPECTED);
+        return;
+    }
+    if (g->reprobe_pending && mesh_node_id_equal(&from->id, &g->reprobe_target)) {
+        g->reprobe_pending = false;
+        rtt_sample(g, from, g->reprobe_sent_ns);
     }
 }
 
@@ -558,6 +613,7 @@ static void handle_ping_req(gossip *g, const member *from, const wire_ping_req *
             r->origin_nonce = request->nonce;
             r->target = target->id;
             r->nonce = mesh_rng_next(g->rng);
+            r->sent_ns = g->now.monotonic_ns;
             r->deadline_ns = g->now.monotonic_ns + g->config.probe_interval_ns;
             send_ping(g, target, WIRE_TYPE_PING, r->nonce);
             return;
@@ -744,6 +800,9 @@ static void sweep_down(gossip *g)
         member *m = &g->members[g->order[i]];
         if (m->state == GOSSIP_DOWN && m->sequence > 0 && pick-- == 0) {
             g->reprobe_nonce = mesh_rng_next(g->rng);
+            g->reprobe_target = m->id;
+            g->reprobe_sent_ns = g->now.monotonic_ns;
+            g->reprobe_pending = true;
             send_ping(g, m, WIRE_TYPE_PING, g->reprobe_nonce);
             return;
         }
@@ -755,8 +814,10 @@ static void probe_arm(gossip *g, probe *p, member *target)
     p->active = true;
     p->acked = false;
     p->indirect_sent = false;
+    p->rtt_sampled = false;
     p->target = target->id;
     p->nonce = mesh_rng_next(g->rng);
+    p->sent_ns = g->now.monotonic_ns;
     // The direct ping gets one timeout; the indirect pings get two more
     // (a relay's ping and its forwarded ack), capped by the interval. The
     // verdict does not wait for the end of the interval, so a longer

@@ -19,16 +19,23 @@
  * bytes. A certificate slot also keeps the decoded fields the machine
  * reads (public key and its X25519 form, node id, name, country,
  * certifications, expiry), an advert slot its timestamp and endpoint, so
- * that each is decoded once per store, not once per machine. Handles are
- * slot index + 1; 0 is "none".
+ * that each is decoded once per store, not once per machine. The
+ * certificate's BLAKE2b-256 (what leases name a lender's certificate by)
+ * is taken here, as the frame is copied in: once per distinct frame, and
+ * by the code that owns the bytes it hashes. Handles are slot index + 1;
+ * 0 is "none".
  */
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "gossip/gossip_int.h"
 
 #define STORE_SLOTS_MAX (1u << 26)
 #define HASH_TAIL       32u
+
+_Static_assert(GOSSIP_CERT_HASH_SIZE == crypto_generichash_BYTES, "BLAKE2b-256");
 
 static mesh_err pool_init(store_pool *pool, uint32_t count_max, uint32_t frame_max)
 {
@@ -190,6 +197,11 @@ uint32_t gossip_store_put(gossip_store *store,
     slot->next = *bucket;
     *bucket = h;
     memcpy(pool->frames + (size_t) (h - 1) * pool->frame_max, frame, frame_size);
+    if (kind == STORE_CERT) {
+        store_cert_info *info = &store->cert_info[h - 1];
+        MESH_ASSERT(crypto_generichash(info->frame_hash, sizeof(info->frame_hash), frame,
+                                       frame_size, NULL, 0) == 0);
+    }
     pool->used++;
     pool->peak = pool->used > pool->peak ? pool->used : pool->peak;
     *added_out = true;

@@ -219,6 +219,10 @@ uint32_t wire_type_auth_size(wire_type type)
     if (number >= WIRE_TYPE_ADVERT && number <= WIRE_TYPE_SUSPECT) {
         return WIRE_SIGNATURE_SIZE;
     }
+    // Lease messages are signed by their sender (21..31 stay unknown).
+    if (number >= WIRE_TYPE_LEASE_REQUEST && number <= WIRE_TYPE_LEASE_END) {
+        return WIRE_SIGNATURE_SIZE;
+    }
     if (wire_type_is_mac(type)) {
         return WIRE_MAC_SIZE;
     }

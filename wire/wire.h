@@ -73,8 +73,13 @@ typedef enum wire_type {
     WIRE_TYPE_PULL = 12,     /* "send me the records of these members" */
     WIRE_TYPE_PUSH = 13,     /* a batch of signed records */
     /* 14..15: reserved for more gossip control messages. */
-    /* 16..31: reserved for leases (request, offer, refuse, accept, usage,
-     * release, reclaim, settle); signed. */
+    /* 16..31: leases, signed by their sender (docs/leases.md). */
+    WIRE_TYPE_LEASE_REQUEST = 16, /* borrower -> lender: "reserve this for me" */
+    WIRE_TYPE_LEASE_OFFER = 17,   /* lender -> borrower: an OPENED record the lender signed */
+    WIRE_TYPE_LEASE_REFUSE = 18,  /* lender -> borrower: no, and why */
+    WIRE_TYPE_LEASE_RECORD = 19,  /* either way: a ledger record with one or both signatures */
+    WIRE_TYPE_LEASE_END = 20,     /* decline an offer, release a lease, or give reclaim notice */
+    /* 21..31: reserved for more lease messages. */
 } wire_type;
 
 /* How a type is authenticated. Records (1..7) and lease messages (16..31)
@@ -405,5 +410,199 @@ MESH_MUST_USE mesh_err wire_push_encode(const wire_push *push,
                                         uint8_t *buf,
                                         uint32_t buf_size,
                                         uint32_t *size_out);
+
+/* ------------------------------------------------------------------ */
+/* Lease messages (types 16..20). docs/leases.md has the protocol; these
+ * are the bodies. Each is signed by its sender like a record (64-byte
+ * Ed25519 signature over "fedmesh/v1/" || type name || 0x00 || body).
+ * Every body starts with key 0, the lease id, so that a receiver can
+ * route a frame to its lease before it decodes the rest. Lease ids are 16
+ * bytes the borrower draws from its PRNG; all zero is refused. */
+/* ------------------------------------------------------------------ */
+
+#define WIRE_LEASE_ID_SIZE         16u
+#define WIRE_LEASE_RESOURCES_MAX   8u    /* resource lines in one request */
+#define WIRE_LEASE_COUNTRIES_MAX   32u   /* allowed countries in one request */
+#define WIRE_DATA_CLASS_SIZE_MAX   31u   /* [a-z0-9-], 0..31 bytes */
+#define WIRE_LEASE_RECORD_SIZE_MAX 1024u /* an encoded ledger record (ledger/) */
+#define WIRE_LEASE_DURATION_NS_MAX (366ull * 24u * 3600u * 1000000000ull)
+
+typedef struct wire_lease_resource {
+    uint32_t resource_class;             /* wire_resource_class */
+    char model[WIRE_MODEL_SIZE_MAX + 1]; /* GPU: non-empty; others: empty */
+    uint64_t amount;                     /* whole units (vCPUs, GiB, GPUs): 1..WIRE_AMOUNT_MAX */
+} wire_lease_resource;
+
+/* Constraints a borrower sets. Every one is checked against the lender's
+ * root-signed certificate (countries, jurisdictions, certifications) or
+ * against what the lender offers (price, carbon) and measures (rtt), by
+ * both sides. Zero or empty means "no constraint". Body (map, keys 0..6):
+ * 0 countries array(0..32) of str(2) sorted, distinct, valid ISO 3166-1;
+ * 1 jurisdictions array(0..8) of str(2) sorted, distinct (ISO code or
+ * "EU"): the lender's certificate must list every one; 2 certifications
+ * uint (WIRE_CERTIFICATION_* bits, all required); 3 data_class str
+ * (0..31, [a-z0-9-]; informative: the borrower has already expanded it
+ * into the other fields, and it is recorded for audits); 4 rtt_us_max
+ * uint (0..60,000,000); 5 cost_microeur_per_hour_max uint (the whole
+ * lease's price per hour, sum of amount x price; 0..WIRE_PRICE_MAX);
+ * 6 carbon_gco2_per_kwh_max uint (0..WIRE_CARBON_MAX). */
+typedef struct wire_lease_constraints {
+    uint32_t country_count;
+    char countries[WIRE_LEASE_COUNTRIES_MAX][3];
+    uint32_t jurisdiction_count;
+    char jurisdictions[WIRE_JURISDICTIONS_MAX][3];
+    uint32_t certifications;
+    char data_class[WIRE_DATA_CLASS_SIZE_MAX + 1];
+    uint32_t rtt_us_max;
+    uint64_t cost_microeur_per_hour_max;
+    uint32_t carbon_gco2_per_kwh_max;
+} wire_lease_constraints;
+
+/* REQUEST. Body keys: 0 lease_id bin(16) (not all zero), 1 lender
+ * bin(16) (the member asked; a request is never valid at another), 2
+ * resources array(1..8) of array(3) [class uint, model str, amount uint]
+ * sorted by (class, model), distinct, model non-empty iff GPU, amount
+ * 1..WIRE_AMOUNT_MAX, 3 start_ns int (> 0, realtime), 4 duration_ns uint
+ * (1..WIRE_LEASE_DURATION_NS_MAX), 5 constraints map (above), 6
+ * expires_ns int (> 0: the lender ignores the request after this, by its
+ * own clock). */
+typedef struct wire_lease_request {
+    uint8_t lease_id[WIRE_LEASE_ID_SIZE];
+    mesh_node_id lender;
+    uint32_t resource_count;
+    wire_lease_resource resources[WIRE_LEASE_RESOURCES_MAX];
+    int64_t start_ns;
+    uint64_t duration_ns;
+    wire_lease_constraints constraints;
+    int64_t expires_ns;
+} wire_lease_request;
+
+MESH_MUST_USE mesh_err wire_lease_request_decode(const uint8_t *body,
+                                                 uint32_t body_size,
+                                                 wire_lease_request *request_out,
+                                                 wire_error *error_out);
+MESH_MUST_USE mesh_err wire_lease_request_encode(const wire_lease_request *request,
+                                                 uint8_t *buf,
+                                                 uint32_t buf_size,
+                                                 uint32_t *size_out);
+
+/* OFFER. Body keys: 0 lease_id bin(16), 1 record bin(1..1024) (an OPENED
+ * ledger record, encoded by ledger/; this codec does not look inside),
+ * 2 lender_signature bin(64) (over the record, ledger/'s domain), 3
+ * expires_ns int (> 0: the lender holds the capacity until then). */
+typedef struct wire_lease_offer {
+    uint8_t lease_id[WIRE_LEASE_ID_SIZE];
+    const uint8_t *record; /* decode: points into the body */
+    uint32_t record_size;
+    uint8_t lender_signature[WIRE_SIGNATURE_SIZE];
+    int64_t expires_ns;
+} wire_lease_offer;
+
+MESH_MUST_USE mesh_err wire_lease_offer_decode(const uint8_t *body,
+                                               uint32_t body_size,
+                                               wire_lease_offer *offer_out,
+                                               wire_error *error_out);
+MESH_MUST_USE mesh_err wire_lease_offer_encode(const wire_lease_offer *offer,
+                                               uint8_t *buf,
+                                               uint32_t buf_size,
+                                               uint32_t *size_out);
+
+/* REFUSE. Body keys: 0 lease_id bin(16), 1 reason uint (1..
+ * WIRE_LEASE_REFUSAL_MAX, wire_lease_refusal), 2 detail str (0..127
+ * bytes of UTF-8 without control characters). */
+typedef enum wire_lease_refusal {
+    WIRE_LEASE_REFUSAL_CAPACITY = 1,      /* not enough lendable capacity free */
+    WIRE_LEASE_REFUSAL_COUNTRY = 2,       /* the lender's certified country is not allowed */
+    WIRE_LEASE_REFUSAL_JURISDICTION = 3,  /* the certificate lacks a required jurisdiction */
+    WIRE_LEASE_REFUSAL_CERTIFICATION = 4, /* the certificate lacks a required certification */
+    WIRE_LEASE_REFUSAL_PRICE = 5,         /* over the borrower's cost limit */
+    WIRE_LEASE_REFUSAL_CARBON = 6,        /* over the borrower's carbon limit */
+    WIRE_LEASE_REFUSAL_LATENCY = 7,       /* measured round trip over the limit */
+    WIRE_LEASE_REFUSAL_PEER_LIMIT = 8,    /* over what this lender lends one peer */
+    WIRE_LEASE_REFUSAL_CLASS = 9,         /* a resource class or model this lender does not lend */
+    WIRE_LEASE_REFUSAL_WINDOW = 10,       /* start or duration outside the lender's policy */
+    WIRE_LEASE_REFUSAL_EXPIRED = 11,      /* the request or offer ran out before it arrived */
+    WIRE_LEASE_REFUSAL_DUPLICATE = 12,    /* the lease id is already used with other terms */
+    WIRE_LEASE_REFUSAL_STARTING = 13,     /* restarted less than an offer lifetime ago */
+    WIRE_LEASE_REFUSAL_BUSY = 14,         /* the lease table is full */
+    WIRE_LEASE_REFUSAL_HOOK = 15,         /* the operator's hook refused */
+    WIRE_LEASE_REFUSAL_RECIPROCITY = 16,  /* the share kept for peers that lent to us */
+    WIRE_LEASE_REFUSAL_LEAVING = 17,      /* the lender is shutting down */
+} wire_lease_refusal;
+#define WIRE_LEASE_REFUSAL_MAX 17u
+/* "capacity", "country", ...; "unknown" otherwise. Never NULL. */
+const char *wire_lease_refusal_name(uint32_t reason);
+
+typedef struct wire_lease_refuse {
+    uint8_t lease_id[WIRE_LEASE_ID_SIZE];
+    uint32_t reason; /* wire_lease_refusal */
+    char detail[WIRE_REASON_TEXT_SIZE_MAX + 1];
+} wire_lease_refuse;
+
+MESH_MUST_USE mesh_err wire_lease_refuse_decode(const uint8_t *body,
+                                                uint32_t body_size,
+                                                wire_lease_refuse *refuse_out,
+                                                wire_error *error_out);
+MESH_MUST_USE mesh_err wire_lease_refuse_encode(const wire_lease_refuse *refuse,
+                                                uint8_t *buf,
+                                                uint32_t buf_size,
+                                                uint32_t *size_out);
+
+/* RECORD. Body keys: 0 lease_id bin(16), 1 record bin(1..1024) (a ledger
+ * record), 2 lender_signature bin(0 or 64), 3 borrower_signature bin(0
+ * or 64); at least one signature present. A record with one signature is
+ * a proposal to countersign; with both it is an agreed record (an
+ * acceptance, a confirmation, a countersignature). */
+typedef struct wire_lease_record {
+    uint8_t lease_id[WIRE_LEASE_ID_SIZE];
+    const uint8_t *record; /* decode: points into the body */
+    uint32_t record_size;
+    bool has_lender_signature;
+    bool has_borrower_signature;
+    uint8_t lender_signature[WIRE_SIGNATURE_SIZE];
+    uint8_t borrower_signature[WIRE_SIGNATURE_SIZE];
+} wire_lease_record;
+
+MESH_MUST_USE mesh_err wire_lease_record_decode(const uint8_t *body,
+                                                uint32_t body_size,
+                                                wire_lease_record *record_out,
+                                                wire_error *error_out);
+MESH_MUST_USE mesh_err wire_lease_record_encode(const wire_lease_record *record,
+                                                uint8_t *buf,
+                                                uint32_t buf_size,
+                                                uint32_t *size_out);
+
+/* END. Body keys: 0 lease_id bin(16), 1 what uint (wire_lease_end_what),
+ * 2 at_ns int (> 0, realtime: DECLINE and RELEASE, when the borrower
+ * stopped; RECLAIM, when the lender takes the capacity back). */
+typedef enum wire_lease_end_what {
+    WIRE_LEASE_END_DECLINE = 1, /* borrower: "I do not take this offer" */
+    WIRE_LEASE_END_RELEASE = 2, /* borrower: "I give it back" */
+    WIRE_LEASE_END_RECLAIM = 3, /* lender: "I take it back at at_ns" (notice) */
+} wire_lease_end_what;
+#define WIRE_LEASE_END_MAX 3u
+
+typedef struct wire_lease_end {
+    uint8_t lease_id[WIRE_LEASE_ID_SIZE];
+    uint32_t what; /* wire_lease_end_what */
+    int64_t at_ns;
+} wire_lease_end;
+
+MESH_MUST_USE mesh_err wire_lease_end_decode(const uint8_t *body,
+                                             uint32_t body_size,
+                                             wire_lease_end *end_out,
+                                             wire_error *error_out);
+MESH_MUST_USE mesh_err wire_lease_end_encode(const wire_lease_end *end,
+                                             uint8_t *buf,
+                                             uint32_t buf_size,
+                                             uint32_t *size_out);
+
+/* The lease id of any lease body (key 0), without decoding the rest: the
+ * cheap check that routes a frame, or refuses it, before a signature
+ * check. MESH_EPROTO when the body does not start with a map whose first
+ * key is 0 holding a bin(16) that is not all zero. */
+MESH_MUST_USE mesh_err wire_lease_id_peek(const uint8_t *body,
+                                          uint32_t body_size,
+                                          uint8_t lease_id_out[WIRE_LEASE_ID_SIZE]);
 
 #endif /* WIRE_WIRE_H */

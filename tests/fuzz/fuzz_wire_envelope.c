@@ -110,6 +110,16 @@ static void fuzz_body(wire_type type, const uint8_t *body, uint32_t body_size)
         FUZZ_BODY(wire_pull, wire_pull_decode, wire_pull_encode);
     case WIRE_TYPE_PUSH:
         FUZZ_BODY(wire_push, wire_push_decode, wire_push_encode);
+    case WIRE_TYPE_LEASE_REQUEST:
+        FUZZ_BODY(wire_lease_request, wire_lease_request_decode, wire_lease_request_encode);
+    case WIRE_TYPE_LEASE_OFFER:
+        FUZZ_BODY(wire_lease_offer, wire_lease_offer_decode, wire_lease_offer_encode);
+    case WIRE_TYPE_LEASE_REFUSE:
+        FUZZ_BODY(wire_lease_refuse, wire_lease_refuse_decode, wire_lease_refuse_encode);
+    case WIRE_TYPE_LEASE_RECORD:
+        FUZZ_BODY(wire_lease_record, wire_lease_record_decode, wire_lease_record_encode);
+    case WIRE_TYPE_LEASE_END:
+        FUZZ_BODY(wire_lease_end, wire_lease_end_decode, wire_lease_end_encode);
     default:
         fuzz_require(false, "the envelope decoder let an unknown type through");
         return;

@@ -1,9 +1,10 @@
 /*
  * tests/unit/gossip_cluster.h: a tiny deterministic harness that runs a
  * handful of gossip machines over an in-memory network with a fixed
- * latency, optional loss and crashed nodes. It is deliberately simpler
- * than sim/ (no latency matrix, no metrics): unit tests of the protocol
- * use it so that they depend on the gossip machine alone.
+ * latency (or one per directed link), optional loss and crashed nodes.
+ * It is deliberately simpler than sim/ (no latency matrix, no metrics):
+ * unit tests of the protocol use it so that they depend on the gossip
+ * machine alone.
  */
 #ifndef TESTS_UNIT_GOSSIP_CLUSTER_H
 #define TESTS_UNIT_GOSSIP_CLUSTER_H
@@ -47,6 +48,9 @@ typedef struct cluster {
     mesh_rng net_rng;
     double loss;
     uint64_t latency_ns;
+    /* One-way latency from -> to, when not 0; else latency_ns. Read when a
+     * frame is sent, so a change applies to frames sent afterwards. */
+    uint64_t link_latency_ns[CLUSTER_NODES_MAX][CLUSTER_NODES_MAX];
     uint64_t now_ns;
     uint64_t order;
     cluster_msg *msgs;
@@ -90,14 +94,16 @@ static inline int cluster_index_of(const char *endpoint)
     return (int) value;
 }
 
-static inline void cluster_enqueue(cluster *c, uint32_t to, const uint8_t *bytes, uint32_t size)
+static inline void
+cluster_enqueue(cluster *c, uint32_t from, uint32_t to, const uint8_t *bytes, uint32_t size)
 {
     if (c->msg_count == CLUSTER_MSGS_MAX) {
         c->dropped++;
         return;
     }
+    uint64_t latency_ns = c->link_latency_ns[from][to];
     cluster_msg *m = &c->msgs[c->msg_count++];
-    m->at_ns = c->now_ns + c->latency_ns;
+    m->at_ns = c->now_ns + (latency_ns != 0 ? latency_ns : c->latency_ns);
     m->order = c->order++;
     m->to = to;
     m->size = size;
@@ -139,7 +145,7 @@ static inline void cluster_drain(cluster *c, uint32_t from, mesh_outbox *outbox)
             c->dropped++;
             continue;
         }
-        cluster_enqueue(c, (uint32_t) to, o->payload, o->payload_size);
+        cluster_enqueue(c, from, (uint32_t) to, o->payload, o->payload_size);
     }
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "gossip/gossip_int.h"
 #include "gossip_cluster.h"
@@ -81,6 +82,10 @@ static void test_store_counts_and_shares(void **state)
     const uint8_t *stored = gossip_store_frame(store, STORE_CERT, handle, &size);
     assert_int_equal(size, FRAME_SIZE);
     assert_memory_equal(stored, frames[4], FRAME_SIZE);
+    // The reused slot's certificate hash is the new frame's, not frame 2's.
+    uint8_t hash[GOSSIP_CERT_HASH_SIZE];
+    assert_int_equal(crypto_generichash(hash, sizeof(hash), frames[4], FRAME_SIZE, NULL, 0), 0);
+    assert_memory_equal(gossip_store_cert(store, handle)->frame_hash, hash, sizeof(hash));
     gossip_store_release(store, STORE_CERT, 0); // a no-op
     gossip_store_usage_get(store, &usage);
     assert_int_equal(usage.certs, 4);
