@@ -1,33 +1,73 @@
 /*
- * ledger/entry.c: the canonical encoding of lease records and journal
- * entries, their hashes and their signatures.
+ * ledger/entry.c: the canonical encoding of lease records (version 2) and
+ * journal entries, their hashes and their signatures.
  *
- *     record = map(7) { 0: kind uint 1..7, 1: lease_id bin(16),
- *                       2: number uint 0..2^32-1, 3: lender_key bin(32),
- *                       4: borrower_key bin(32), 5: time_ns int64,
- *                       6: amounts array(0..8) of
- *                          array(3) [class uint 1..4, model str(0..32),
- *                                    amount_milli uint 0..10^15] }
+ *     record = map(9 if OPENED, else 8) {
+ *                  0: version uint == 2, 1: kind uint 1..7,
+ *                  2: lease_id bin(16), 3: number uint 0..2^32-1,
+ *                  4: lender_key bin(32), 5: borrower_key bin(32),
+ *                  6: time_ns int64,
+ *                  7: amounts array(0..8) of
+ *                     array(3) [class uint 1..4, model str(0..32),
+ *                               amount_milli uint 0..10^15],
+ *                  8: terms (OPENED only) }
+ *     terms  = map(9) { 0: start_ns int64 > 0, 1: end_ns int64 > start_ns,
+ *                  2: prices array of uint 0..10^12, one per amount,
+ *                  3: lender_cert_hash bin(32), 4: lender_country str(2),
+ *                  5: lender_jurisdictions array(0..8) of str(2),
+ *                  6: lender_certifications uint (WIRE_CERTIFICATION_ALL bits),
+ *                  7: carbon_gco2_per_kwh uint 0..5000,
+ *                  8: constraints map(7) {
+ *                     0: countries array(0..32) of str(2),
+ *                     1: jurisdictions array(0..8) of str(2),
+ *                     2: certifications uint (bits), 3: data_class str(0..31),
+ *                     4: rtt_us_max uint 0..60,000,000,
+ *                     5: cost_microeur_per_hour_max uint 0..10^12,
+ *                     6: carbon_gco2_per_kwh_max uint 0..5000 } }
  *     entry  = map(5) { 0: seq uint >= 1, 1: prev_hash bin(32),
- *                       2: record bin(<= 512), 3: lender_signature bin(0|64),
+ *                       2: record bin(<= 1024), 3: lender_signature bin(0|64),
  *                       4: borrower_signature bin(0|64) }
  *     stored value = entry bytes || BLAKE2b-256(entry bytes)
  *
  * The record travels as bin inside the entry, so the signed bytes are
  * stored exactly as signed, and both parties' ledgers hold them
  * byte-identical. Amounts are a set sorted by (class, model) without
- * duplicates; a model is present for GPUs only.
+ * duplicates; a model is present for GPUs only. Country codes are
+ * assigned ISO 3166-1 alpha-2 codes, jurisdictions the same or "EU"; both
+ * lists are sorted and distinct (one byte string per set, so one
+ * encoding). A data class is [a-z0-9-].
+ *
+ * Why the version is a field of the record and not of the entry: the
+ * record is what both parties sign and what the lease protocol carries
+ * (docs/leases.md), so a signature covers the version too and a record
+ * can never be read under another version's schema. The decoder refuses
+ * every version but LEDGER_RECORD_VERSION; a version 1 record (no version
+ * key: its key 0 was the kind) fails the same way, or on its key 1's type.
+ *
+ * Why the terms live in the OPENED record only, and the record's key 8 is
+ * absent elsewhere rather than empty: the terms are fixed when a lease
+ * opens, an audit reads them once, and the records that follow stay as
+ * small as before (a usage record grew by the 2 bytes of its version).
+ * The struct's terms of any other kind must be all zero, so that no
+ * field can be set that no byte records.
+ *
+ * Bounds. The largest record the rules allow is LEDGER_RECORD_SIZE_WORST
+ * bytes (ledger_int.h counts it field by field; a unit test encodes it),
+ * which the static assertion below holds under LEDGER_RECORD_SIZE_MAX: a
+ * valid record can never be too large to store or to sign.
  *
  * Why the bounded reader of wire/ (wire_int.h) is included from here: it
  * is the project's one MessagePack reader that never allocates and checks
  * every declared length before reading; a second copy in ledger/ would be
- * the duplication the house style forbids. Moving the reader's
- * declarations to wire.h is the tidy follow-up.
+ * the duplication the house style forbids. The country and jurisdiction
+ * rules are wire/'s too. The data-class rule is a local equivalent
+ * (data_class_valid): wire/ has no shared validator for it yet. Moving the
+ * reader's declarations to wire.h is the tidy follow-up.
  *
  * Why signatures are made here rather than with mcrypto_sign: crypto/
- * names its domains by wire_type, and the wire types for lease messages
- * (16..31) are reserved for the lease issue, whose tests hold them
- * unknown today. The domain string has the same shape,
+ * names its domains by wire_type, and a ledger record is not a message
+ * (the lease messages that carry one have their own types and domains).
+ * The domain string has the same shape,
  * "fedmesh/v1/lease-record" || 0x00 || record, and no wire type can ever
  * be named "lease-record", so no signature crosses between the two.
  *
@@ -43,14 +83,40 @@
 #include "wire/wire_int.h"
 
 enum {
-    RECORD_KEY_KIND = 0,
-    RECORD_KEY_LEASE_ID = 1,
-    RECORD_KEY_NUMBER = 2,
-    RECORD_KEY_LENDER = 3,
-    RECORD_KEY_BORROWER = 4,
-    RECORD_KEY_TIME = 5,
-    RECORD_KEY_AMOUNTS = 6,
-    RECORD_KEY_COUNT = 7,
+    RECORD_KEY_VERSION = 0,
+    RECORD_KEY_KIND = 1,
+    RECORD_KEY_LEASE_ID = 2,
+    RECORD_KEY_NUMBER = 3,
+    RECORD_KEY_LENDER = 4,
+    RECORD_KEY_BORROWER = 5,
+    RECORD_KEY_TIME = 6,
+    RECORD_KEY_AMOUNTS = 7,
+    RECORD_KEY_TERMS = 8,
+    RECORD_KEY_COUNT = 9, /* the schema's keys; only OPENED has the last */
+};
+
+enum {
+    TERMS_KEY_START = 0,
+    TERMS_KEY_END = 1,
+    TERMS_KEY_PRICES = 2,
+    TERMS_KEY_CERT_HASH = 3,
+    TERMS_KEY_COUNTRY = 4,
+    TERMS_KEY_JURISDICTIONS = 5,
+    TERMS_KEY_CERTIFICATIONS = 6,
+    TERMS_KEY_CARBON = 7,
+    TERMS_KEY_CONSTRAINTS = 8,
+    TERMS_KEY_COUNT = 9,
+};
+
+enum {
+    CONSTRAINTS_KEY_COUNTRIES = 0,
+    CONSTRAINTS_KEY_JURISDICTIONS = 1,
+    CONSTRAINTS_KEY_CERTIFICATIONS = 2,
+    CONSTRAINTS_KEY_DATA_CLASS = 3,
+    CONSTRAINTS_KEY_RTT = 4,
+    CONSTRAINTS_KEY_COST = 5,
+    CONSTRAINTS_KEY_CARBON = 6,
+    CONSTRAINTS_KEY_COUNT = 7,
 };
 
 enum {
@@ -68,6 +134,24 @@ static const char hash_context[] = "fedmesh/v1/ledger-entry";
 _Static_assert(LEDGER_MODEL_SIZE_MAX == WIRE_MODEL_SIZE_MAX, "one model length");
 _Static_assert(LEDGER_SIGNATURE_SIZE == crypto_sign_BYTES, "Ed25519 signature");
 _Static_assert(LEDGER_KEY_SIZE == crypto_sign_PUBLICKEYBYTES, "Ed25519 public key");
+_Static_assert(LEDGER_COUNTRIES_MAX == WIRE_LEASE_COUNTRIES_MAX, "one countries limit");
+_Static_assert(LEDGER_JURISDICTIONS_MAX == WIRE_JURISDICTIONS_MAX, "one jurisdictions limit");
+_Static_assert(LEDGER_DATA_CLASS_SIZE_MAX == WIRE_DATA_CLASS_SIZE_MAX, "one data class length");
+_Static_assert(LEDGER_PRICE_MAX == WIRE_PRICE_MAX, "one price limit");
+_Static_assert(LEDGER_CARBON_MAX == WIRE_CARBON_MAX, "one carbon limit");
+_Static_assert(LEDGER_RECORD_SIZE_MAX == WIRE_LEASE_RECORD_SIZE_MAX, "a record fits a lease frame");
+_Static_assert(LEDGER_RECORD_SIZE_WORST <= LEDGER_RECORD_SIZE_MAX, "every valid record fits");
+_Static_assert(LEDGER_RECORD_SIZE_MAX + 3u + LEDGER_ENTRY_SIZE_FIXED_MAX <= LEDGER_ENTRY_SIZE_MAX,
+               "every entry of a record that fits the record limit fits the entry limit");
+// The forms LEDGER_RECORD_SIZE_WORST counts: fixmaps, fixarrays of amounts,
+// prices and jurisdictions, an array16 of countries, a fixstr data class
+// and str8 models.
+_Static_assert(RECORD_KEY_COUNT < 16 && TERMS_KEY_COUNT < 16 && CONSTRAINTS_KEY_COUNT < 16,
+               "fixmaps");
+_Static_assert(LEDGER_AMOUNTS_MAX < 16 && LEDGER_JURISDICTIONS_MAX < 16, "fixarrays");
+_Static_assert(LEDGER_COUNTRIES_MAX >= 16 && LEDGER_COUNTRIES_MAX <= UINT16_MAX, "an array16");
+_Static_assert(LEDGER_DATA_CLASS_SIZE_MAX < 32, "a fixstr data class");
+_Static_assert(LEDGER_MODEL_SIZE_MAX >= 32 && LEDGER_MODEL_SIZE_MAX < 256, "str8 models");
 
 const char *ledger_kind_name(uint32_t kind)
 {
@@ -79,7 +163,7 @@ const char *ledger_kind_name(uint32_t kind)
 const char *ledger_class_name(uint32_t resource_class)
 {
     static const char *const names[] = {"unknown", "vcpu_hours", "memory_gib_hours", "gpu_hours",
-                                        "storage_tib_hours"};
+                                        "storage_gib_hours"};
     return resource_class <= LEDGER_CLASS_MAX ? names[resource_class] : names[0];
 }
 
@@ -104,11 +188,131 @@ static bool amount_valid(const ledger_amount *amount)
     return size == 0;
 }
 
+// [a-z0-9-], 0..LEDGER_DATA_CLASS_SIZE_MAX bytes: the rule docs/leases.md
+// gives a request's data class. A local equivalent because wire/ exports
+// no validator for it (wire_name_valid also refuses empty names and edge
+// dashes, which a data class may have).
+static bool data_class_valid(const uint8_t *text, uint32_t size)
+{
+    MESH_ASSERT(text != NULL || size == 0);
+    if (size > LEDGER_DATA_CLASS_SIZE_MAX) {
+        return false;
+    }
+    for (uint32_t i = 0; i < size; i++) {
+        uint8_t c = text[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+typedef bool (*code_rule)(const uint8_t *text, uint32_t size);
+
+// A set of two-letter codes: count_max at most, each NUL-terminated in its
+// three bytes and passing rule, strictly ascending.
+static bool codes_valid(const char (*codes)[3], uint32_t count, uint32_t count_max, code_rule rule)
+{
+    MESH_ASSERT(rule != NULL);
+    MESH_ASSERT(count_max <= LEDGER_COUNTRIES_MAX);
+    if (count > count_max) {
+        return false;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        if (codes[i][2] != '\0' || !rule((const uint8_t *) codes[i], 2)) {
+            return false;
+        }
+        if (i > 0 && memcmp(codes[i - 1], codes[i], 2) >= 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool constraints_valid(const ledger_constraints *c)
+{
+    if (!codes_valid(c->countries, c->country_count, LEDGER_COUNTRIES_MAX,
+                     wire_country_bytes_valid) ||
+        !codes_valid(c->jurisdictions, c->jurisdiction_count, LEDGER_JURISDICTIONS_MAX,
+                     wire_jurisdiction_valid)) {
+        return false;
+    }
+    uint32_t data_class_size = wire_string_length(c->data_class, sizeof(c->data_class));
+    if (data_class_size == sizeof(c->data_class) ||
+        !data_class_valid((const uint8_t *) c->data_class, data_class_size)) {
+        return false;
+    }
+    return (c->certifications & ~WIRE_CERTIFICATION_ALL) == 0 &&
+           c->rtt_us_max <= LEDGER_RTT_US_MAX &&
+           c->cost_microeur_per_hour_max <= LEDGER_PRICE_MAX &&
+           c->carbon_gco2_per_kwh_max <= LEDGER_CARBON_MAX;
+}
+
+static bool terms_valid(const ledger_terms *terms, uint32_t amount_count)
+{
+    if (terms->start_ns <= 0 || terms->end_ns <= terms->start_ns ||
+        terms->price_count != amount_count) {
+        return false;
+    }
+    for (uint32_t i = 0; i < terms->price_count; i++) {
+        if (terms->prices[i] > LEDGER_PRICE_MAX) {
+            return false;
+        }
+    }
+    if (terms->lender_country[2] != '\0' ||
+        !wire_country_bytes_valid((const uint8_t *) terms->lender_country, 2)) {
+        return false;
+    }
+    if (!codes_valid(terms->lender_jurisdictions, terms->lender_jurisdiction_count,
+                     LEDGER_JURISDICTIONS_MAX, wire_jurisdiction_valid)) {
+        return false;
+    }
+    return (terms->lender_certifications & ~WIRE_CERTIFICATION_ALL) == 0 &&
+           terms->carbon_gco2_per_kwh <= LEDGER_CARBON_MAX &&
+           constraints_valid(&terms->constraints);
+}
+
+static bool bytes_zero(const void *bytes, uint32_t size)
+{
+    const uint8_t *p = bytes;
+    uint8_t any = 0;
+    for (uint32_t i = 0; i < size; i++) {
+        any |= p[i];
+    }
+    return any == 0;
+}
+
+// Every field zero. The struct's padding need not be (a copy by
+// assignment may leave it anything), so all-zero bytes are only the fast
+// path, for the zeroed struct every record but an opening
+// has; when it fails, field by field decides, scalars first.
+static bool terms_zero(const ledger_terms *terms)
+{
+    // A byte view of the whole struct: all zero is the common case.
+    if (bytes_zero((const uint8_t *) terms, sizeof(*terms))) {
+        return true;
+    }
+    const ledger_constraints *c = &terms->constraints;
+    bool scalars_zero = terms->start_ns == 0 && terms->end_ns == 0 && terms->price_count == 0 &&
+                        terms->lender_jurisdiction_count == 0 &&
+                        terms->lender_certifications == 0 && terms->carbon_gco2_per_kwh == 0 &&
+                        c->country_count == 0 && c->jurisdiction_count == 0 &&
+                        c->certifications == 0 && c->rtt_us_max == 0 &&
+                        c->cost_microeur_per_hour_max == 0 && c->carbon_gco2_per_kwh_max == 0;
+    return scalars_zero && bytes_zero(terms->prices, sizeof(terms->prices)) &&
+           bytes_zero(terms->lender_cert_hash, sizeof(terms->lender_cert_hash)) &&
+           bytes_zero(terms->lender_country, sizeof(terms->lender_country)) &&
+           bytes_zero(terms->lender_jurisdictions, sizeof(terms->lender_jurisdictions)) &&
+           bytes_zero(c->countries, sizeof(c->countries)) &&
+           bytes_zero(c->jurisdictions, sizeof(c->jurisdictions)) &&
+           bytes_zero(c->data_class, sizeof(c->data_class));
+}
+
 // The encoder's gate, and the decoder's last check.
 static bool record_valid(const ledger_record *record)
 {
-    if (record->kind < 1 || record->kind > LEDGER_KIND_MAX ||
-        record->amount_count > LEDGER_AMOUNTS_MAX) {
+    if (record->version != LEDGER_RECORD_VERSION || record->kind < 1 ||
+        record->kind > LEDGER_KIND_MAX || record->amount_count > LEDGER_AMOUNTS_MAX) {
         return false;
     }
     // Public keys: no need for a constant-time comparison.
@@ -132,7 +336,59 @@ static bool record_valid(const ledger_record *record)
             return false;
         }
     }
-    return true;
+    if (record->kind == LEDGER_KIND_OPENED) {
+        return terms_valid(&record->terms, record->amount_count);
+    }
+    return terms_zero(&record->terms);
+}
+
+static void write_codes(wire_writer *writer, const char (*codes)[3], uint32_t count)
+{
+    wire_write_array(writer, count);
+    for (uint32_t i = 0; i < count; i++) {
+        wire_write_str(writer, codes[i], 2);
+    }
+}
+
+static void write_terms(wire_writer *writer, const ledger_terms *terms)
+{
+    const ledger_constraints *c = &terms->constraints;
+    wire_write_map(writer, TERMS_KEY_COUNT);
+    wire_write_uint(writer, TERMS_KEY_START);
+    wire_write_int64(writer, terms->start_ns);
+    wire_write_uint(writer, TERMS_KEY_END);
+    wire_write_int64(writer, terms->end_ns);
+    wire_write_uint(writer, TERMS_KEY_PRICES);
+    wire_write_array(writer, terms->price_count);
+    for (uint32_t i = 0; i < terms->price_count; i++) {
+        wire_write_uint(writer, terms->prices[i]);
+    }
+    wire_write_uint(writer, TERMS_KEY_CERT_HASH);
+    wire_write_bin(writer, terms->lender_cert_hash, LEDGER_HASH_SIZE);
+    wire_write_uint(writer, TERMS_KEY_COUNTRY);
+    wire_write_str(writer, terms->lender_country, 2);
+    wire_write_uint(writer, TERMS_KEY_JURISDICTIONS);
+    write_codes(writer, terms->lender_jurisdictions, terms->lender_jurisdiction_count);
+    wire_write_uint(writer, TERMS_KEY_CERTIFICATIONS);
+    wire_write_uint(writer, terms->lender_certifications);
+    wire_write_uint(writer, TERMS_KEY_CARBON);
+    wire_write_uint(writer, terms->carbon_gco2_per_kwh);
+    wire_write_uint(writer, TERMS_KEY_CONSTRAINTS);
+    wire_write_map(writer, CONSTRAINTS_KEY_COUNT);
+    wire_write_uint(writer, CONSTRAINTS_KEY_COUNTRIES);
+    write_codes(writer, c->countries, c->country_count);
+    wire_write_uint(writer, CONSTRAINTS_KEY_JURISDICTIONS);
+    write_codes(writer, c->jurisdictions, c->jurisdiction_count);
+    wire_write_uint(writer, CONSTRAINTS_KEY_CERTIFICATIONS);
+    wire_write_uint(writer, c->certifications);
+    wire_write_uint(writer, CONSTRAINTS_KEY_DATA_CLASS);
+    wire_write_str(writer, c->data_class, wire_string_length(c->data_class, sizeof(c->data_class)));
+    wire_write_uint(writer, CONSTRAINTS_KEY_RTT);
+    wire_write_uint(writer, c->rtt_us_max);
+    wire_write_uint(writer, CONSTRAINTS_KEY_COST);
+    wire_write_uint(writer, c->cost_microeur_per_hour_max);
+    wire_write_uint(writer, CONSTRAINTS_KEY_CARBON);
+    wire_write_uint(writer, c->carbon_gco2_per_kwh_max);
 }
 
 mesh_err ledger_record_encode(const ledger_record *record,
@@ -145,9 +401,12 @@ mesh_err ledger_record_encode(const ledger_record *record,
     if (!record_valid(record)) {
         return MESH_EINVAL;
     }
+    bool opened = record->kind == LEDGER_KIND_OPENED;
     wire_writer writer;
     wire_writer_init(&writer, buf, buf_size);
-    wire_write_map(&writer, RECORD_KEY_COUNT);
+    wire_write_map(&writer, opened ? RECORD_KEY_COUNT : RECORD_KEY_COUNT - 1);
+    wire_write_uint(&writer, RECORD_KEY_VERSION);
+    wire_write_uint(&writer, record->version);
     wire_write_uint(&writer, RECORD_KEY_KIND);
     wire_write_uint(&writer, record->kind);
     wire_write_uint(&writer, RECORD_KEY_LEASE_ID);
@@ -170,7 +429,13 @@ mesh_err ledger_record_encode(const ledger_record *record,
                        wire_string_length(amount->model, sizeof(amount->model)));
         wire_write_uint(&writer, amount->amount_milli);
     }
-    return wire_writer_finish(&writer, size_out);
+    if (opened) {
+        wire_write_uint(&writer, RECORD_KEY_TERMS);
+        write_terms(&writer, &record->terms);
+    }
+    mesh_err err = wire_writer_finish(&writer, size_out);
+    MESH_ASSERT(err != MESH_OK || *size_out <= LEDGER_RECORD_SIZE_WORST);
+    return err;
 }
 
 static mesh_err read_amount(wire_reader *reader, ledger_amount *amount)
@@ -211,29 +476,177 @@ static mesh_err read_amount(wire_reader *reader, ledger_amount *amount)
     return err;
 }
 
+// A set of codes (codes_valid's rules, checked on the bytes as they come),
+// copied NUL-terminated.
+static mesh_err read_codes(
+    wire_reader *reader, uint32_t count_max, code_rule rule, char (*codes)[3], uint32_t *count_out)
+{
+    MESH_ASSERT(count_max <= LEDGER_COUNTRIES_MAX);
+    uint32_t count = 0;
+    mesh_err err = wire_read_array(reader, count_max, &count);
+    for (uint32_t i = 0; err == MESH_OK && i < count; i++) {
+        uint32_t start = reader->offset;
+        const uint8_t *code = NULL;
+        uint32_t size = 0;
+        err = wire_read_str(reader, 2, &code, &size);
+        if (err != MESH_OK) {
+            break;
+        }
+        if (!rule(code, size) || (i > 0 && memcmp(codes[i - 1], code, 2) >= 0)) {
+            return wire_reader_fail(reader, WIRE_REASON_RANGE, start);
+        }
+        memcpy(codes[i], code, 2);
+        codes[i][2] = '\0';
+    }
+    *count_out = count;
+    return err;
+}
+
+static mesh_err read_uint32(wire_reader *reader, uint32_t value_max, uint32_t *value_out)
+{
+    uint64_t value = 0;
+    mesh_err err = wire_read_uint(reader, value_max, &value);
+    *value_out = (uint32_t) value;
+    return err;
+}
+
+static mesh_err read_constraints_field(wire_reader *reader, uint32_t key, ledger_constraints *c)
+{
+    switch (key) {
+    case CONSTRAINTS_KEY_COUNTRIES:
+        return read_codes(reader, LEDGER_COUNTRIES_MAX, wire_country_bytes_valid, c->countries,
+                          &c->country_count);
+    case CONSTRAINTS_KEY_JURISDICTIONS:
+        return read_codes(reader, LEDGER_JURISDICTIONS_MAX, wire_jurisdiction_valid,
+                          c->jurisdictions, &c->jurisdiction_count);
+    case CONSTRAINTS_KEY_CERTIFICATIONS:
+        return read_uint32(reader, WIRE_CERTIFICATION_ALL, &c->certifications);
+    case CONSTRAINTS_KEY_DATA_CLASS: {
+        uint32_t start = reader->offset;
+        const uint8_t *text = NULL;
+        uint32_t size = 0;
+        mesh_err err = wire_read_str(reader, LEDGER_DATA_CLASS_SIZE_MAX, &text, &size);
+        if (err != MESH_OK) {
+            return err;
+        }
+        if (!data_class_valid(text, size)) {
+            return wire_reader_fail(reader, WIRE_REASON_RANGE, start);
+        }
+        memcpy(c->data_class, text, size);
+        c->data_class[size] = '\0';
+        return MESH_OK;
+    }
+    case CONSTRAINTS_KEY_RTT:
+        return read_uint32(reader, LEDGER_RTT_US_MAX, &c->rtt_us_max);
+    case CONSTRAINTS_KEY_COST:
+        return wire_read_uint(reader, LEDGER_PRICE_MAX, &c->cost_microeur_per_hour_max);
+    default:
+        MESH_ASSERT(key == CONSTRAINTS_KEY_CARBON);
+        return read_uint32(reader, LEDGER_CARBON_MAX, &c->carbon_gco2_per_kwh_max);
+    }
+}
+
+static mesh_err read_constraints(wire_reader *reader, ledger_constraints *c)
+{
+    wire_body_map map;
+    mesh_err err = wire_map_begin(reader, CONSTRAINTS_KEY_COUNT, &map);
+    for (uint32_t i = 0; err == MESH_OK && i < map.count; i++) {
+        uint32_t key = 0;
+        err = wire_map_next_key(reader, &map, &key);
+        if (err == MESH_OK) {
+            err = read_constraints_field(reader, key, c);
+        }
+    }
+    return err == MESH_OK ? wire_map_end(reader, &map) : err;
+}
+
+static mesh_err read_terms_field(wire_reader *reader, uint32_t key, ledger_terms *terms)
+{
+    switch (key) {
+    case TERMS_KEY_START:
+        return wire_read_int64(reader, &terms->start_ns);
+    case TERMS_KEY_END:
+        return wire_read_int64(reader, &terms->end_ns);
+    case TERMS_KEY_PRICES: {
+        uint32_t count = 0;
+        mesh_err err = wire_read_array(reader, LEDGER_AMOUNTS_MAX, &count);
+        for (uint32_t i = 0; err == MESH_OK && i < count; i++) {
+            err = wire_read_uint(reader, LEDGER_PRICE_MAX, &terms->prices[i]);
+        }
+        terms->price_count = count;
+        return err;
+    }
+    case TERMS_KEY_CERT_HASH:
+        return wire_decode_bin_fixed(reader, terms->lender_cert_hash, LEDGER_HASH_SIZE);
+    case TERMS_KEY_COUNTRY: {
+        uint32_t start = reader->offset;
+        const uint8_t *code = NULL;
+        uint32_t size = 0;
+        mesh_err err = wire_read_str(reader, 2, &code, &size);
+        if (err == MESH_OK && !wire_country_bytes_valid(code, size)) {
+            return wire_reader_fail(reader, WIRE_REASON_RANGE, start);
+        }
+        if (err == MESH_OK) {
+            memcpy(terms->lender_country, code, 2);
+            terms->lender_country[2] = '\0';
+        }
+        return err;
+    }
+    case TERMS_KEY_JURISDICTIONS:
+        return read_codes(reader, LEDGER_JURISDICTIONS_MAX, wire_jurisdiction_valid,
+                          terms->lender_jurisdictions, &terms->lender_jurisdiction_count);
+    case TERMS_KEY_CERTIFICATIONS:
+        return read_uint32(reader, WIRE_CERTIFICATION_ALL, &terms->lender_certifications);
+    case TERMS_KEY_CARBON:
+        return read_uint32(reader, LEDGER_CARBON_MAX, &terms->carbon_gco2_per_kwh);
+    default:
+        MESH_ASSERT(key == TERMS_KEY_CONSTRAINTS);
+        return read_constraints(reader, &terms->constraints);
+    }
+}
+
+static mesh_err read_terms(wire_reader *reader, ledger_terms *terms)
+{
+    wire_body_map map;
+    mesh_err err = wire_map_begin(reader, TERMS_KEY_COUNT, &map);
+    for (uint32_t i = 0; err == MESH_OK && i < map.count; i++) {
+        uint32_t key = 0;
+        err = wire_map_next_key(reader, &map, &key);
+        if (err == MESH_OK) {
+            err = read_terms_field(reader, key, terms);
+        }
+    }
+    return err == MESH_OK ? wire_map_end(reader, &map) : err;
+}
+
 static mesh_err read_record_field(wire_reader *reader, uint32_t key, ledger_record *record)
 {
+    uint32_t start = reader->offset;
     uint64_t value = 0;
     mesh_err err = MESH_OK;
     switch (key) {
-    case RECORD_KEY_KIND:
-        err = wire_read_uint(reader, LEDGER_KIND_MAX, &value);
-        record->kind = (uint32_t) value;
+    case RECORD_KEY_VERSION:
+        // Refused here, before any other field is read under a schema
+        // that may not be the record's.
+        err = wire_read_uint(reader, UINT32_MAX, &value);
+        if (err == MESH_OK && value != LEDGER_RECORD_VERSION) {
+            return wire_reader_fail(reader, WIRE_REASON_VERSION, start);
+        }
+        record->version = (uint32_t) value;
         return err;
+    case RECORD_KEY_KIND:
+        return read_uint32(reader, LEDGER_KIND_MAX, &record->kind);
     case RECORD_KEY_LEASE_ID:
         return wire_decode_bin_fixed(reader, record->lease_id, LEDGER_LEASE_ID_SIZE);
     case RECORD_KEY_NUMBER:
-        err = wire_read_uint(reader, UINT32_MAX, &value);
-        record->number = (uint32_t) value;
-        return err;
+        return read_uint32(reader, UINT32_MAX, &record->number);
     case RECORD_KEY_LENDER:
         return wire_decode_bin_fixed(reader, record->lender_key, LEDGER_KEY_SIZE);
     case RECORD_KEY_BORROWER:
         return wire_decode_bin_fixed(reader, record->borrower_key, LEDGER_KEY_SIZE);
     case RECORD_KEY_TIME:
         return wire_read_int64(reader, &record->time_ns);
-    default: {
-        MESH_ASSERT(key == RECORD_KEY_AMOUNTS);
+    case RECORD_KEY_AMOUNTS: {
         uint32_t count = 0;
         err = wire_read_array(reader, LEDGER_AMOUNTS_MAX, &count);
         for (uint32_t i = 0; err == MESH_OK && i < count; i++) {
@@ -242,6 +655,14 @@ static mesh_err read_record_field(wire_reader *reader, uint32_t key, ledger_reco
         record->amount_count = count;
         return err;
     }
+    default:
+        MESH_ASSERT(key == RECORD_KEY_TERMS);
+        // Keys ascend, so the kind (key 1) is known: terms on any other
+        // kind are refused before they are read.
+        if (record->kind != LEDGER_KIND_OPENED) {
+            return wire_reader_fail(reader, WIRE_REASON_UNKNOWN_FIELD, start);
+        }
+        return read_terms(reader, &record->terms);
     }
 }
 
@@ -258,15 +679,25 @@ static mesh_err record_decode_fields(wire_reader *reader, void *value_out)
             err = read_record_field(reader, key, record);
         }
     }
-    if (err == MESH_OK) {
-        err = wire_map_end(reader, &map);
+    if (err != MESH_OK) {
+        return err;
+    }
+    // Every key but the terms is required; the terms are required of an
+    // OPENED record (and refused elsewhere, above).
+    uint32_t required = (1u << RECORD_KEY_TERMS) - 1u;
+    if (record->kind == LEDGER_KIND_OPENED) {
+        required |= 1u << RECORD_KEY_TERMS;
+    }
+    if (map.seen_mask != required) {
+        return wire_reader_fail(reader, WIRE_REASON_MISSING_FIELD, reader->offset);
     }
     // Rules across fields (order of amounts, kind against number, two
-    // distinct parties) once every field is in.
-    if (err == MESH_OK && !record_valid(record)) {
+    // distinct parties, one price per amount, the window) once every
+    // field is in.
+    if (!record_valid(record)) {
         return wire_reader_fail(reader, WIRE_REASON_RANGE, start);
     }
-    return err;
+    return MESH_OK;
 }
 
 mesh_err ledger_record_decode(const uint8_t *bytes, uint32_t size, ledger_record *record_out)
@@ -422,7 +853,7 @@ mesh_err ledger_entry_decode(const uint8_t *value, uint32_t value_size, ledger_e
     return MESH_OK;
 }
 
-// "fedmesh/v1/lease-record" NUL record: at most 24 + 512 bytes.
+// "fedmesh/v1/lease-record" NUL record: at most 24 + LEDGER_RECORD_SIZE_MAX bytes.
 static uint32_t sign_message(const uint8_t *record_bytes, uint32_t record_size, uint8_t *message)
 {
     MESH_ASSERT(record_size <= LEDGER_RECORD_SIZE_MAX);
@@ -468,6 +899,24 @@ mesh_err ledger_record_sign(const ledger_record *record,
         return MESH_EINTERNAL;
     }
     return MESH_OK;
+}
+
+mesh_err ledger_record_verify(const ledger_record *record,
+                              const uint8_t public_key[LEDGER_KEY_SIZE],
+                              const uint8_t signature[LEDGER_SIGNATURE_SIZE])
+{
+    MESH_ASSERT(record != NULL && public_key != NULL);
+    MESH_ASSERT(signature != NULL);
+    uint8_t bytes[LEDGER_RECORD_SIZE_MAX];
+    uint32_t size = 0;
+    if (ledger_record_encode(record, bytes, sizeof(bytes), &size) != MESH_OK) {
+        return MESH_EINVAL;
+    }
+    uint8_t message[sizeof(sign_domain) + LEDGER_RECORD_SIZE_MAX];
+    uint32_t message_size = sign_message(bytes, size, message);
+    return crypto_sign_verify_detached(signature, message, message_size, public_key) == 0
+               ? MESH_OK
+               : MESH_EAUTH;
 }
 
 void ledger_hex(const uint8_t *bytes, uint32_t size, char *text, uint32_t text_size)

@@ -696,22 +696,6 @@ void ledger_balance_at(const ledger *l, uint32_t index, ledger_balance *balance_
     balance_out->borrowed_milli = row->borrowed_milli;
 }
 
-static uint64_t weigh(uint32_t resource_class, uint64_t milli)
-{
-    if (resource_class == LEDGER_CLASS_GPU) {
-        return milli > UINT64_MAX / LEDGER_WEIGHT_GPU ? UINT64_MAX : milli * LEDGER_WEIGHT_GPU;
-    }
-    if (resource_class == LEDGER_CLASS_MEMORY_GIB) {
-        return milli / LEDGER_WEIGHT_MEMORY_DIVISOR;
-    }
-    return milli;
-}
-
-static uint64_t add_saturating(uint64_t a, uint64_t b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 void ledger_peer_totals(const ledger *l,
                         const uint8_t peer_key[LEDGER_KEY_SIZE],
                         uint64_t *lent_out,
@@ -719,17 +703,19 @@ void ledger_peer_totals(const ledger *l,
 {
     MESH_ASSERT(l != NULL && peer_key != NULL);
     MESH_ASSERT(lent_out != NULL && borrowed_out != NULL);
-    uint64_t lent = 0;
-    uint64_t borrowed = 0;
+    // One rounding per peer and side, so that a peer's storage and memory
+    // fractions add up before they are dropped.
+    ledger_weight_sum lent = {0};
+    ledger_weight_sum borrowed = {0};
     for (uint32_t i = 0; i < l->state.row_count; i++) {
         const ledger_row *row = &l->state.rows[i];
         if (memcmp(row->peer_key, peer_key, LEDGER_KEY_SIZE) == 0) {
-            lent = add_saturating(lent, weigh(row->resource_class, row->lent_milli));
-            borrowed = add_saturating(borrowed, weigh(row->resource_class, row->borrowed_milli));
+            ledger_weight_add(&lent, row->resource_class, row->lent_milli);
+            ledger_weight_add(&borrowed, row->resource_class, row->borrowed_milli);
         }
     }
-    *lent_out = lent;
-    *borrowed_out = borrowed;
+    *lent_out = ledger_weight_total(&lent);
+    *borrowed_out = ledger_weight_total(&borrowed);
 }
 
 int64_t ledger_reciprocity(const ledger *l, const uint8_t peer_key[LEDGER_KEY_SIZE], int64_t now_ns)

@@ -3,9 +3,10 @@
  * interface and its in-memory backend.
  *
  * The journal. Every change is an entry appended to a journal. An entry
- * wraps one lease record (what both parties agree on: the kind of event,
- * the lease id, the record's number within the lease, both parties' public
- * keys, the time and the amounts) together with the ledger's own sequence
+ * wraps one lease record (what both parties agree on: the record format's
+ * version, the kind of event, the lease id, the record's number within the
+ * lease, both parties' public keys, the time, the amounts and, in the
+ * record that opens a lease, its terms) together with the ledger's own sequence
  * number, the hash of the entry before it, and up to two Ed25519
  * signatures over the record (lender's and borrower's). Both sides of a
  * lease store the same record bytes and signatures, so two ledgers can be
@@ -36,10 +37,11 @@
  * in append order, through the caller's callback. A commit without sync
  * holds its acknowledgements until a later synced commit or ledger_sync.
  *
- * Units. Amounts are integer milli-units: usage and credit in milli
- * unit-hours (vCPU-hours, GPU-hours of one model, memory GiB-hours,
- * storage TiB-hours); a lease opening in milli-units reserved. Never
- * floats. Time is realtime nanoseconds, passed in by the caller; the
+ * Units. One per class, as on the wire and in adverts: vCPUs, GiB of
+ * memory, GPUs of one model, GiB of storage. Amounts are integer
+ * milli-units: usage and credit in milli unit-hours (vCPU-hours,
+ * GPU-hours, memory GiB-hours, storage GiB-hours); a lease opening in
+ * milli-units reserved. Never floats. Time is realtime nanoseconds, passed in by the caller; the
  * ledger never reads a clock.
  *
  * Bounds. Limits come from ledger_config and are allocated in
@@ -67,10 +69,10 @@
 #define LEDGER_MODEL_SIZE_MAX     32u                 /* GPU model, [A-Za-z0-9._-] */
 #define LEDGER_AMOUNTS_MAX        8u                  /* amounts in one record */
 #define LEDGER_AMOUNT_MILLI_MAX   1000000000000000ull /* 10^12 unit-hours */
-#define LEDGER_RECORD_SIZE_MAX    512u
-#define LEDGER_ENTRY_SIZE_MAX     768u
+#define LEDGER_RECORD_SIZE_MAX    1024u               /* == WIRE_LEASE_RECORD_SIZE_MAX */
+#define LEDGER_ENTRY_SIZE_MAX     1280u
 #define LEDGER_VALUE_SIZE_MAX     (LEDGER_ENTRY_SIZE_MAX + LEDGER_HASH_SIZE)
-#define LEDGER_STORE_KEY_SIZE_MAX 64u
+#define LEDGER_STORE_KEY_SIZE_MAX 72u /* a balance key with a 32-byte model is 67 */
 
 /* ------------------------------------------------------------------ */
 /* Storage interface (SQLite-VFS style): a vtable and two backends.    */
@@ -176,7 +178,7 @@ typedef enum ledger_class {
     LEDGER_CLASS_VCPU = 1,        /* vCPU-hours */
     LEDGER_CLASS_MEMORY_GIB = 2,  /* GiB-hours */
     LEDGER_CLASS_GPU = 3,         /* GPU-hours of one model */
-    LEDGER_CLASS_STORAGE_TIB = 4, /* TiB-hours */
+    LEDGER_CLASS_STORAGE_GIB = 4, /* GiB-hours (GiB on the wire, in adverts and here alike) */
 } ledger_class;
 #define LEDGER_CLASS_MAX 4u
 
@@ -186,10 +188,56 @@ typedef struct ledger_amount {
     uint64_t amount_milli;                 /* 0..LEDGER_AMOUNT_MILLI_MAX */
 } ledger_amount;
 
+/* The terms of a lease, carried by its OPENED record (and only there), so
+ * that an audit shows on which certified facts the placement rested.
+ * Constraints are the ones the borrower set (wire_lease_constraints, same
+ * rules and limits); the lender's country, jurisdictions and
+ * certifications are copied from its certificate at the time, whose
+ * BLAKE2b-256 hash (of the certificate's whole envelope frame) is
+ * lender_cert_hash. prices[i] is the price of amounts[i] in micro-euros
+ * per unit-hour (price_count == amount_count). */
+#define LEDGER_COUNTRIES_MAX       32u              /* == WIRE_LEASE_COUNTRIES_MAX */
+#define LEDGER_JURISDICTIONS_MAX   8u               /* == WIRE_JURISDICTIONS_MAX */
+#define LEDGER_DATA_CLASS_SIZE_MAX 31u              /* == WIRE_DATA_CLASS_SIZE_MAX */
+#define LEDGER_PRICE_MAX           1000000000000ull /* == WIRE_PRICE_MAX: prices, cost_..._max */
+#define LEDGER_CARBON_MAX          5000u            /* == WIRE_CARBON_MAX: gCO2/kWh */
+#define LEDGER_RTT_US_MAX          60000000u        /* rtt_us_max: one minute */
+
+typedef struct ledger_constraints {
+    uint32_t country_count;
+    char countries[LEDGER_COUNTRIES_MAX][3];
+    uint32_t jurisdiction_count;
+    char jurisdictions[LEDGER_JURISDICTIONS_MAX][3];
+    uint32_t certifications;
+    char data_class[LEDGER_DATA_CLASS_SIZE_MAX + 1];
+    uint32_t rtt_us_max;
+    uint64_t cost_microeur_per_hour_max;
+    uint32_t carbon_gco2_per_kwh_max;
+} ledger_constraints;
+
+typedef struct ledger_terms {
+    int64_t start_ns; /* realtime; the window is [start_ns, end_ns) */
+    int64_t end_ns;   /* > start_ns */
+    uint32_t price_count;
+    uint64_t prices[LEDGER_AMOUNTS_MAX]; /* micro-euros per unit-hour, 0..10^12 */
+    uint8_t lender_cert_hash[LEDGER_HASH_SIZE];
+    char lender_country[3];
+    uint32_t lender_jurisdiction_count;
+    char lender_jurisdictions[LEDGER_JURISDICTIONS_MAX][3];
+    uint32_t lender_certifications;
+    uint32_t carbon_gco2_per_kwh; /* the lender's grid when it offered */
+    ledger_constraints constraints;
+} ledger_terms;
+
+/* The record format's version; the decoder refuses any other. Version 1
+ * (no terms, storage in TiB) was never written by a lease. */
+#define LEDGER_RECORD_VERSION 2u
+
 /* The record both parties sign. Zero it before filling it. Amounts are a
  * set sorted by (class, model) without duplicates. */
 typedef struct ledger_record {
-    uint32_t kind; /* ledger_kind */
+    uint32_t version; /* LEDGER_RECORD_VERSION */
+    uint32_t kind;    /* ledger_kind */
     uint8_t lease_id[LEDGER_LEASE_ID_SIZE];
     uint32_t number; /* 0 for OPENED and CREDIT, then 1, 2, ... within the lease */
     uint8_t lender_key[LEDGER_KEY_SIZE];
@@ -197,6 +245,7 @@ typedef struct ledger_record {
     int64_t time_ns;                       /* realtime */
     uint32_t amount_count;
     ledger_amount amounts[LEDGER_AMOUNTS_MAX];
+    ledger_terms terms; /* OPENED only; all zero for every other kind */
 } ledger_record;
 
 /* A journal entry, decoded. record_bytes points into the decoded input. */
@@ -213,12 +262,17 @@ typedef struct ledger_entry {
     uint8_t hash[LEDGER_HASH_SIZE]; /* of the entry bytes: the next prev_hash */
 } ledger_entry;
 
-/* Encodes a record canonically. MESH_EINVAL (fails the rules), MESH_EFULL. */
+/* Encodes a record canonically (entry.c has the schema; at most
+ * LEDGER_RECORD_SIZE_MAX bytes whatever the fields). MESH_EINVAL (fails
+ * the rules the decoder applies: a version other than
+ * LEDGER_RECORD_VERSION, an OPENED record without valid terms, terms on
+ * any other kind, ...), MESH_EFULL (buf too small). */
 MESH_MUST_USE mesh_err ledger_record_encode(const ledger_record *record,
                                             uint8_t *buf,
                                             uint32_t buf_size,
                                             uint32_t *size_out);
-/* Hostile bytes in. MESH_EPROTO (malformed, not canonical, out of range). */
+/* Hostile bytes in. MESH_EPROTO (malformed, not canonical, out of range,
+ * another version). */
 MESH_MUST_USE mesh_err ledger_record_decode(const uint8_t *bytes,
                                             uint32_t size,
                                             ledger_record *record_out);
@@ -236,9 +290,15 @@ MESH_MUST_USE mesh_err ledger_entry_check_signatures(const ledger_entry *entry);
 MESH_MUST_USE mesh_err ledger_record_sign(const ledger_record *record,
                                           const uint8_t secret_key[64],
                                           uint8_t signature_out[LEDGER_SIGNATURE_SIZE]);
+/* Checks one party's signature over a record's encoding (the lease
+ * machine checks each signature as it arrives). MESH_EAUTH when it does
+ * not verify, MESH_EINVAL when the record fails the encoding rules. */
+MESH_MUST_USE mesh_err ledger_record_verify(const ledger_record *record,
+                                            const uint8_t public_key[LEDGER_KEY_SIZE],
+                                            const uint8_t signature[LEDGER_SIGNATURE_SIZE]);
 /* "opened", "usage", ...; "unknown" otherwise. Never NULL. */
 const char *ledger_kind_name(uint32_t kind);
-/* "vcpu_hours", "memory_gib_hours", "gpu_hours", "storage_tib_hours". */
+/* "vcpu_hours", "memory_gib_hours", "gpu_hours", "storage_gib_hours". */
 const char *ledger_class_name(uint32_t resource_class);
 
 /* ------------------------------------------------------------------ */
@@ -357,9 +417,12 @@ void ledger_balance_at(const ledger *ledger_handle, uint32_t index, ledger_balan
 
 /* Reciprocity weights: scores and totals are in milli vCPU-hour
  * equivalents: a vCPU-hour 1, a GiB-hour of memory 1/4, a GPU-hour 32, a
- * TiB-hour of storage 1. */
-#define LEDGER_WEIGHT_GPU            32u
-#define LEDGER_WEIGHT_MEMORY_DIVISOR 4u
+ * GiB-hour of storage 1/1024 (a TiB-hour 1). Integer math, rounded down
+ * once per sum (per record for scores, per peer for totals), never per
+ * amount: the fractions are summed exactly in 1024ths first. */
+#define LEDGER_WEIGHT_GPU             32u
+#define LEDGER_WEIGHT_MEMORY_DIVISOR  4u
+#define LEDGER_WEIGHT_STORAGE_DIVISOR 1024u
 
 /* Totals with one peer in milli vCPU-hour equivalents (see weights). */
 void ledger_peer_totals(const ledger *ledger_handle,

@@ -62,6 +62,42 @@
 #define LEDGER_LEASE_VALUE_SIZE   (LEDGER_KEY_SIZE + 1u + 1u + 4u + 8u + 8u + 8u)
 #define LEDGER_SCORE_LIMIT        (INT64_C(1) << 62) /* scores saturate here */
 
+/* The largest record the rules allow, in bytes, counted field by field in
+ * MessagePack's smallest forms (entry.c has the schema and asserts that it
+ * is under LEDGER_RECORD_SIZE_MAX; a unit test encodes it). It is an
+ * OPENED record (number 0: one byte; the other kinds have no terms and
+ * stay under 480 bytes) with every list full and every number at its
+ * widest form. An amount: fixarray(3), class, str8 model, uint64. */
+#define LEDGER_AMOUNT_SIZE_WORST (1u + 1u + 2u + LEDGER_MODEL_SIZE_MAX + 9u)
+#define LEDGER_CONSTRAINTS_SIZE_WORST                                    \
+    (1u + 7u                              /* fixmap(7) and its keys */   \
+     + 3u + 3u * LEDGER_COUNTRIES_MAX     /* array16 of fixstr(2) */     \
+     + 1u + 3u * LEDGER_JURISDICTIONS_MAX /* fixarray of fixstr(2) */    \
+     + 1u                                 /* certifications: a fixint */ \
+     + 1u + LEDGER_DATA_CLASS_SIZE_MAX    /* fixstr */                   \
+     + 5u + 9u + 3u)                      /* rtt uint32, cost uint64, carbon uint16 */
+#define LEDGER_TERMS_SIZE_WORST                                               \
+    (1u + 9u                              /* fixmap(9) and its keys */        \
+     + 9u + 9u                            /* start_ns, end_ns: int64 */       \
+     + 1u + 9u * LEDGER_AMOUNTS_MAX       /* prices: uint64 each */           \
+     + 2u + LEDGER_HASH_SIZE              /* certificate hash: bin8 */        \
+     + 3u                                 /* country: fixstr(2) */            \
+     + 1u + 3u * LEDGER_JURISDICTIONS_MAX /* jurisdictions */                 \
+     + 1u + 3u                            /* certifications, carbon uint16 */ \
+     + LEDGER_CONSTRAINTS_SIZE_WORST)
+#define LEDGER_RECORD_SIZE_WORST                                    \
+    (1u + 9u                          /* fixmap(9) and its keys */  \
+     + 1u + 1u                        /* version, kind: fixints */  \
+     + 2u + LEDGER_LEASE_ID_SIZE + 1u /* lease id bin8, number 0 */ \
+     + 2u * (2u + LEDGER_KEY_SIZE)    /* the two keys: bin8 */      \
+     + 9u                             /* time_ns: int64 */          \
+     + 1u + LEDGER_AMOUNTS_MAX * LEDGER_AMOUNT_SIZE_WORST + LEDGER_TERMS_SIZE_WORST)
+/* An entry around its record bin: fixmap(5) and keys, seq uint64, the
+ * previous hash and two signatures as bin8. The record's bin header is
+ * at most 3 bytes (bin16). */
+#define LEDGER_ENTRY_SIZE_FIXED_MAX \
+    (1u + 5u + 9u + (2u + LEDGER_HASH_SIZE) + 2u * (2u + LEDGER_SIGNATURE_SIZE))
+
 typedef struct ledger_row {
     uint8_t peer_key[LEDGER_KEY_SIZE];
     uint32_t resource_class;
@@ -196,7 +232,18 @@ uint64_t ledger_get_u64(const uint8_t *in);
 /* Halves value for every half_life_ns in elapsed_ns (fixed point, the
  * same result on every platform); rounds toward zero. */
 int64_t ledger_decay(int64_t value, uint64_t elapsed_ns, uint64_t half_life_ns);
-/* The weighted sum of a record's amounts (milli vCPU-hour equivalents). */
+/* Weighted sums in milli vCPU-hour equivalents (the weights are in
+ * ledger.h), exact: whole parts and the fractions of the divided classes
+ * (memory in quarters, storage in 1024ths) add up apart, the fractions in
+ * 1024ths, and the total rounds down once. Saturates at UINT64_MAX. */
+typedef struct ledger_weight_sum {
+    uint64_t whole_milli;
+    uint32_t fraction_1024ths; /* < 1024 */
+} ledger_weight_sum;
+void ledger_weight_add(ledger_weight_sum *sum, uint32_t resource_class, uint64_t milli);
+uint64_t ledger_weight_total(const ledger_weight_sum *sum);
+/* The weighted sum of a record's amounts (milli vCPU-hour equivalents):
+ * at most 8 * 32 * 10^15 < 2^63, so it never saturates. */
 uint64_t ledger_weighted_milli(const ledger_record *record);
 
 /* Encodes a whole entry and its hash: value_out gets entry || hash.

@@ -147,26 +147,64 @@ int64_t ledger_decay(int64_t value, uint64_t elapsed_ns, uint64_t half_life_ns)
     return negative ? -(int64_t) magnitude : (int64_t) magnitude;
 }
 
+_Static_assert(LEDGER_WEIGHT_STORAGE_DIVISOR == 1024u, "fractions are counted in 1024ths");
+_Static_assert(LEDGER_WEIGHT_STORAGE_DIVISOR % LEDGER_WEIGHT_MEMORY_DIVISOR == 0,
+               "a quarter is a whole number of 1024ths");
+
+static uint64_t add_saturating(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+void ledger_weight_add(ledger_weight_sum *sum, uint32_t resource_class, uint64_t milli)
+{
+    MESH_ASSERT(sum != NULL);
+    MESH_ASSERT(sum->fraction_1024ths < LEDGER_WEIGHT_STORAGE_DIVISOR);
+    uint64_t whole = milli;
+    uint64_t fraction = 0; /* in 1024ths of a milli */
+    switch (resource_class) {
+    case LEDGER_CLASS_GPU:
+        whole = milli > UINT64_MAX / LEDGER_WEIGHT_GPU ? UINT64_MAX : milli * LEDGER_WEIGHT_GPU;
+        break;
+    case LEDGER_CLASS_MEMORY_GIB:
+        whole = milli / LEDGER_WEIGHT_MEMORY_DIVISOR;
+        fraction = (milli % LEDGER_WEIGHT_MEMORY_DIVISOR) *
+                   (LEDGER_WEIGHT_STORAGE_DIVISOR / LEDGER_WEIGHT_MEMORY_DIVISOR);
+        break;
+    case LEDGER_CLASS_STORAGE_GIB:
+        whole = milli / LEDGER_WEIGHT_STORAGE_DIVISOR;
+        fraction = milli % LEDGER_WEIGHT_STORAGE_DIVISOR;
+        break;
+    default:
+        break;
+    }
+    // Both below 1024, so the carry is 0 or 1 and nothing overflows.
+    fraction += sum->fraction_1024ths;
+    sum->whole_milli = add_saturating(sum->whole_milli, whole);
+    sum->whole_milli = add_saturating(sum->whole_milli, fraction / LEDGER_WEIGHT_STORAGE_DIVISOR);
+    sum->fraction_1024ths = (uint32_t) (fraction % LEDGER_WEIGHT_STORAGE_DIVISOR);
+}
+
+uint64_t ledger_weight_total(const ledger_weight_sum *sum)
+{
+    MESH_ASSERT(sum != NULL);
+    MESH_ASSERT(sum->fraction_1024ths < LEDGER_WEIGHT_STORAGE_DIVISOR);
+    return sum->whole_milli; /* rounded down: the fraction is dropped once, here */
+}
+
 uint64_t ledger_weighted_milli(const ledger_record *record)
 {
     MESH_ASSERT(record != NULL);
     MESH_ASSERT(record->amount_count <= LEDGER_AMOUNTS_MAX);
-    uint64_t sum = 0;
+    ledger_weight_sum sum = {0};
     for (uint32_t i = 0; i < record->amount_count; i++) {
         const ledger_amount *amount = &record->amounts[i];
-        switch (amount->resource_class) {
-        case LEDGER_CLASS_GPU:
-            sum += amount->amount_milli * LEDGER_WEIGHT_GPU;
-            break;
-        case LEDGER_CLASS_MEMORY_GIB:
-            sum += amount->amount_milli / LEDGER_WEIGHT_MEMORY_DIVISOR;
-            break;
-        default:
-            sum += amount->amount_milli;
-            break;
-        }
+        MESH_ASSERT(amount->amount_milli <= LEDGER_AMOUNT_MILLI_MAX);
+        ledger_weight_add(&sum, amount->resource_class, amount->amount_milli);
     }
-    return sum; /* <= 8 * 32 * 10^15 < 2^63 */
+    uint64_t total = ledger_weight_total(&sum);
+    MESH_ASSERT(total <= (uint64_t) INT64_MAX); /* <= 8 * 32 * 10^15 */
+    return total;
 }
 
 mesh_err ledger_state_init(ledger_state *state,
@@ -654,6 +692,12 @@ uint32_t ledger_key_journal(uint64_t seq, uint8_t key[LEDGER_JOURNAL_KEY_SIZE])
     ledger_put_u64(key + 1, seq);
     return LEDGER_JOURNAL_KEY_SIZE;
 }
+
+// The longest key of all: a balance row of a GPU model of the longest name
+// (64 bytes were too few for it, and a 32-byte model, which the record
+// rules allow, overran the batch builder's key slot).
+_Static_assert(3u + LEDGER_KEY_SIZE + LEDGER_MODEL_SIZE_MAX <= LEDGER_STORE_KEY_SIZE_MAX,
+               "every balance key fits a store key");
 
 uint32_t ledger_key_row(const ledger_row *row, uint8_t *key)
 {

@@ -685,8 +685,8 @@ typedef struct collect_context {
     shared_record *records;
     uint64_t count;
     uint64_t count_max;
-    uint64_t lent_milli;
-    uint64_t borrowed_milli;
+    ledger_weight_sum lent; /* usage and credit, weighted, rounded once at the end */
+    ledger_weight_sum borrowed;
     mesh_err err;
 } collect_context;
 
@@ -724,9 +724,13 @@ static bool collect_visit(void *arg, const ledger_entry *entry)
     (void) crypto_generichash_update(&hash, entry->borrower_signature, LEDGER_SIGNATURE_SIZE);
     (void) crypto_generichash_final(&hash, out->digest, sizeof(out->digest));
     if (record->kind == LEDGER_KIND_USAGE || record->kind == LEDGER_KIND_CREDIT) {
-        uint64_t weighted = ledger_weighted_milli(record);
-        uint64_t *sum = self_lends ? &context->lent_milli : &context->borrowed_milli;
-        *sum = *sum > UINT64_MAX - weighted ? UINT64_MAX : *sum + weighted;
+        // Amount by amount into one exact sum, as ledger_peer_totals weighs
+        // the balance rows: the two agree to the milli.
+        ledger_weight_sum *sum = self_lends ? &context->lent : &context->borrowed;
+        for (uint32_t i = 0; i < record->amount_count; i++) {
+            ledger_weight_add(sum, record->amounts[i].resource_class,
+                              record->amounts[i].amount_milli);
+        }
     }
     return true;
 }
@@ -819,10 +823,10 @@ mesh_err ledger_reconcile(const ledger_store *store_a,
             j++;
         }
     }
-    report.a_lent_milli = a.lent_milli;
-    report.a_borrowed_milli = a.borrowed_milli;
-    report.b_lent_milli = b.lent_milli;
-    report.b_borrowed_milli = b.borrowed_milli;
+    report.a_lent_milli = ledger_weight_total(&a.lent);
+    report.a_borrowed_milli = ledger_weight_total(&a.borrowed);
+    report.b_lent_milli = ledger_weight_total(&b.lent);
+    report.b_borrowed_milli = ledger_weight_total(&b.borrowed);
     free(a.records);
     free(b.records);
     if (err == MESH_OK) {

@@ -53,18 +53,18 @@
 #include "gossip/gossip.h"
 #include "ledger/ledger.h"
 #include "ledger/store_rocks.h"
+#include "member/member.h"
 #include "node/agent_int.h"
+#include "node/agent_lease_int.h"
+#include "node/hooks_int.h"
 #include "node/http_int.h"
 #include "node/log_int.h"
 #include "node/metrics_int.h"
 #include "node/node_int.h"
 
-#define OUTBOX_ITEMS    (4u * GOSSIP_OUTBOX_MIN)
 #define FLUSH_MS        200
 #define STOP_BOUND_S    5      /* from the stop signal to exit, at most */
 #define LEASES_LIST_MAX 10000u /* leases in one GET /v1/leases answer */
-
-_Static_assert(OUTBOX_ITEMS >= GOSSIP_OUTBOX_MIN, "the outbox holds what one call may emit");
 
 typedef struct signal_waiter signal_waiter;
 
@@ -72,7 +72,10 @@ typedef struct agent {
     const node_config *config;
     const char *config_path;
     bool log_level_pinned;
-    gossip *machine;
+    member_node *member;   /* gossip, leases and the ledger: the one object the loop drives */
+    const gossip *machine; /* member_gossip(member), for queries */
+    node_leases *leases;   /* the lease routes, events and hooks */
+    node_hooks_runner *hooks;
     node_transport *transport;
     node_http *http; /* NULL without [http] listen */
     signal_waiter *waiter;
@@ -84,13 +87,12 @@ typedef struct agent {
     ledger *ledger;
     node_metrics_histogram ledger_writes;
     mesh_rng rng;
-    mesh_outbox outbox;
-    mesh_output items[OUTBOX_ITEMS];
     mesh_node_id self_id;
     char self_text[MCRYPTO_NODE_ID_TEXT_SIZE];
     uint64_t started_ns;
     /* Loop-thread counters, shown by "stats". */
     uint64_t outbox_full;
+    uint64_t commits_seen;
     uint64_t call_errors;
     uint64_t frames_oversize_in;
     uint64_t outputs_ignored;
@@ -182,14 +184,10 @@ static void id_text(const mesh_node_id *id, char text[MCRYPTO_NODE_ID_TEXT_SIZE]
     mcrypto_node_id_format(id, text);
 }
 
-static void log_event(agent *a, const mesh_output *output)
+static void log_event(agent *a, const gossip_event *payload)
 {
-    if (output->payload_size != sizeof(gossip_event)) {
-        a->outputs_ignored++;
-        return;
-    }
     gossip_event event;
-    memcpy(&event, output->payload, sizeof(event));
+    memcpy(&event, payload, sizeof(event));
     char member[MCRYPTO_NODE_ID_TEXT_SIZE];
     id_text(&event.member, member);
     gossip_member_info info;
@@ -223,40 +221,70 @@ static void log_event(agent *a, const mesh_output *output)
              gossip_state_name((gossip_state) event.previous), (unsigned long long) event.sequence);
 }
 
-/* Executes the outbox in order, then empties it. `err` is what the call
- * that filled it returned. */
-static void drain(agent *a, mesh_err err, const char *call)
+static node_leases_context lease_context(agent *a)
 {
-    MESH_ASSERT(a->outbox.count <= a->outbox.count_max);
-    for (uint32_t i = 0; i < a->outbox.count; i++) {
-        const mesh_output *output = &a->outbox.items[i];
-        switch (output->kind) {
-        case MESH_OUTPUT_SEND: {
-            mesh_err sent = node_transport_send(a->transport, output->endpoint, output->payload,
-                                                output->payload_size);
-            if (sent != MESH_OK && node_log_enabled(NODE_LOG_DEBUG)) {
-                char endpoint[WIRE_ENDPOINT_SIZE_MAX + 3];
-                node_log_quote(output->endpoint != NULL ? output->endpoint : "", endpoint,
-                               sizeof(endpoint));
-                node_log(NODE_LOG_DEBUG, "transport", "send_dropped",
-                         "endpoint=%s size=%u reason=%s", endpoint, output->payload_size,
-                         mesh_err_name(sent));
-            }
-            break;
-        }
-        case MESH_OUTPUT_EVENT:
-            log_event(a, output);
-            break;
-        case MESH_OUTPUT_LEDGER_WRITE: // Gossip writes no ledger; leases will (#4).
-        default:
-            a->outputs_ignored++;
-            break;
-        }
+    node_leases_context context = {.config = a->config,
+                                   .member = a->member,
+                                   .ledger_handle = a->ledger,
+                                   .http = a->http,
+                                   .hooks = a->hooks,
+                                   .rng = &a->rng};
+    return context;
+}
+
+/* member_io: the member's executor hands frames and events here. */
+static void agent_send(void *ctx,
+                       const mesh_node_id *peer,
+                       const char *endpoint,
+                       const uint8_t *frame,
+                       uint32_t frame_size)
+{
+    agent *a = ctx;
+    (void) peer;
+    mesh_err sent = node_transport_send(a->transport, endpoint, frame, frame_size);
+    if (sent != MESH_OK && node_log_enabled(NODE_LOG_DEBUG)) {
+        char quoted[WIRE_ENDPOINT_SIZE_MAX + 3];
+        node_log_quote(endpoint != NULL ? endpoint : "", quoted, sizeof(quoted));
+        node_log(NODE_LOG_DEBUG, "transport", "send_dropped", "endpoint=%s size=%u reason=%s",
+                 quoted, frame_size, mesh_err_name(sent));
     }
-    mesh_outbox_clear(&a->outbox);
+}
+
+static void agent_event(void *ctx, mesh_now now, member_source source, const void *event)
+{
+    agent *a = ctx;
+    if (source == MEMBER_SOURCE_GOSSIP) {
+        log_event(a, event);
+        return;
+    }
+    node_leases_context context = lease_context(a);
+    node_leases_on_event(a->leases, &context, now, event);
+}
+
+/* After every batch of inputs: the ledger writes they staged are synced
+ * (one group commit), then what waited for them is sent. */
+static void flush(agent *a, const char *call)
+{
+    uint64_t started_ns = node_now().monotonic_ns;
+    mesh_err err = member_flush(a->member, node_now(), &a->rng);
+    if (err != MESH_OK) {
+        a->call_errors++;
+        node_log(NODE_LOG_ERROR, "ledger", "commit_failed", "call=%s error=%s", call,
+                 mesh_err_name(err));
+    }
+    member_stats stats;
+    member_stats_get(a->member, &stats);
+    if (stats.commits != a->commits_seen) {
+        a->commits_seen = stats.commits;
+        node_metrics_observe(&a->ledger_writes, node_now().monotonic_ns - started_ns);
+    }
+}
+
+static void check(agent *a, mesh_err err, const char *call)
+{
     if (err == MESH_EFULL) {
         a->outbox_full++;
-        node_log(NODE_LOG_WARN, "agent", "outbox_full", "call=%s items=%u", call, OUTBOX_ITEMS);
+        node_log(NODE_LOG_WARN, "agent", "outbox_full", "call=%s", call);
     } else if (err != MESH_OK) {
         a->call_errors++;
         node_log(NODE_LOG_WARN, "agent", "call_failed", "call=%s error=%s", call,
@@ -396,8 +424,9 @@ static json_t *refresh_json(agent *a)
     // Logged before the frames leave, so that a reader of the logs can
     // time the advert's journey from here.
     node_log(NODE_LOG_INFO, "gossip", "advert_refresh_start", NULL);
-    mesh_err err = gossip_update_advert(a->machine, node_now(), &a->advert, &a->rng, &a->outbox);
-    drain(a, err, "update_advert");
+    mesh_err err = member_update_advert(a->member, node_now(), &a->advert, &a->rng);
+    check(a, err, "update_advert");
+    flush(a, "update_advert");
     gossip_member_info self;
     if (err != MESH_OK || gossip_member_find(a->machine, &a->self_id, &self) != MESH_OK) {
         return json_pack("{s:s}", "error", mesh_strerror(err));
@@ -626,24 +655,8 @@ static json_t *balances_json(agent *a)
     return json_pack("{s:s, s:I, s:s, s:o, s:o}", "self", a->self_text, "head_seq",
                      (json_int_t) head, "units",
                      "milli unit-hours: vCPU-hours, GPU-hours of one model, memory GiB-hours, "
-                     "storage TiB-hours; peer totals in milli vCPU-hour equivalents",
+                     "storage GiB-hours; peer totals in milli vCPU-hour equivalents",
                      "peers", peers, "balances", rows);
-}
-
-static json_t *leases_json(agent *a, mesh_err *err_out)
-{
-    lease_walk walk = {.a = a, .list = json_array(), .count = 0, .truncated = false};
-    if (walk.list == NULL) {
-        *err_out = MESH_ENOMEM;
-        return NULL;
-    }
-    *err_out = walk_leases(a, &walk, NULL);
-    if (*err_out != MESH_OK) {
-        json_decref(walk.list);
-        return NULL;
-    }
-    return json_pack("{s:s, s:I, s:b, s:o}", "self", a->self_text, "count", (json_int_t) walk.count,
-                     "truncated", walk.truncated, "leases", walk.list);
 }
 
 static json_t *status_json(agent *a)
@@ -721,6 +734,17 @@ static void accept_load(agent *a, node_http_request *request)
 {
     a->load = *node_http_request_load(request);
     a->load_known = true;
+    // Each class's demand takes capacity before lending does, may reclaim
+    // lent leases, and drives bursting. A class this node does not have
+    // is kept in the report and otherwise ignored.
+    for (uint32_t i = 0; i < a->load.item_count; i++) {
+        const node_load_item *item = &a->load.items[i];
+        mesh_err err = member_set_load(a->member, node_now(), item->resource_class, item->model,
+                                       item->queued, item->running, &a->rng);
+        if (err != MESH_OK && err != MESH_ENOTFOUND) {
+            check(a, err, "set_load");
+        }
+    }
     a->load_reports++;
     a->load_realtime_ns = node_now().realtime_ns;
     char scheduler[NODE_LOAD_SCHEDULER_SIZE + 3];
@@ -745,7 +769,8 @@ static void respond_ledger(agent *a, node_http_request *request, node_http_route
         return;
     }
     mesh_err err = MESH_OK;
-    json_t *body = leases_json(a, &err);
+    node_leases_context context = lease_context(a);
+    json_t *body = node_leases_list_json(&context, &err);
     if (body == NULL) {
         node_log(NODE_LOG_WARN, "ledger", "read_failed", "error=%s", mesh_err_name(err));
         node_http_respond_error(a->http, request, 500, "internal", mesh_strerror(err));
@@ -786,6 +811,11 @@ static void serve_http(agent *a)
             break;
         case NODE_HTTP_ROUTE_LEASE_CREATE:
         case NODE_HTTP_ROUTE_LEASE_DELETE:
+        case NODE_HTTP_ROUTE_LEASE_GET: {
+            node_leases_context context = lease_context(a);
+            node_leases_serve(a->leases, &context, request);
+            break;
+        }
         case NODE_HTTP_ROUTE_NONE:
         default:
             node_http_respond_error(a->http, request, 500, "internal", "unexpected route");
@@ -847,8 +877,8 @@ static void agent_reload(agent *a)
             refused++;
             continue;
         }
-        err = gossip_add_revocation(a->machine, node_now(), frame, size, &a->rng, &a->outbox);
-        drain(a, MESH_OK, "add_revocation"); // a refusal is counted below
+        err = member_add_revocation(a->member, node_now(), frame, size, &a->rng);
+        flush(a, "add_revocation"); // a refusal is counted below
         if (err != MESH_OK) {
             refused++;
         } else {
@@ -870,9 +900,20 @@ static void agent_reload(agent *a)
     const char *capacity = "unchanged";
     if (!advert_content_equal(&fresh->gossip.advert, &a->advert) &&
         strcmp(fresh->gossip.advert.endpoint, a->advert.endpoint) == 0) {
-        err = gossip_update_advert(a->machine, node_now(), &fresh->gossip.advert, &a->rng,
-                                   &a->outbox);
-        drain(a, err, "update_advert");
+        // An inventory change: the lending policy takes the new totals
+        // (leases already made stay), and the advert follows.
+        for (uint32_t i = 0; i < fresh->lease.class_count; i++) {
+            const lease_class_policy *p = &fresh->lease.classes[i];
+            mesh_err set =
+                member_set_capacity(a->member, p->resource_class, p->model, p->total, p->lendable);
+            if (set != MESH_OK) {
+                node_log(NODE_LOG_WARN, "agent", "capacity_refused", "class=%s model=%s error=%s",
+                         node_http_class_name(p->resource_class), p->model, mesh_err_name(set));
+            }
+        }
+        err = member_update_advert(a->member, node_now(), &fresh->gossip.advert, &a->rng);
+        check(a, err, "update_advert");
+        flush(a, "update_advert");
         capacity = err == MESH_OK ? "republished" : "refused";
         if (err == MESH_OK) {
             a->advert = fresh->gossip.advert;
@@ -895,20 +936,20 @@ static void on_frame(agent *a, nng_msg *frame)
         return;
     }
     mesh_now now = node_now();
-    mesh_err err = gossip_on_message(a->machine, now, nng_msg_body(frame), (uint32_t) size, &a->rng,
-                                     &a->outbox);
-    drain(a, err, "on_message");
+    mesh_err err = member_on_frame(a->member, now, nng_msg_body(frame), (uint32_t) size, &a->rng);
+    check(a, err, "on_message");
     node_metrics_observe(&a->message_rounds, node_now().monotonic_ns - now.monotonic_ns);
 }
 
 static void tick_if_due(agent *a)
 {
     mesh_now now = node_now();
-    if (now.monotonic_ns < gossip_deadline_ns(a->machine)) {
+    if (now.monotonic_ns < member_deadline_ns(a->member)) {
         return;
     }
-    mesh_err err = gossip_on_tick(a->machine, now, &a->rng, &a->outbox);
-    drain(a, err, "on_tick");
+    mesh_err err = member_on_tick(a->member, now, &a->rng);
+    check(a, err, "on_tick");
+    flush(a, "on_tick");
     node_metrics_observe(&a->tick_rounds, node_now().monotonic_ns - now.monotonic_ns);
 }
 
@@ -916,14 +957,19 @@ static void agent_loop(agent *a)
 {
     node_wakeup *wakeup = &a->wakeup;
     for (;;) {
-        node_transport_wait(a->transport, gossip_deadline_ns(a->machine), wakeup);
+        node_transport_wait(a->transport, member_deadline_ns(a->member), wakeup);
         MESH_ASSERT(wakeup->frame_count <= NODE_TRANSPORT_BATCH_MAX);
         for (uint32_t i = 0; i < wakeup->frame_count; i++) {
             on_frame(a, wakeup->frames[i]);
             nng_msg_free(wakeup->frames[i]);
-            // A burst of frames must not starve the timers.
-            tick_if_due(a);
         }
+        // One group commit for the whole batch: the ledger writes of every
+        // frame in it are synced once, then their answers leave.
+        if (wakeup->frame_count > 0) {
+            flush(a, "on_message");
+        }
+        // A burst of frames must not starve the timers.
+        tick_if_due(a);
         if (wakeup->control_request != NULL) {
             answer_control(a, wakeup->control_request);
         }
@@ -932,6 +978,9 @@ static void agent_loop(agent *a)
                 agent_reload(a);
             }
             serve_http(a);
+            node_leases_context context = lease_context(a);
+            node_leases_poll(a->leases, &context);
+            flush(a, "http");
         }
         if (wakeup->stop) {
             return;
@@ -991,9 +1040,8 @@ static int add_revocations(agent *a, const node_config *config)
         if (node_read_armored("agent", path, "REVOCATION", frame, &size) != MESH_OK) {
             return NODE_EXIT_INPUT;
         }
-        mesh_err err =
-            gossip_add_revocation(a->machine, node_now(), frame, size, &a->rng, &a->outbox);
-        drain(a, err == MESH_EFULL ? MESH_OK : err, "add_revocation");
+        mesh_err err = member_add_revocation(a->member, node_now(), frame, size, &a->rng);
+        flush(a, "add_revocation");
         if (err != MESH_OK) {
             node_say_error("agent", "%s: revocation refused: %s", path, mesh_strerror(err));
             return node_exit_from_err(err);
@@ -1002,7 +1050,10 @@ static int add_revocations(agent *a, const node_config *config)
     return NODE_EXIT_OK;
 }
 
-/* Creates the machine from the config and the identity files. */
+static int agent_open_ledger(agent *a);
+
+/* Creates the member (gossip, leases and the ledger) from the config and
+ * the identity files; opens the ledger first. */
 static int agent_create_machine(agent *a)
 {
     const node_config *config = a->config;
@@ -1031,14 +1082,33 @@ static int agent_create_machine(agent *a)
     settings.seed_count = seed_count;
     settings.cert_frame = cert_frame;
     settings.cert_frame_size = cert_frame_size;
-    mesh_err err = gossip_create(&settings, node_now(), &a->machine);
+    rc = agent_open_ledger(a);
+    if (rc != NODE_EXIT_OK) {
+        mcrypto_keypair_wipe(&settings.keypair);
+        return rc;
+    }
+    member_config member_settings;
+    member_config_default(&member_settings);
+    member_settings.gossip = settings;
+    member_settings.lease = config->lease;
+    member_settings.burst = config->burst;
+    member_settings.ledger_handle = a->ledger;
+    member_settings.store = a->ledger != NULL ? &a->ledger_iface : NULL;
+    member_settings.io = (member_io){.ctx = a, .send = agent_send, .event = agent_event};
+    mesh_err err = member_create(&member_settings, node_now(), &a->rng, &a->member);
     mcrypto_keypair_wipe(&settings.keypair);
+    mcrypto_keypair_wipe(&member_settings.gossip.keypair);
     if (err != MESH_OK) {
         node_say_error("agent",
-                       "cannot start the gossip machine: %s (check the [gossip] values "
-                       "and the certificate)",
+                       "cannot start: %s (check the [gossip] and [lease] values, the "
+                       "certificate, and the ledger: fedmesh ledger verify)",
                        mesh_strerror(err));
         return node_exit_from_err(err);
+    }
+    a->machine = member_gossip(a->member);
+    if (a->ledger != NULL) {
+        node_log(NODE_LOG_INFO, "lease", "restored", "leases=%u",
+                 lease_count(member_lease(a->member)));
     }
     return NODE_EXIT_OK;
 }
@@ -1105,9 +1175,6 @@ static int agent_run_with_signals(agent *a, signal_waiter *waiter)
     // The identity is checked before any socket opens: a refused
     // certificate never touches the network.
     int rc = agent_create_machine(a);
-    if (rc == NODE_EXIT_OK) {
-        rc = agent_open_ledger(a);
-    }
     if (rc != NODE_EXIT_OK) {
         return rc;
     }
@@ -1139,6 +1206,11 @@ static int agent_run_with_signals(agent *a, signal_waiter *waiter)
             return NODE_EXIT_INTERNAL;
         }
     }
+    err = node_hooks_create(&a->config->hooks, a->transport, &a->hooks);
+    if (err != MESH_OK) {
+        node_say_error("agent", "cannot start the hook runner: %s", mesh_strerror(err));
+        return NODE_EXIT_INTERNAL;
+    }
     waiter->transport = a->transport;
     a->waiter = waiter;
     if (pthread_create(&waiter->thread, NULL, signal_main, waiter) != 0) {
@@ -1155,9 +1227,11 @@ static int agent_run_with_signals(agent *a, signal_waiter *waiter)
     // first (waiting requests get 503), then the goodbye.
     node_http_destroy(a->http);
     a->http = NULL;
+    node_leases_forget_requests(a->leases);
+    flush(a, "stop"); // every staged ledger write is synced before the goodbye
     agent_close_ledger(a, true);
-    err = gossip_leave(a->machine, node_now(), &a->rng, &a->outbox);
-    drain(a, err, "leave");
+    err = member_leave(a->member, node_now(), &a->rng);
+    check(a, err, "leave");
     nng_msleep(FLUSH_MS);
     node_log(NODE_LOG_INFO, "agent", "stopped", "member=%s name=%s", a->self_text, a->config->name);
 
@@ -1200,7 +1274,11 @@ int node_agent_run(const node_config *config, const char *config_path, bool log_
     a->log_level_pinned = log_level_pinned;
     a->advert = config->gossip.advert;
     a->started_ns = node_now().monotonic_ns;
-    mesh_outbox_init(&a->outbox, a->items, OUTBOX_ITEMS);
+    if (node_leases_create(&a->leases) != MESH_OK) {
+        free(a);
+        node_say_error("agent", "out of memory");
+        return NODE_EXIT_INTERNAL;
+    }
     uint64_t seed = 0;
     randombytes_buf(&seed, sizeof(seed));
     mesh_rng_seed(&a->rng, seed);
@@ -1208,9 +1286,11 @@ int node_agent_run(const node_config *config, const char *config_path, bool log_
     int rc = agent_run_with_signals(a, &waiter);
 
     node_http_destroy(a->http);
+    node_hooks_destroy(a->hooks);
+    member_destroy(a->member); // before the ledger it borrows
     agent_close_ledger(a, false);
     node_transport_destroy(a->transport);
-    gossip_destroy(a->machine);
+    node_leases_destroy(a->leases);
     free(a);
     return rc;
 }

@@ -45,6 +45,12 @@ static const char usage_text[] =
     "                                 show the running agent's view of the federation\n"
     "  ledger balance|history|verify|export|reconcile (--ledger DIR | --config NODE.INI)\n"
     "                                 the ledger of compute lent and borrowed\n"
+    "  borrow --config NODE.INI --vcpu N --hours H [constraints...]\n"
+    "                                 borrow capacity from the federation, now\n"
+    "  release --config NODE.INI ID   give a borrowed lease back\n"
+    "  leases --config NODE.INI [--json]\n"
+    "                                 this node's leases, lent and borrowed\n"
+    "  sim gossip ...                 run gossip machines in the simulator\n"
     "\n"
     "options:\n"
     "  --version                      print the version and exit\n"
@@ -362,6 +368,15 @@ int node_cli_main(int argc, char **argv)
     }
     if (strcmp(command, "ledger") == 0) {
         return node_cmd_ledger(argc - 1, argv + 1);
+    }
+    if (strcmp(command, "borrow") == 0) {
+        return node_cmd_borrow(argc - 1, argv + 1);
+    }
+    if (strcmp(command, "release") == 0) {
+        return node_cmd_release(argc - 1, argv + 1);
+    }
+    if (strcmp(command, "leases") == 0) {
+        return node_cmd_leases(argc - 1, argv + 1);
     }
     node_say_error(command, "unknown command; run 'fedmesh --help' for the list");
     return NODE_EXIT_USAGE;

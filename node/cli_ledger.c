@@ -13,7 +13,11 @@
  *
  * Peers are named by node id ("fm..."), derived from the public keys the
  * records carry. Amounts are printed in unit-hours with three decimals
- * (the ledger keeps integer milli-units); --json prints the integers.
+ * (the ledger keeps integer milli-units; storage in GiB-hours), prices in
+ * euros per unit-hour with six (the record keeps micro-euros); --json
+ * prints the integers. An OPENED record (record version 2) carries the
+ * lease's terms: history prints them on three more lines, export adds
+ * them as columns (CSV) or a "terms" object (JSONL).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -344,6 +348,47 @@ static void format_milli(uint64_t milli, char *text, size_t text_size)
     (void) snprintf(text, text_size, "%" PRIu64 ".%03" PRIu64, milli / 1000, milli % 1000);
 }
 
+// Micro-euros as euros: "2.500000".
+static void format_micro(uint64_t micro, char *text, size_t text_size)
+{
+    (void) snprintf(text, text_size, "%" PRIu64 ".%06" PRIu64, micro / 1000000, micro % 1000000);
+}
+
+// Certification bits as names joined by '+' ("SecNumCloud+ISO27001"), or
+// "-" for none. 96 bytes hold all seven.
+#define CERTIFICATIONS_TEXT_SIZE 96u
+static void format_certifications(uint32_t bits, char text[CERTIFICATIONS_TEXT_SIZE])
+{
+    size_t used = 0;
+    text[0] = '\0';
+    for (uint32_t i = 0; i < WIRE_CERTIFICATION_COUNT; i++) {
+        const char *name = wire_certification_name(bits & (1u << i));
+        if (name != NULL) {
+            int n = snprintf(text + used, CERTIFICATIONS_TEXT_SIZE - used, "%s%s",
+                             used > 0 ? "+" : "", name);
+            used += n > 0 ? (size_t) n : 0;
+        }
+    }
+    if (used == 0) {
+        (void) snprintf(text, CERTIFICATIONS_TEXT_SIZE, "-");
+    }
+}
+
+// Two-letter codes joined by spaces ("EU FR"), or "-" for none.
+#define CODES_TEXT_SIZE (3u * LEDGER_COUNTRIES_MAX + 2u)
+static void format_codes(const char (*codes)[3], uint32_t count, char text[CODES_TEXT_SIZE])
+{
+    size_t used = 0;
+    text[0] = '\0';
+    for (uint32_t i = 0; i < count && i < LEDGER_COUNTRIES_MAX; i++) {
+        int n = snprintf(text + used, CODES_TEXT_SIZE - used, "%s%s", i > 0 ? " " : "", codes[i]);
+        used += n > 0 ? (size_t) n : 0;
+    }
+    if (used == 0) {
+        (void) snprintf(text, CODES_TEXT_SIZE, "-");
+    }
+}
+
 static int print_json(const ledger_args *args, json_t *object)
 {
     if (object == NULL) {
@@ -478,6 +523,12 @@ typedef struct entry_text {
     char time[NODE_TIME_TEXT_SIZE];
     char lease[2 * LEDGER_LEASE_ID_SIZE + 1];
     char hash[2 * LEDGER_HASH_SIZE + 1];
+    /* OPENED only (empty otherwise): the terms' window and lender facts. */
+    bool has_terms;
+    char start[NODE_TIME_TEXT_SIZE];
+    char end[NODE_TIME_TEXT_SIZE];
+    char cert_hash[2 * LEDGER_HASH_SIZE + 1];
+    char certifications[CERTIFICATIONS_TEXT_SIZE];
 } entry_text;
 
 static void entry_text_fill(const ledger_entry *entry, const uint8_t *self_key, entry_text *text)
@@ -490,6 +541,58 @@ static void entry_text_fill(const ledger_entry *entry, const uint8_t *self_key, 
     node_format_time(r->time_ns, text->time);
     sodium_bin2hex(text->lease, sizeof(text->lease), r->lease_id, LEDGER_LEASE_ID_SIZE);
     sodium_bin2hex(text->hash, sizeof(text->hash), entry->hash, LEDGER_HASH_SIZE);
+    text->has_terms = r->kind == LEDGER_KIND_OPENED;
+    text->start[0] = text->end[0] = text->cert_hash[0] = text->certifications[0] = '\0';
+    if (text->has_terms) {
+        node_format_time(r->terms.start_ns, text->start);
+        node_format_time(r->terms.end_ns, text->end);
+        sodium_bin2hex(text->cert_hash, sizeof(text->cert_hash), r->terms.lender_cert_hash,
+                       LEDGER_HASH_SIZE);
+        format_certifications(r->terms.lender_certifications, text->certifications);
+    }
+}
+
+static json_t *codes_to_json(const char (*codes)[3], uint32_t count)
+{
+    json_t *array = json_array();
+    for (uint32_t i = 0; i < count && i < LEDGER_COUNTRIES_MAX; i++) {
+        (void) json_array_append_new(array, json_string(codes[i]));
+    }
+    return array;
+}
+
+static json_t *certifications_to_json(uint32_t bits)
+{
+    json_t *array = json_array();
+    for (uint32_t i = 0; i < WIRE_CERTIFICATION_COUNT; i++) {
+        const char *name = wire_certification_name(bits & (1u << i));
+        if (name != NULL) {
+            (void) json_array_append_new(array, json_string(name));
+        }
+    }
+    return array;
+}
+
+// The terms of an OPENED record; prices go with their amounts.
+static json_t *terms_to_json(const ledger_terms *terms, const entry_text *t)
+{
+    const ledger_constraints *c = &terms->constraints;
+    json_t *constraints =
+        json_pack("{s:o, s:o, s:o, s:s, s:I, s:I, s:I}", "countries",
+                  codes_to_json(c->countries, c->country_count), "jurisdictions",
+                  codes_to_json(c->jurisdictions, c->jurisdiction_count), "certifications",
+                  certifications_to_json(c->certifications), "data_class", c->data_class,
+                  "rtt_us_max", (json_int_t) c->rtt_us_max, "cost_microeur_per_hour_max",
+                  (json_int_t) c->cost_microeur_per_hour_max, "carbon_gco2_per_kwh_max",
+                  (json_int_t) c->carbon_gco2_per_kwh_max);
+    return json_pack("{s:s, s:I, s:s, s:I, s:s, s:s, s:o, s:o, s:I, s:o}", "start", t->start,
+                     "start_ns", (json_int_t) terms->start_ns, "end", t->end, "end_ns",
+                     (json_int_t) terms->end_ns, "lender_cert_hash", t->cert_hash, "lender_country",
+                     terms->lender_country, "lender_jurisdictions",
+                     codes_to_json(terms->lender_jurisdictions, terms->lender_jurisdiction_count),
+                     "lender_certifications", certifications_to_json(terms->lender_certifications),
+                     "carbon_gco2_per_kwh", (json_int_t) terms->carbon_gco2_per_kwh, "constraints",
+                     constraints);
 }
 
 static json_t *entry_to_json(const ledger_entry *entry, const entry_text *t)
@@ -497,19 +600,27 @@ static json_t *entry_to_json(const ledger_entry *entry, const entry_text *t)
     const ledger_record *r = &entry->record;
     json_t *amounts = json_array();
     for (uint32_t i = 0; i < r->amount_count; i++) {
-        (void) json_array_append_new(amounts,
-                                     json_pack("{s:s, s:s, s:I}", "class",
-                                               ledger_class_name(r->amounts[i].resource_class),
-                                               "model", r->amounts[i].model, "amount_milli",
-                                               (json_int_t) r->amounts[i].amount_milli));
+        json_t *amount = json_pack(
+            "{s:s, s:s, s:I}", "class", ledger_class_name(r->amounts[i].resource_class), "model",
+            r->amounts[i].model, "amount_milli", (json_int_t) r->amounts[i].amount_milli);
+        if (t->has_terms && amount != NULL) {
+            (void) json_object_set_new(amount, "price_microeur_per_unit_hour",
+                                       json_integer((json_int_t) r->terms.prices[i]));
+        }
+        (void) json_array_append_new(amounts, amount);
     }
-    return json_pack(
-        "{s:I, s:s, s:I, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:s}", "seq",
-        (json_int_t) entry->seq, "time", t->time, "time_ns", (json_int_t) r->time_ns, "kind",
-        ledger_kind_name(r->kind), "lease_id", t->lease, "number", (json_int_t) r->number, "role",
-        t->lends ? "lent" : "borrowed", "peer", t->peer, "lender", t->lender, "borrower",
-        t->borrower, "amounts", amounts, "lender_signed", entry->has_lender_signature,
-        "borrower_signed", entry->has_borrower_signature, "hash", t->hash);
+    json_t *object = json_pack(
+        "{s:I, s:s, s:I, s:I, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:s}", "seq",
+        (json_int_t) entry->seq, "time", t->time, "time_ns", (json_int_t) r->time_ns, "version",
+        (json_int_t) r->version, "kind", ledger_kind_name(r->kind), "lease_id", t->lease, "number",
+        (json_int_t) r->number, "role", t->lends ? "lent" : "borrowed", "peer", t->peer, "lender",
+        t->lender, "borrower", t->borrower, "amounts", amounts, "lender_signed",
+        entry->has_lender_signature, "borrower_signed", entry->has_borrower_signature, "hash",
+        t->hash);
+    if (t->has_terms && object != NULL) {
+        (void) json_object_set_new(object, "terms", terms_to_json(&r->terms, t));
+    }
+    return object;
 }
 
 static void print_csv(const ledger_entry *entry, const entry_text *t)
@@ -520,15 +631,23 @@ static void print_csv(const ledger_entry *entry, const entry_text *t)
     for (uint32_t i = 0; i < rows; i++) {
         const ledger_amount *a = r->amount_count > 0 ? &r->amounts[i] : NULL;
         char amount[32] = "";
+        char price[32] = "";
         if (a != NULL) {
             format_milli(a->amount_milli, amount, sizeof(amount));
         }
-        (void) printf("%" PRIu64 ",%s,%s,%s,%" PRIu32 ",%s,%s,%s,%s,%s,%s,%s,%d,%d,%s\n",
+        if (a != NULL && t->has_terms) {
+            format_micro(r->terms.prices[i], price, sizeof(price));
+        }
+        // The terms' columns are empty except on OPENED rows.
+        (void) printf("%" PRIu64 ",%s,%s,%s,%" PRIu32 ",%s,%s,%s,%s,%s,%s,%s,%d,%d,%s,%s,%s,%s,"
+                      "%s,%s,%s,%s\n",
                       entry->seq, t->time, ledger_kind_name(r->kind), t->lease, r->number,
                       t->lends ? "lent" : "borrowed", t->peer, t->lender, t->borrower,
                       a != NULL ? ledger_class_name(a->resource_class) : "",
                       a != NULL ? a->model : "", amount, entry->has_lender_signature ? 1 : 0,
-                      entry->has_borrower_signature ? 1 : 0, t->hash);
+                      entry->has_borrower_signature ? 1 : 0, t->hash, t->start, t->end, price,
+                      t->has_terms ? r->terms.lender_country : "", t->certifications,
+                      t->has_terms ? r->terms.constraints.data_class : "", t->cert_hash);
     }
 }
 
@@ -547,6 +666,50 @@ static void print_text(const ledger_entry *entry, const entry_text *t)
                       r->amounts[i].model[0] != '\0' ? ":" : "", r->amounts[i].model, amount);
     }
     (void) fputc('\n', stdout);
+    if (!t->has_terms) {
+        return;
+    }
+    // Three more lines for an opening: the window and prices, the
+    // lender's certified facts, and what the borrower asked for (0 or
+    // empty: no constraint, printed "any").
+    const ledger_terms *terms = &r->terms;
+    const ledger_constraints *c = &terms->constraints;
+    (void) printf("%10s window %s .. %s  EUR per unit-hour:", "", t->start, t->end);
+    for (uint32_t i = 0; i < r->amount_count; i++) {
+        char price[32];
+        format_micro(terms->prices[i], price, sizeof(price));
+        (void) printf("  %s%s%s=%s", ledger_class_name(r->amounts[i].resource_class),
+                      r->amounts[i].model[0] != '\0' ? ":" : "", r->amounts[i].model, price);
+    }
+    char codes[CODES_TEXT_SIZE];
+    format_codes(terms->lender_jurisdictions, terms->lender_jurisdiction_count, codes);
+    (void) printf("\n%10s lender %s (jurisdictions %s; %s; %" PRIu32 " gCO2/kWh) certificate %s\n",
+                  "", terms->lender_country, codes, t->certifications, terms->carbon_gco2_per_kwh,
+                  t->cert_hash);
+    char certifications[CERTIFICATIONS_TEXT_SIZE];
+    format_certifications(c->certifications, certifications);
+    char cost[32] = "any";
+    if (c->cost_microeur_per_hour_max > 0) {
+        format_micro(c->cost_microeur_per_hour_max, cost, sizeof(cost));
+    }
+    char rtt[32] = "any";
+    if (c->rtt_us_max > 0) {
+        (void) snprintf(rtt, sizeof(rtt), "%" PRIu32 ".%03" PRIu32 " ms", c->rtt_us_max / 1000,
+                        c->rtt_us_max % 1000);
+    }
+    char carbon[32] = "any";
+    if (c->carbon_gco2_per_kwh_max > 0) {
+        (void) snprintf(carbon, sizeof(carbon), "%" PRIu32 " gCO2/kWh", c->carbon_gco2_per_kwh_max);
+    }
+    format_codes(c->countries, c->country_count, codes);
+    (void) printf("%10s asked: data class %s; countries %s; ", "",
+                  c->data_class[0] != '\0' ? c->data_class : "any",
+                  c->country_count > 0 ? codes : "any");
+    format_codes(c->jurisdictions, c->jurisdiction_count, codes);
+    (void) printf("jurisdictions %s; certifications %s; rtt <= %s; cost <= %s EUR/h; carbon <= "
+                  "%s\n",
+                  c->jurisdiction_count > 0 ? codes : "any",
+                  c->certifications != 0 ? certifications : "any", rtt, cost, carbon);
 }
 
 static bool walk_visit(void *arg, const ledger_entry *entry)
@@ -611,7 +774,9 @@ static int walk(ledger_args *args, walk_format format)
         (void) printf("{\"self\":\"%s\",\"entries\":[", self);
     } else if (format == WALK_CSV) {
         (void) printf("seq,time,kind,lease_id,number,role,peer,lender,borrower,resource,model,"
-                      "amount,lender_signed,borrower_signed,entry_hash\n");
+                      "amount,lender_signed,borrower_signed,entry_hash,window_start,window_end,"
+                      "price_eur_per_unit_hour,lender_country,lender_certifications,data_class,"
+                      "lender_cert_hash\n");
     }
     err = ledger_journal_walk(&store, 1, walk_visit, &context);
     if (format == WALK_JSON) {
@@ -800,6 +965,40 @@ static void demo_party(uint64_t seed, uint32_t index, mcrypto_keypair *keys)
     MESH_ASSERT(mcrypto_keypair_from_seed(material, keys) == MESH_OK);
 }
 
+// The terms of a demo opening: a window of one hour from the record's
+// time, a price per amount (vCPU-hours 0.04 EUR, GPU-hours 2.50), a fake
+// certificate hash (BLAKE2b-256 of the lender's key: demo parties have no
+// certificate), a lender certified in France, and a borrower asking for
+// an EU country.
+static void demo_terms(ledger_record *record)
+{
+    ledger_terms *t = &record->terms;
+    t->start_ns = record->time_ns;
+    t->end_ns = record->time_ns + 3600 * (int64_t) MESH_NS_PER_S;
+    t->price_count = record->amount_count;
+    for (uint32_t i = 0; i < record->amount_count; i++) {
+        t->prices[i] = record->amounts[i].resource_class == LEDGER_CLASS_GPU ? 2500000u : 40000u;
+    }
+    crypto_generichash(t->lender_cert_hash, LEDGER_HASH_SIZE, record->lender_key, LEDGER_KEY_SIZE,
+                       (const uint8_t *) "fedmesh-demo-cert", 17);
+    memcpy(t->lender_country, "FR", 3);
+    t->lender_jurisdiction_count = 2;
+    memcpy(t->lender_jurisdictions[0], "EU", 3);
+    memcpy(t->lender_jurisdictions[1], "FR", 3);
+    t->lender_certifications = WIRE_CERTIFICATION_ISO27001;
+    t->carbon_gco2_per_kwh = 52;
+    ledger_constraints *c = &t->constraints;
+    static const char countries[][3] = {"BE", "DE", "FR", "NL"};
+    c->country_count = (uint32_t) MESH_ARRAY_COUNT(countries);
+    memcpy(c->countries, countries, sizeof(countries));
+    c->jurisdiction_count = 1;
+    memcpy(c->jurisdictions[0], "EU", 3);
+    memcpy(c->data_class, "demo", sizeof("demo"));
+    c->rtt_us_max = 50000;
+    c->cost_microeur_per_hour_max = 10000000;
+    c->carbon_gco2_per_kwh_max = 300;
+}
+
 // Record `index` of the demo stream among parties 0..peers; lender and
 // borrower indexes come back in the out parameters.
 static void demo_record(uint64_t seed,
@@ -819,6 +1018,7 @@ static void demo_record(uint64_t seed,
         LEDGER_KIND_OPENED, LEDGER_KIND_USAGE,    LEDGER_KIND_USAGE,
         LEDGER_KIND_USAGE,  LEDGER_KIND_RELEASED, LEDGER_KIND_SETTLED};
     memset(record, 0, sizeof(*record));
+    record->version = LEDGER_RECORD_VERSION;
     record->kind = kinds[phase];
     put_be64(record->lease_id, seed);
     put_be64(record->lease_id + 8, lease);
@@ -837,6 +1037,9 @@ static void demo_record(uint64_t seed,
             record->amounts[1].amount_milli = 250u * scale;
             record->amount_count = 2;
         }
+    }
+    if (record->kind == LEDGER_KIND_OPENED) {
+        demo_terms(record);
     }
     *lender_out = lender;
     *borrower_out = borrower;

@@ -12,8 +12,17 @@
  * section headers itself (libinih calls the handler for keys only, so an
  * empty misspelt section would otherwise pass unnoticed).
  *
- * Durations are written in the unit their key names (_ms, _s) and
+ * Durations are written in the unit their key names (_ms, _s, _h) and
  * converted to nanoseconds here, once (STYLE 2.6).
+ *
+ * [data_class NAME] sections are the one kind of section that repeats
+ * under different names: the line reader registers each class when it
+ * meets the header (so that a duplicate or a 17th class is refused at its
+ * own line), and on_key routes "data_class NAME" to that class's keys,
+ * which are counted per class so that each class may set each key once.
+ * Names that refer to a class ([lease] default_data_class, [burst]
+ * data_class) are resolved once the whole file is read, so a class may be
+ * defined after its first use.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -23,6 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "node/config_int.h"
 
@@ -34,16 +45,30 @@ typedef enum key_kind {
     KIND_CONTROL,       /* ipc://PATH or tcp://HOST:PORT */
     KIND_ENDPOINT_LIST, /* comma-separated tcp:// endpoints; the key may repeat */
     KIND_LOG_LEVEL,
-    KIND_TEXT_ENDPOINT, /* printable ASCII without spaces, may be empty */
-    KIND_U64,           /* a plain number */
-    KIND_MS,            /* milliseconds, stored as ns */
-    KIND_S,             /* seconds, stored as ns */
-    KIND_RESOURCE,      /* a capacity amount or price; see resource_* below */
-    KIND_HTTP_LISTEN,   /* http://HOST:PORT */
+    KIND_TEXT_ENDPOINT,  /* printable ASCII without spaces, may be empty */
+    KIND_U64,            /* a plain number */
+    KIND_MS,             /* milliseconds, stored as ns */
+    KIND_S,              /* seconds, stored as ns */
+    KIND_H,              /* hours, stored as ns */
+    KIND_RESOURCE,       /* a capacity amount or price; see resource_* below */
+    KIND_HTTP_LISTEN,    /* http://HOST:PORT */
+    KIND_COUNTRIES,      /* comma-separated ISO 3166-1 alpha-2 codes; the key may repeat */
+    KIND_JURISDICTIONS,  /* comma-separated ISO codes or EU; the key may repeat */
+    KIND_CERTIFICATIONS, /* comma-separated certification names; the key may repeat */
+    KIND_CLASS_NAME,     /* the name of a [data_class NAME], resolved in finish() */
+    KIND_HOOK,           /* an executable file, or empty for none */
 } key_kind;
 
 /* The fields of one resource class in [capacity]. */
-enum { FIELD_TOTAL = 0, FIELD_FREE = 1, FIELD_LENDABLE = 2, FIELD_PRICE = 3, FIELD_COUNT = 4 };
+enum {
+    FIELD_TOTAL = 0,
+    FIELD_FREE = 1,
+    FIELD_LENDABLE = 2,
+    FIELD_PRICE = 3,
+    FIELD_KEEP = 4,
+    FIELD_PER_PEER_MAX = 5,
+    FIELD_COUNT = 6
+};
 
 typedef enum key_id {
     KEY_NAME,
@@ -81,6 +106,42 @@ typedef enum key_id {
     KEY_LEDGER_PATH,
     KEY_LEDGER_HALF_LIFE,
     KEY_RESOURCE, /* every fixed [capacity] resource key shares this id */
+    KEY_LEASE_OFFER_TTL,
+    KEY_LEASE_REQUEST_TIMEOUT,
+    KEY_LEASE_RETRY_INTERVAL,
+    KEY_LEASE_RETRY_MAX,
+    KEY_LEASE_USAGE_INTERVAL,
+    KEY_LEASE_RECLAIM_NOTICE,
+    KEY_LEASE_DURATION_MAX,
+    KEY_LEASE_START_AHEAD_MAX,
+    KEY_LEASE_CLOCK_SKEW_MAX,
+    KEY_LEASE_LEASES_MAX,
+    KEY_LEASE_BORROWS_MAX,
+    KEY_LEASE_IN_FLIGHT_MAX,
+    KEY_LEASE_CANDIDATES_MAX,
+    KEY_LEASE_RECIPROCITY_SHARE,
+    KEY_LEASE_WEIGHT_RECIPROCITY,
+    KEY_LEASE_WEIGHT_RTT,
+    KEY_LEASE_WEIGHT_PRICE,
+    KEY_LEASE_WEIGHT_CARBON,
+    KEY_LEASE_DEFAULT_DATA_CLASS,
+    KEY_CLASS_COUNTRIES,
+    KEY_CLASS_JURISDICTIONS,
+    KEY_CLASS_CERTIFICATIONS,
+    KEY_CLASS_MAX_RTT,
+    KEY_CLASS_MAX_COST,
+    KEY_CLASS_MAX_CARBON,
+    KEY_BURST_ENABLED,
+    KEY_BURST_THRESHOLD,
+    KEY_BURST_RELEASE_MARGIN,
+    KEY_BURST_RELEASE_DELAY,
+    KEY_BURST_LEASE_DURATION,
+    KEY_BURST_RETRY,
+    KEY_BURST_DATA_CLASS,
+    KEY_HOOK_ON_GRANTED,
+    KEY_HOOK_ON_RECLAIM_NOTICE,
+    KEY_HOOK_ON_ENDED,
+    KEY_HOOK_TIMEOUT,
 } key_id;
 
 typedef struct key_spec {
@@ -96,6 +157,12 @@ typedef struct key_spec {
 
 #define DAY_S   86400ull
 #define HOUR_MS 3600000ull
+#define HOUR_NS (3600ull * MESH_NS_PER_S)
+
+/* The section name data class keys are listed under in keys[]; in the
+ * file it is "data_class NAME". */
+#define CLASS_SECTION        "data_class"
+#define CLASS_SECTION_PREFIX "data_class "
 
 /* Every key the file may hold. Ranges are inclusive. */
 static const key_spec keys[] = {
@@ -132,6 +199,16 @@ static const key_spec keys[] = {
      FIELD_LENDABLE},
     {"capacity", "price_microeur_per_storage_gib_hour", KEY_RESOURCE, KIND_RESOURCE, 0,
      WIRE_PRICE_MAX, 2, FIELD_PRICE},
+    {"capacity", "vcpu_keep", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 0, FIELD_KEEP},
+    {"capacity", "vcpu_per_peer_max", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 0,
+     FIELD_PER_PEER_MAX},
+    {"capacity", "memory_gib_keep", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 1, FIELD_KEEP},
+    {"capacity", "memory_gib_per_peer_max", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 1,
+     FIELD_PER_PEER_MAX},
+    {"capacity", "storage_gib_keep", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 2,
+     FIELD_KEEP},
+    {"capacity", "storage_gib_per_peer_max", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 2,
+     FIELD_PER_PEER_MAX},
     {"gossip", "probe_interval_ms", KEY_PROBE_INTERVAL, KIND_MS, 10, 60000, 0, 0},
     {"gossip", "probe_timeout_ms", KEY_PROBE_TIMEOUT, KIND_MS, 1, 60000, 0, 0},
     {"gossip", "suspicion_min_ms", KEY_SUSPICION_MIN, KIND_MS, 10, HOUR_MS, 0, 0},
@@ -155,16 +232,59 @@ static const key_spec keys[] = {
     {"tls", "cert_key_file", KEY_TLS_CERT_KEY_FILE, KIND_PATH, 0, 0, 0, 0},
     {"tls", "ca_file", KEY_TLS_CA_FILE, KIND_PATH, 0, 0, 0, 0},
     {"ledger", "half_life_s", KEY_LEDGER_HALF_LIFE, KIND_S, 60, 365 * DAY_S, 0, 0},
+    {"lease", "offer_ttl_ms", KEY_LEASE_OFFER_TTL, KIND_MS, 100, 600000, 0, 0},
+    {"lease", "request_timeout_ms", KEY_LEASE_REQUEST_TIMEOUT, KIND_MS, 10, 600000, 0, 0},
+    {"lease", "retry_interval_ms", KEY_LEASE_RETRY_INTERVAL, KIND_MS, 10, 60000, 0, 0},
+    {"lease", "retry_max_s", KEY_LEASE_RETRY_MAX, KIND_S, 1, 3600, 0, 0},
+    {"lease", "usage_interval_s", KEY_LEASE_USAGE_INTERVAL, KIND_S, 1, DAY_S, 0, 0},
+    {"lease", "reclaim_notice_s", KEY_LEASE_RECLAIM_NOTICE, KIND_S, 0, DAY_S, 0, 0},
+    {"lease", "duration_max_h", KEY_LEASE_DURATION_MAX, KIND_H, 1, 8784, 0, 0},
+    {"lease", "start_ahead_max_h", KEY_LEASE_START_AHEAD_MAX, KIND_H, 0, 8784, 0, 0},
+    {"lease", "clock_skew_max_s", KEY_LEASE_CLOCK_SKEW_MAX, KIND_S, 1, DAY_S, 0, 0},
+    {"lease", "leases_max", KEY_LEASE_LEASES_MAX, KIND_U64, 2, 1048576, 0, 0},
+    {"lease", "borrows_max", KEY_LEASE_BORROWS_MAX, KIND_U64, 1, 65536, 0, 0},
+    {"lease", "in_flight_max", KEY_LEASE_IN_FLIGHT_MAX, KIND_U64, 1, 64, 0, 0},
+    {"lease", "candidates_max", KEY_LEASE_CANDIDATES_MAX, KIND_U64, 1, 1024, 0, 0},
+    {"lease", "reciprocity_share_permille", KEY_LEASE_RECIPROCITY_SHARE, KIND_U64, 0, 1000, 0, 0},
+    {"lease", "weight_reciprocity", KEY_LEASE_WEIGHT_RECIPROCITY, KIND_U64, 0, 1000000, 0, 0},
+    {"lease", "weight_rtt", KEY_LEASE_WEIGHT_RTT, KIND_U64, 0, 1000000, 0, 0},
+    {"lease", "weight_price", KEY_LEASE_WEIGHT_PRICE, KIND_U64, 0, 1000000, 0, 0},
+    {"lease", "weight_carbon", KEY_LEASE_WEIGHT_CARBON, KIND_U64, 0, 1000000, 0, 0},
+    {"lease", "default_data_class", KEY_LEASE_DEFAULT_DATA_CLASS, KIND_CLASS_NAME, 0, 0, 0, 0},
+    {CLASS_SECTION, "countries", KEY_CLASS_COUNTRIES, KIND_COUNTRIES, 0, 0, 0, 0},
+    {CLASS_SECTION, "jurisdictions", KEY_CLASS_JURISDICTIONS, KIND_JURISDICTIONS, 0, 0, 0, 0},
+    {CLASS_SECTION, "certifications", KEY_CLASS_CERTIFICATIONS, KIND_CERTIFICATIONS, 0, 0, 0, 0},
+    {CLASS_SECTION, "max_rtt_ms", KEY_CLASS_MAX_RTT, KIND_MS, 0, 60000, 0, 0},
+    {CLASS_SECTION, "max_cost_microeur_per_hour", KEY_CLASS_MAX_COST, KIND_U64, 0, WIRE_PRICE_MAX,
+     0, 0},
+    {CLASS_SECTION, "max_carbon_gco2_per_kwh", KEY_CLASS_MAX_CARBON, KIND_U64, 0, WIRE_CARBON_MAX,
+     0, 0},
+    {"burst", "enabled", KEY_BURST_ENABLED, KIND_U64, 0, 1, 0, 0},
+    {"burst", "threshold", KEY_BURST_THRESHOLD, KIND_U64, 1, WIRE_AMOUNT_MAX, 0, 0},
+    {"burst", "release_margin", KEY_BURST_RELEASE_MARGIN, KIND_U64, 0, WIRE_AMOUNT_MAX, 0, 0},
+    {"burst", "release_delay_s", KEY_BURST_RELEASE_DELAY, KIND_S, 0, DAY_S, 0, 0},
+    {"burst", "lease_duration_s", KEY_BURST_LEASE_DURATION, KIND_S, 60, 31622400, 0, 0},
+    {"burst", "retry_s", KEY_BURST_RETRY, KIND_S, 1, DAY_S, 0, 0},
+    {"burst", "data_class", KEY_BURST_DATA_CLASS, KIND_CLASS_NAME, 0, 0, 0, 0},
+    {"hooks", "on_granted", KEY_HOOK_ON_GRANTED, KIND_HOOK, 0, 0, 0, 0},
+    {"hooks", "on_reclaim_notice", KEY_HOOK_ON_RECLAIM_NOTICE, KIND_HOOK, 0, 0, 0, 0},
+    {"hooks", "on_ended", KEY_HOOK_ON_ENDED, KIND_HOOK, 0, 0, 0, 0},
+    {"hooks", "timeout_ms", KEY_HOOK_TIMEOUT, KIND_MS, 100, 600000, 0, 0},
 };
 
 #define KEY_COUNT   (sizeof(keys) / sizeof(keys[0]))
 #define CLASS_COUNT 3u
 
-static const char *const sections[] = {"node", "capacity", "gossip", "http", "ledger", "tls"};
+static const char *const sections[] = {"node", "capacity", "gossip", "http", "ledger",
+                                       "tls",  "lease",    "burst",  "hooks"};
+/* Every section, for messages. */
+#define SECTION_LIST                                                                        \
+    "[node], [capacity], [gossip], [http], [ledger], [tls], [lease], [burst], [hooks] and " \
+    "[data_class NAME]"
 static const uint32_t class_of_index[CLASS_COUNT] = {WIRE_RESOURCE_VCPU, WIRE_RESOURCE_MEMORY_GIB,
                                                      WIRE_RESOURCE_STORAGE_GIB};
-static const char *const field_suffix[FIELD_COUNT] = {"total", "free", "lendable",
-                                                      "price_microeur_per_hour"};
+static const char *const field_suffix[FIELD_COUNT] = {
+    "total", "free", "lendable", "price_microeur_per_hour", "keep", "per_peer_max"};
 
 typedef struct resource_draft {
     bool set[FIELD_COUNT];
@@ -188,6 +308,15 @@ typedef struct parser {
     resource_draft classes[CLASS_COUNT];
     uint32_t gpu_count;
     resource_draft gpus[NODE_CONFIG_GPU_MODELS_MAX];
+    /* Data classes: where each was declared, and where each of its keys
+     * was first seen (indexed like keys[]). */
+    uint32_t class_line[NODE_CONFIG_DATA_CLASSES_MAX];
+    uint32_t class_key_line[NODE_CONFIG_DATA_CLASSES_MAX][KEY_COUNT];
+    /* Class names referred to, resolved in finish(). */
+    char default_class[WIRE_DATA_CLASS_SIZE_MAX + 1];
+    char burst_class[WIRE_DATA_CLASS_SIZE_MAX + 1];
+    node_data_class *class_current; /* on_key: the class of the key being set */
+    member_config member_defaults;  /* where the burst defaults come from */
     node_config *config;
 } parser;
 
@@ -223,6 +352,89 @@ static bool section_known(const char *name, size_t size)
         }
     }
     return false;
+}
+
+/* A data class name: [a-z0-9-], 1..WIRE_DATA_CLASS_SIZE_MAX bytes. */
+static bool class_name_valid(const char *name, size_t size)
+{
+    if (size == 0 || size > WIRE_DATA_CLASS_SIZE_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < size; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The index of the data class named by the first `size` bytes of name, or
+ * UINT32_MAX. */
+static uint32_t class_find(const node_config *config, const char *name, size_t size)
+{
+    MESH_ASSERT(config->data_class_count <= NODE_CONFIG_DATA_CLASSES_MAX);
+    for (uint32_t i = 0; i < config->data_class_count; i++) {
+        const char *have = config->data_classes[i].name;
+        if (strlen(have) == size && memcmp(have, name, size) == 0) {
+            return i;
+        }
+    }
+    return UINT32_MAX;
+}
+
+const node_data_class *node_config_data_class(const node_config *config, const char *name)
+{
+    MESH_ASSERT(config != NULL && name != NULL);
+    uint32_t index = class_find(config, name, strlen(name));
+    return index == UINT32_MAX ? NULL : &config->data_classes[index];
+}
+
+/* A [data_class NAME] header: a new class, or an error at this line. */
+static void class_declare(parser *p, const char *name, size_t size)
+{
+    node_config *config = p->config;
+    if (!class_name_valid(name, size)) {
+        fail_at(p, MESH_EINVAL,
+                "[data_class %.*s]: a data class name is 1..%u characters a-z, 0-9 and '-'",
+                (int) size, name, WIRE_DATA_CLASS_SIZE_MAX);
+        return;
+    }
+    uint32_t index = class_find(config, name, size);
+    if (index != UINT32_MAX) {
+        fail_at(p, MESH_EPROTO, "[data_class %.*s] given twice (first at line %u)", (int) size,
+                name, p->class_line[index]);
+        return;
+    }
+    if (config->data_class_count >= NODE_CONFIG_DATA_CLASSES_MAX) {
+        fail_at(p, MESH_EINVAL, "[data_class %.*s]: more than %u data classes", (int) size, name,
+                NODE_CONFIG_DATA_CLASSES_MAX);
+        return;
+    }
+    index = config->data_class_count++;
+    node_data_class *data_class = &config->data_classes[index];
+    memset(data_class, 0, sizeof(*data_class));
+    memcpy(data_class->name, name, size);
+    memcpy(data_class->constraints.data_class, name, size);
+    p->class_line[index] = p->line;
+}
+
+/* Checks a section header's name (the bytes between '[' and ']'). */
+static void section_check(parser *p, const char *name, size_t size)
+{
+    static const char prefix[] = CLASS_SECTION_PREFIX;
+    if (section_known(name, size)) {
+        return;
+    }
+    if (size >= sizeof(prefix) - 1 && memcmp(name, prefix, sizeof(prefix) - 1) == 0) {
+        class_declare(p, name + sizeof(prefix) - 1, size - (sizeof(prefix) - 1));
+        return;
+    }
+    if (size == sizeof(CLASS_SECTION) - 1 && memcmp(name, CLASS_SECTION, size) == 0) {
+        fail_at(p, MESH_EPROTO, "[data_class] needs a name: [data_class NAME]");
+        return;
+    }
+    fail_at(p, MESH_EPROTO, "unknown section [%.*s]; sections are " SECTION_LIST, (int) size, name);
 }
 
 /* libinih's line reader (fgets-like): hands out one line at a time, and
@@ -267,11 +479,8 @@ static char *read_line(char *str, int num, void *stream)
             fail_at(p, MESH_EPROTO, "a section header without ']'");
             return NULL;
         }
-        if (!section_known(c + 1, (size_t) (end - c - 1))) {
-            fail_at(p, MESH_EPROTO,
-                    "unknown section [%.*s]; sections are [node], [capacity], "
-                    "[gossip], [http], [ledger]",
-                    (int) (end - c - 1), c + 1);
+        section_check(p, c + 1, (size_t) (end - c - 1));
+        if (p->failed) {
             return NULL;
         }
     }
@@ -306,6 +515,50 @@ static bool model_valid(const char *model, size_t size)
         }
     }
     return true;
+}
+
+static bool code_in(const char (*codes)[3], uint32_t count, const char *code)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        if (strcmp(codes[i], code) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A limit where 0 means none: narrower's is at least as tight as base's. */
+static bool limit_within(uint64_t base, uint64_t narrower)
+{
+    return base == 0 || (narrower != 0 && narrower <= base);
+}
+
+bool node_config_constraints_within(const wire_lease_constraints *base,
+                                    const wire_lease_constraints *narrower)
+{
+    MESH_ASSERT(base != NULL && narrower != NULL);
+    MESH_ASSERT(base->country_count <= WIRE_LEASE_COUNTRIES_MAX);
+    MESH_ASSERT(narrower->country_count <= WIRE_LEASE_COUNTRIES_MAX);
+    if (base->country_count > 0) {
+        if (narrower->country_count == 0) {
+            return false; // Anywhere is wider than a list.
+        }
+        for (uint32_t i = 0; i < narrower->country_count; i++) {
+            if (!code_in(base->countries, base->country_count, narrower->countries[i])) {
+                return false;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < base->jurisdiction_count; i++) {
+        if (!code_in(narrower->jurisdictions, narrower->jurisdiction_count,
+                     base->jurisdictions[i])) {
+            return false;
+        }
+    }
+    return (base->certifications & ~narrower->certifications) == 0 &&
+           limit_within(base->rtt_us_max, narrower->rtt_us_max) &&
+           limit_within(base->cost_microeur_per_hour_max, narrower->cost_microeur_per_hour_max) &&
+           limit_within(base->carbon_gco2_per_kwh_max, narrower->carbon_gco2_per_kwh_max);
 }
 
 bool node_config_model_valid(const char *model)
@@ -492,6 +745,127 @@ static void add_seed(parser *p, const key_spec *key, const char *text, size_t si
     config->seed_count++;
 }
 
+/* A two-letter code of a countries or jurisdictions list, as a C string;
+ * false when it is not two bytes. */
+static bool code_copy(const char *text, size_t size, char out[3])
+{
+    if (size != 2) {
+        return false;
+    }
+    memcpy(out, text, 2);
+    out[2] = '\0';
+    return true;
+}
+
+/* Adds code to a set of two-letter codes unless it is there already. */
+static bool code_add(char (*codes)[3], uint32_t *count, uint32_t count_max, const char code[3])
+{
+    for (uint32_t i = 0; i < *count; i++) {
+        if (strcmp(codes[i], code) == 0) {
+            return true; // Listed twice: the set holds it once.
+        }
+    }
+    if (*count >= count_max) {
+        return false;
+    }
+    memcpy(codes[*count], code, 3);
+    (*count)++;
+    return true;
+}
+
+static void add_country(parser *p, const key_spec *key, const char *text, size_t size)
+{
+    wire_lease_constraints *constraints = &p->class_current->constraints;
+    char code[3];
+    if (!code_copy(text, size, code) || !wire_country_valid(code)) {
+        fail_at(p, MESH_EINVAL,
+                "%s: '%.*s' is not an ISO 3166-1 alpha-2 country code (upper case, e.g. FR)",
+                key->name, (int) size, text);
+        return;
+    }
+    if (!code_add(constraints->countries, &constraints->country_count, WIRE_LEASE_COUNTRIES_MAX,
+                  code)) {
+        fail_at(p, MESH_EINVAL, "%s: more than %u countries", key->name, WIRE_LEASE_COUNTRIES_MAX);
+    }
+}
+
+static void add_jurisdiction(parser *p, const key_spec *key, const char *text, size_t size)
+{
+    wire_lease_constraints *constraints = &p->class_current->constraints;
+    char code[3];
+    if (!code_copy(text, size, code) || (strcmp(code, "EU") != 0 && !wire_country_valid(code))) {
+        fail_at(p, MESH_EINVAL,
+                "%s: '%.*s' is not an ISO 3166-1 alpha-2 country code (upper case) or EU",
+                key->name, (int) size, text);
+        return;
+    }
+    if (!code_add(constraints->jurisdictions, &constraints->jurisdiction_count,
+                  WIRE_JURISDICTIONS_MAX, code)) {
+        fail_at(p, MESH_EINVAL, "%s: more than %u jurisdictions", key->name,
+                WIRE_JURISDICTIONS_MAX);
+    }
+}
+
+static void add_certification(parser *p, const key_spec *key, const char *text, size_t size)
+{
+    char name[32];
+    uint32_t bit = 0;
+    if (!copy_text(name, sizeof(name), text, size) ||
+        wire_certification_parse(name, &bit) != MESH_OK) {
+        fail_at(p, MESH_EINVAL,
+                "%s: '%.*s' is not a certification (SecNumCloud, C5, HDS, ISO27001, EUCS-basic, "
+                "EUCS-substantial, EUCS-high)",
+                key->name, (int) size, text);
+        return;
+    }
+    p->class_current->constraints.certifications |= bit;
+}
+
+static int code_compare(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* [lease] default_data_class, [burst] data_class: checked for form here,
+ * looked up in finish(). */
+static void set_class_name(parser *p, const key_spec *key, const char *value)
+{
+    if (!class_name_valid(value, strlen(value))) {
+        fail_at(p, MESH_EINVAL,
+                "%s: '%s' is not a data class name (1..%u characters a-z, 0-9 and '-')", key->name,
+                value, WIRE_DATA_CLASS_SIZE_MAX);
+        return;
+    }
+    char *out = key->id == KEY_LEASE_DEFAULT_DATA_CLASS ? p->default_class : p->burst_class;
+    (void) copy_text(out, WIRE_DATA_CLASS_SIZE_MAX + 1, value, strlen(value));
+}
+
+/* [hooks] on_*: a command the agent will run; it must be an executable
+ * regular file now, so that a typo stops the agent at start. */
+static void set_hook(parser *p, const key_spec *key, const char *value)
+{
+    node_hooks *hooks = &p->config->hooks;
+    char *out = key->id == KEY_HOOK_ON_GRANTED          ? hooks->on_granted
+                : key->id == KEY_HOOK_ON_RECLAIM_NOTICE ? hooks->on_reclaim_notice
+                                                        : hooks->on_ended;
+    if (value[0] == '\0') {
+        out[0] = '\0'; // Empty: no hook.
+        return;
+    }
+    resolve_path(p, key, value, strlen(value), out);
+    if (p->failed) {
+        return;
+    }
+    struct stat info;
+    if (stat(out, &info) != 0) {
+        fail_at(p, MESH_EINVAL, "%s: %s: %s", key->name, out, strerror(errno));
+        return;
+    }
+    if (!S_ISREG(info.st_mode) || access(out, X_OK) != 0) {
+        fail_at(p, MESH_EINVAL, "%s: %s is not an executable file", key->name, out);
+    }
+}
+
 static void set_endpoint(parser *p, const key_spec *key, const char *value, char *out)
 {
     bool valid =
@@ -527,6 +901,102 @@ static void set_http_listen(parser *p, const key_spec *key, const char *value)
     (void) copy_text(p->config->http_listen, sizeof(p->config->http_listen), value, strlen(value));
 }
 
+/* [lease], [burst], [hooks] and data class numbers; false for a key of
+ * another section. */
+static bool set_lease_number(parser *p, const key_spec *key, uint64_t value, uint64_t ns)
+{
+    lease_config *lease = &p->config->lease;
+    member_burst_config *burst = &p->config->burst;
+    switch (key->id) {
+    case KEY_LEASE_OFFER_TTL:
+        lease->offer_ttl_ns = ns;
+        return true;
+    case KEY_LEASE_REQUEST_TIMEOUT:
+        lease->request_timeout_ns = ns;
+        return true;
+    case KEY_LEASE_RETRY_INTERVAL:
+        lease->retry_interval_ns = ns;
+        return true;
+    case KEY_LEASE_RETRY_MAX:
+        lease->retry_max_ns = ns;
+        return true;
+    case KEY_LEASE_USAGE_INTERVAL:
+        lease->usage_interval_ns = ns;
+        return true;
+    case KEY_LEASE_RECLAIM_NOTICE:
+        lease->reclaim_notice_ns = ns;
+        return true;
+    case KEY_LEASE_DURATION_MAX:
+        lease->duration_max_ns = ns;
+        return true;
+    case KEY_LEASE_START_AHEAD_MAX:
+        lease->start_ahead_max_ns = ns;
+        return true;
+    case KEY_LEASE_CLOCK_SKEW_MAX:
+        lease->clock_skew_max_ns = (int64_t) ns;
+        return true;
+    case KEY_LEASE_LEASES_MAX:
+        lease->leases_max = (uint32_t) value;
+        return true;
+    case KEY_LEASE_BORROWS_MAX:
+        lease->borrows_max = (uint32_t) value;
+        return true;
+    case KEY_LEASE_IN_FLIGHT_MAX:
+        lease->in_flight_max = (uint32_t) value;
+        return true;
+    case KEY_LEASE_CANDIDATES_MAX:
+        lease->candidates_max = (uint32_t) value;
+        return true;
+    case KEY_LEASE_RECIPROCITY_SHARE:
+        lease->reciprocity_share_permille = (uint32_t) value;
+        return true;
+    case KEY_LEASE_WEIGHT_RECIPROCITY:
+        lease->weights.reciprocity = (uint32_t) value;
+        return true;
+    case KEY_LEASE_WEIGHT_RTT:
+        lease->weights.rtt = (uint32_t) value;
+        return true;
+    case KEY_LEASE_WEIGHT_PRICE:
+        lease->weights.price = (uint32_t) value;
+        return true;
+    case KEY_LEASE_WEIGHT_CARBON:
+        lease->weights.carbon = (uint32_t) value;
+        return true;
+    case KEY_CLASS_MAX_RTT:
+        p->class_current->constraints.rtt_us_max = (uint32_t) (ns / MESH_NS_PER_US);
+        return true;
+    case KEY_CLASS_MAX_COST:
+        p->class_current->constraints.cost_microeur_per_hour_max = value;
+        return true;
+    case KEY_CLASS_MAX_CARBON:
+        p->class_current->constraints.carbon_gco2_per_kwh_max = (uint32_t) value;
+        return true;
+    case KEY_BURST_ENABLED:
+        burst->enabled = value != 0;
+        return true;
+    case KEY_BURST_THRESHOLD:
+        burst->threshold = value;
+        return true;
+    case KEY_BURST_RELEASE_MARGIN:
+        burst->release_margin = value;
+        return true;
+    case KEY_BURST_RELEASE_DELAY:
+        burst->release_delay_ns = ns;
+        return true;
+    case KEY_BURST_LEASE_DURATION:
+        burst->lease_duration_ns = ns;
+        return true;
+    case KEY_BURST_RETRY:
+        burst->retry_ns = ns;
+        return true;
+    case KEY_HOOK_TIMEOUT:
+        p->config->hooks.timeout_ns = ns;
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void set_number(parser *p, const key_spec *key, uint64_t value)
 {
     gossip_config *settings = &p->config->gossip;
@@ -535,6 +1005,11 @@ static void set_number(parser *p, const key_spec *key, uint64_t value)
         ns = value * MESH_NS_PER_MS;
     } else if (key->kind == KIND_S) {
         ns = value * MESH_NS_PER_S;
+    } else if (key->kind == KIND_H) {
+        ns = value * HOUR_NS;
+    }
+    if (set_lease_number(p, key, value, ns)) {
+        return;
     }
     switch (key->id) {
     case KEY_CARBON:
@@ -641,8 +1116,8 @@ static void set_gpu(parser *p, const char *name, const char *value)
     }
     if (field == FIELD_COUNT) {
         fail_at(p, MESH_EPROTO,
-                "unknown key '%s' in [capacity]; a GPU field is total, free, lendable or "
-                "price_microeur_per_hour",
+                "unknown key '%s' in [capacity]; a GPU field is total, free, lendable, "
+                "price_microeur_per_hour, keep or per_peer_max",
                 name);
         return;
     }
@@ -727,6 +1202,7 @@ static void set_value(parser *p, const key_spec *key, const char *value)
     case KIND_U64:
     case KIND_MS:
     case KIND_S:
+    case KIND_H:
         if (!parse_u64(value, &number) || number < key->min || number > key->max) {
             fail_at(p, MESH_EINVAL, "%s: '%s' is not a whole number in %llu..%llu", key->name,
                     value, (unsigned long long) key->min, (unsigned long long) key->max);
@@ -742,13 +1218,29 @@ static void set_value(parser *p, const key_spec *key, const char *value)
         set_resource_field(p, key->name, &p->classes[key->resource_index], key->field, key->min,
                            key->max, value);
         return;
+    case KIND_COUNTRIES:
+        split_list(p, key, value, add_country);
+        return;
+    case KIND_JURISDICTIONS:
+        split_list(p, key, value, add_jurisdiction);
+        return;
+    case KIND_CERTIFICATIONS:
+        split_list(p, key, value, add_certification);
+        return;
+    case KIND_CLASS_NAME:
+        set_class_name(p, key, value);
+        return;
+    case KIND_HOOK:
+        set_hook(p, key, value);
+        return;
     }
     MESH_ASSERT(false && "set_value: a kind without a case");
 }
 
 static bool kind_repeats(key_kind kind)
 {
-    return kind == KIND_PATH_LIST || kind == KIND_ENDPOINT_LIST;
+    return kind == KIND_PATH_LIST || kind == KIND_ENDPOINT_LIST || kind == KIND_COUNTRIES ||
+           kind == KIND_JURISDICTIONS || kind == KIND_CERTIFICATIONS;
 }
 
 static int on_key(void *user, const char *section, const char *name, const char *value)
@@ -763,29 +1255,42 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return 0;
     }
     if (section[0] == '\0') {
-        fail_at(p, MESH_EPROTO,
-                "'%s' before any section; put it under [node], [capacity], "
-                "[gossip], [http] or [ledger]",
-                name);
+        fail_at(p, MESH_EPROTO, "'%s' before any section; put it under one of " SECTION_LIST, name);
         return 0;
     }
     if (strcmp(section, "capacity") == 0 && strncmp(name, "gpu.", 4) == 0) {
         set_gpu(p, name, value);
         return p->failed ? 0 : 1;
     }
-    for (uint32_t i = 0; i < KEY_COUNT; i++) {
-        const key_spec *key = &keys[i];
-        if (strcmp(key->section, section) != 0 || strcmp(key->name, name) != 0) {
-            continue;
-        }
-        if (key->kind != KIND_RESOURCE && p->key_line[i] != 0 && !kind_repeats(key->kind)) {
-            fail_at(p, MESH_EPROTO,
-                    "%s given twice (first at line %u; an indented line continues the key above)",
-                    name, p->key_line[i]);
+    // A data class's keys are listed under "data_class" and counted per
+    // class; the line reader has registered the class already.
+    const char *match = section;
+    uint32_t *key_line = p->key_line;
+    p->class_current = NULL;
+    if (strncmp(section, CLASS_SECTION_PREFIX, sizeof(CLASS_SECTION_PREFIX) - 1) == 0) {
+        const char *class_name = section + sizeof(CLASS_SECTION_PREFIX) - 1;
+        uint32_t index = class_find(p->config, class_name, strlen(class_name));
+        if (MESH_NEVER(index == UINT32_MAX)) {
+            fail_at(p, MESH_EINTERNAL, "[%s] was not registered", section);
             return 0;
         }
-        if (p->key_line[i] == 0) {
-            p->key_line[i] = p->line;
+        match = CLASS_SECTION;
+        key_line = p->class_key_line[index];
+        p->class_current = &p->config->data_classes[index];
+    }
+    for (uint32_t i = 0; i < KEY_COUNT; i++) {
+        const key_spec *key = &keys[i];
+        if (strcmp(key->section, match) != 0 || strcmp(key->name, name) != 0) {
+            continue;
+        }
+        if (key->kind != KIND_RESOURCE && key_line[i] != 0 && !kind_repeats(key->kind)) {
+            fail_at(p, MESH_EPROTO,
+                    "%s given twice (first at line %u; an indented line continues the key above)",
+                    name, key_line[i]);
+            return 0;
+        }
+        if (key_line[i] == 0) {
+            key_line[i] = p->line;
         }
         set_value(p, key, value);
         return p->failed ? 0 : 1;
@@ -817,12 +1322,20 @@ static int resource_compare(const void *a, const void *b)
 
 /* Turns one drafted class into an advert resource: total is required once
  * any field is given; free defaults to total, lendable to 0 (nothing is
- * lent unless the operator says so), price to 0 (none advertised). */
-static void
-finish_resource(parser *p, const resource_draft *draft, uint32_t resource_class, const char *label)
+ * lent unless the operator says so), price to 0 (none advertised). keep
+ * and per_peer_max (lender policy only, not advertised) default to 0.
+ * `label` names the class in messages and `separator` joins it to a field
+ * name: "vcpu" '_' gives vcpu_keep, "gpu.H100" '.' gives gpu.H100.keep. */
+static void finish_resource(parser *p,
+                            const resource_draft *draft,
+                            uint32_t resource_class,
+                            const char *label,
+                            char separator)
 {
-    bool any = draft->set[FIELD_TOTAL] || draft->set[FIELD_FREE] || draft->set[FIELD_LENDABLE] ||
-               draft->set[FIELD_PRICE];
+    bool any = false;
+    for (uint32_t field = 0; field < FIELD_COUNT; field++) {
+        any = any || draft->set[field];
+    }
     if (!any) {
         return;
     }
@@ -844,6 +1357,22 @@ finish_resource(parser *p, const resource_draft *draft, uint32_t resource_class,
                 (unsigned long long) total);
         return;
     }
+    uint64_t keep = draft->value[FIELD_KEEP];
+    uint64_t per_peer_max = draft->value[FIELD_PER_PEER_MAX];
+    if (keep > total) {
+        fail_at(p, MESH_EINVAL, "[capacity] %s%ckeep (%llu) must not exceed %s%ctotal (%llu)",
+                label, separator, (unsigned long long) keep, label, separator,
+                (unsigned long long) total);
+        return;
+    }
+    if (per_peer_max > lendable) {
+        fail_at(p, MESH_EINVAL,
+                "[capacity] %s%cper_peer_max (%llu) must not exceed %s%clendable (%llu; 0 when not "
+                "given)",
+                label, separator, (unsigned long long) per_peer_max, label, separator,
+                (unsigned long long) lendable);
+        return;
+    }
     wire_advert *advert = &p->config->gossip.advert;
     MESH_ASSERT(advert->resource_count < WIRE_RESOURCES_MAX);
     wire_resource *resource = &advert->resources[advert->resource_count++];
@@ -854,6 +1383,141 @@ finish_resource(parser *p, const resource_draft *draft, uint32_t resource_class,
     resource->free = free_amount;
     resource->lendable = lendable;
     resource->price_microeur_per_unit_hour = draft->value[FIELD_PRICE];
+}
+
+/* The drafted [capacity] class a resource of the advert came from. */
+static const resource_draft *draft_of(const parser *p, const wire_resource *resource)
+{
+    for (uint32_t i = 0; i < CLASS_COUNT; i++) {
+        if (class_of_index[i] == resource->resource_class) {
+            return &p->classes[i];
+        }
+    }
+    MESH_ASSERT(resource->resource_class == WIRE_RESOURCE_GPU);
+    for (uint32_t i = 0; i < p->gpu_count; i++) {
+        if (strcmp(p->gpus[i].model, resource->model) == 0) {
+            return &p->gpus[i];
+        }
+    }
+    MESH_ASSERT(false && "draft_of: a resource without a draft");
+    return NULL;
+}
+
+/* The lender policy: one class per advertised resource, in advert order. */
+static void finish_lease_policy(parser *p)
+{
+    const wire_advert *advert = &p->config->gossip.advert;
+    lease_config *lease = &p->config->lease;
+    MESH_ASSERT(advert->resource_count <= LEASE_CLASSES_MAX);
+    lease->class_count = advert->resource_count;
+    for (uint32_t i = 0; i < advert->resource_count; i++) {
+        const wire_resource *resource = &advert->resources[i];
+        const resource_draft *draft = draft_of(p, resource);
+        lease_class_policy *policy = &lease->classes[i];
+        memset(policy, 0, sizeof(*policy));
+        policy->resource_class = resource->resource_class;
+        memcpy(policy->model, resource->model, sizeof(policy->model));
+        policy->total = resource->total;
+        policy->lendable = resource->lendable;
+        policy->keep = draft->value[FIELD_KEEP];
+        policy->per_peer_max = draft->value[FIELD_PER_PEER_MAX];
+        policy->price_microeur_per_unit_hour = resource->price_microeur_per_unit_hour;
+        MESH_ASSERT(policy->keep <= policy->total);
+        MESH_ASSERT(policy->per_peer_max <= policy->lendable);
+    }
+}
+
+static void finish_lease(parser *p)
+{
+    const lease_config *lease = &p->config->lease;
+    if (p->failed) {
+        return;
+    }
+    if (lease->retry_max_ns < lease->retry_interval_ns) {
+        fail_at(p, MESH_EINVAL,
+                "[lease] retry_max_s (%llu s) must be at least retry_interval_ms (%llu ms)",
+                (unsigned long long) (lease->retry_max_ns / MESH_NS_PER_S),
+                (unsigned long long) (lease->retry_interval_ns / MESH_NS_PER_MS));
+    }
+}
+
+/* Sorts each class's sets as the wire wants them (distinct already). */
+static void finish_data_classes(parser *p)
+{
+    node_config *config = p->config;
+    if (p->failed) {
+        return;
+    }
+    for (uint32_t i = 0; i < config->data_class_count; i++) {
+        wire_lease_constraints *constraints = &config->data_classes[i].constraints;
+        MESH_ASSERT(constraints->country_count <= WIRE_LEASE_COUNTRIES_MAX);
+        MESH_ASSERT(constraints->jurisdiction_count <= WIRE_JURISDICTIONS_MAX);
+        qsort(constraints->countries, constraints->country_count, sizeof(constraints->countries[0]),
+              code_compare);
+        qsort(constraints->jurisdictions, constraints->jurisdiction_count,
+              sizeof(constraints->jurisdictions[0]), code_compare);
+    }
+}
+
+/* Resolves a class name given by key_id; NULL (and an error at the key's
+ * line) when no [data_class NAME] defines it. */
+static const node_data_class *resolve_class(parser *p, key_id id, const char *name)
+{
+    const node_data_class *data_class = node_config_data_class(p->config, name);
+    if (data_class != NULL) {
+        return data_class;
+    }
+    for (uint32_t i = 0; i < KEY_COUNT; i++) {
+        if (keys[i].id == id) {
+            p->line = p->key_line[i];
+            fail_at(p, MESH_EINVAL, "%s: no [data_class %s] section defines '%s'", keys[i].name,
+                    name, name);
+        }
+    }
+    p->line = 0;
+    MESH_ASSERT(p->failed);
+    return NULL;
+}
+
+/* [lease] default_data_class and [burst]: the constraints borrows start
+ * from, and bursting's needs. */
+static void finish_burst(parser *p)
+{
+    node_config *config = p->config;
+    if (p->failed) {
+        return;
+    }
+    if (p->default_class[0] != '\0') {
+        const node_data_class *data_class =
+            resolve_class(p, KEY_LEASE_DEFAULT_DATA_CLASS, p->default_class);
+        if (data_class == NULL) {
+            return;
+        }
+        memcpy(config->default_data_class, data_class->name, sizeof(config->default_data_class));
+        config->default_constraints = data_class->constraints;
+    }
+    config->burst.constraints = config->default_constraints;
+    if (p->burst_class[0] != '\0') {
+        const node_data_class *data_class = resolve_class(p, KEY_BURST_DATA_CLASS, p->burst_class);
+        if (data_class == NULL) {
+            return;
+        }
+        // Bursts are borrows: they may only narrow the default class.
+        if (!node_config_constraints_within(&config->default_constraints,
+                                            &data_class->constraints)) {
+            fail_at(p, MESH_EINVAL,
+                    "[burst] data_class %s must be at least as strict as [lease] "
+                    "default_data_class %s (countries among its countries, its jurisdictions and "
+                    "certifications, limits no looser)",
+                    data_class->name, config->default_data_class);
+            return;
+        }
+        config->burst.constraints = data_class->constraints;
+    }
+    if (config->burst.enabled && config->ledger_path[0] == '\0') {
+        fail_at(p, MESH_EINVAL,
+                "[burst] enabled = 1 needs [ledger] path: leases are recorded in the ledger");
+    }
 }
 
 static void finish(parser *p)
@@ -952,18 +1616,25 @@ static void finish(parser *p)
     }
     static const char *const class_labels[CLASS_COUNT] = {"vcpu", "memory_gib", "storage_gib"};
     for (uint32_t i = 0; i < CLASS_COUNT && !p->failed; i++) {
-        finish_resource(p, &p->classes[i], class_of_index[i], class_labels[i]);
+        finish_resource(p, &p->classes[i], class_of_index[i], class_labels[i], '_');
     }
     for (uint32_t i = 0; i < p->gpu_count && !p->failed; i++) {
         char label[WIRE_MODEL_SIZE_MAX + 8];
         (void) snprintf(label, sizeof(label), "gpu.%s", p->gpus[i].model);
-        finish_resource(p, &p->gpus[i], WIRE_RESOURCE_GPU, label);
+        finish_resource(p, &p->gpus[i], WIRE_RESOURCE_GPU, label, '.');
+    }
+    if (p->failed) {
+        return;
     }
     // The wire form keeps resources sorted by (class, model).
     qsort(settings->advert.resources, settings->advert.resource_count, sizeof(wire_resource),
           resource_compare);
     MESH_ASSERT(strlen(config->advertise) < sizeof(settings->advert.endpoint));
     memcpy(settings->advert.endpoint, config->advertise, sizeof(config->advertise));
+    finish_lease_policy(p);
+    finish_lease(p);
+    finish_data_classes(p);
+    finish_burst(p);
 }
 
 static void parser_set_dir(parser *p, const char *path)
@@ -1010,6 +1681,10 @@ mesh_err node_config_parse(const char *text,
     config_out->udp_probes = true;
     config_out->ledger_half_life_ns = NODE_CONFIG_LEDGER_HALF_LIFE_S_DEFAULT * MESH_NS_PER_S;
     gossip_config_default(&config_out->gossip);
+    lease_config_default(&config_out->lease);
+    member_config_default(&p->member_defaults);
+    config_out->burst = p->member_defaults.burst;
+    config_out->hooks.timeout_ns = NODE_CONFIG_HOOK_TIMEOUT_MS_DEFAULT * MESH_NS_PER_MS;
 
     if (text_size > NODE_CONFIG_FILE_SIZE_MAX) {
         fail_at(p, MESH_EINVAL, "larger than %u bytes", NODE_CONFIG_FILE_SIZE_MAX);

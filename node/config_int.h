@@ -16,7 +16,13 @@
  * most NODE_CONFIG_LINE_SIZE_MAX bytes (libinih's line buffer; list keys
  * may be repeated to stay under it), a path at most
  * NODE_CONFIG_PATH_SIZE_MAX bytes once joined with the directory, an
- * endpoint at most WIRE_ENDPOINT_SIZE_MAX bytes.
+ * endpoint at most WIRE_ENDPOINT_SIZE_MAX bytes, at most
+ * NODE_CONFIG_DATA_CLASSES_MAX data classes.
+ *
+ * The loader touches the file system for one thing only: each [hooks]
+ * command must exist and be executable when the file is read (access
+ * X_OK), so that a typo stops the agent at start rather than at the first
+ * lease. Every other path is opened later by whoever uses it.
  */
 #ifndef NODE_CONFIG_INT_H
 #define NODE_CONFIG_INT_H
@@ -25,6 +31,8 @@
 #include <stdint.h>
 
 #include "gossip/gossip.h"
+#include "lease/lease.h"
+#include "member/member.h"
 #include "mesh/mesh.h"
 #include "node/log_int.h"
 #include "wire/wire.h"
@@ -43,6 +51,31 @@
 
 /* [ledger] half_life_s: the reciprocity half-life; default one day. */
 #define NODE_CONFIG_LEDGER_HALF_LIFE_S_DEFAULT 86400u
+
+/* [data_class NAME] sections, at most this many. */
+#define NODE_CONFIG_DATA_CLASSES_MAX 16u
+
+/* [hooks] timeout_ms: default, in milliseconds. */
+#define NODE_CONFIG_HOOK_TIMEOUT_MS_DEFAULT 10000u
+
+/* A named set of borrowing constraints ([data_class NAME]): what data of
+ * that class may be placed on. constraints.data_class is the name, so that
+ * the name travels with the constraints into requests and the ledger. */
+typedef struct node_data_class {
+    char name[WIRE_DATA_CLASS_SIZE_MAX + 1]; /* [a-z0-9-], 1..31 */
+    wire_lease_constraints constraints;
+} node_data_class;
+
+/* [hooks]: commands the agent runs on lease events, with the lease as one
+ * JSON object on stdin (hooks/slurm/fedmesh-slurm-hook documents it).
+ * Each path is absolute or resolved against the config's directory, and
+ * was executable when the config was read; empty: no hook. */
+typedef struct node_hooks {
+    char on_granted[NODE_CONFIG_PATH_SIZE_MAX];
+    char on_reclaim_notice[NODE_CONFIG_PATH_SIZE_MAX];
+    char on_ended[NODE_CONFIG_PATH_SIZE_MAX];
+    uint64_t timeout_ns; /* a hook still running after this is killed; default 10 s */
+} node_hooks;
 
 typedef struct node_config {
     /* [node] */
@@ -80,6 +113,29 @@ typedef struct node_config {
      * advertise, api endpoint). Identity, seeds and the certificate are
      * left zero: the agent fills them from the files named above. */
     gossip_config gossip;
+
+    /* [lease] and the lender policy of [capacity]: lease_config_default,
+     * then one class per advertised resource, in the order of
+     * gossip.advert.resources (total, lendable, price, keep, per_peer_max),
+     * and the [lease] limits, timings and weights. Identity, certificate
+     * facts, carbon and the directory are left zero: the member fills them. */
+    lease_config lease;
+
+    /* [data_class NAME] sections, in file order. */
+    uint32_t data_class_count;
+    node_data_class data_classes[NODE_CONFIG_DATA_CLASSES_MAX];
+    /* [lease] default_data_class: the class every borrow starts from (a
+     * request may only narrow it), empty for none; default_constraints is
+     * that class's constraints, all zero (no constraint) when none. */
+    char default_data_class[WIRE_DATA_CLASS_SIZE_MAX + 1];
+    wire_lease_constraints default_constraints;
+
+    /* [burst]: member_config_default's burst settings, then the file's.
+     * constraints: those of [burst] data_class, else default_constraints. */
+    member_burst_config burst;
+
+    /* [hooks] */
+    node_hooks hooks;
 } node_config;
 
 /* Parses config text. `path` names the file in messages and gives the
@@ -87,8 +143,9 @@ typedef struct node_config {
  * error_out holds one line, "path:line: what is wrong" (or "path: ..."
  * for a problem with the file as a whole) and config_out is unspecified.
  * Errors: MESH_EPROTO (a malformed line, an unknown section or key, a key
- * given twice), MESH_EINVAL (a value out of range, a missing required
- * key, inconsistent values). */
+ * or data class given twice), MESH_EINVAL (a value out of range, a missing
+ * required key, inconsistent values, a data class name that no section
+ * defines, a hook that is not an executable file). */
 MESH_MUST_USE mesh_err node_config_parse(const char *text,
                                          uint32_t text_size,
                                          const char *path,
@@ -109,6 +166,17 @@ MESH_MUST_USE mesh_err node_config_load(const char *path,
 bool node_config_endpoint_valid(const char *endpoint);
 /* True for a tls+tcp:// endpoint. */
 bool node_config_endpoint_is_tls(const char *endpoint);
+
+/* The data class named `name`, or NULL. The pointer is into config. */
+const node_data_class *node_config_data_class(const node_config *config, const char *name);
+
+/* True when `narrower` asks at least what `base` asks: the same or fewer
+ * countries (any, when base lists none), every jurisdiction and
+ * certification of base, and limits (rtt, cost, carbon) no looser. The
+ * data class name is not compared. For the agent's check that a request
+ * only narrows [lease] default_data_class. */
+bool node_config_constraints_within(const wire_lease_constraints *base,
+                                    const wire_lease_constraints *narrower);
 
 /* True when model is a GPU model name: 1..WIRE_MODEL_SIZE_MAX bytes of
  * [A-Za-z0-9._-] (the [capacity] gpu.<MODEL> keys, the API's load reports). */

@@ -4,18 +4,31 @@
  * reading under a cap, and the hand-off of requests to the loop thread.
  *
  * Threads. http_handle and body_read_done run on NNG's threads. They route
- * and check (http_parse.c, pure), answer errors at once, and put every
- * request that needs agent state into a bounded queue under `mutex`, then
- * wake the loop (node_transport_wake). Only the loop pops the queue and
- * calls node_http_respond, which finishes NNG's handler aio; NNG writes
- * the response on its own thread. The token is read under the mutex too,
- * because SIGHUP may replace it.
+ * and check (http_parse.c, pure: a load report, a borrow request and a
+ * lease id are validated there, and refused with a 400 at once), and put
+ * every request that needs agent state into a bounded queue under
+ * `mutex`, then wake the loop (node_transport_wake). Only the loop pops
+ * the queue and calls node_http_respond, which finishes NNG's handler aio;
+ * NNG writes the response on its own thread. The token is read under the
+ * mutex too, because SIGHUP may replace it.
+ *
+ * Deferred answers. NNG lets a handler finish its aio whenever it likes:
+ * until then the connection simply waits (NNG reads nothing more from
+ * it). So the loop may keep a request and answer it later, e.g. a borrow
+ * once its lenders replied; it says so with node_http_defer, which files
+ * the request in `deferred` (loop thread only, NODE_HTTP_QUEUE_MAX slots).
+ * `current` is the request node_http_next returned last until it is
+ * answered or deferred: between the two, the server knows every request
+ * the loop holds.
  *
  * Lifetimes. A node_http_request lives from the handler until its one
  * answer; `inflight` counts them (bounded; over the bound the answer is
- * 503 busy). node_http_destroy stops the server (NNG closes every
- * connection, so pending body reads end with NNG_ECLOSED), answers what is
- * queued with 503, and waits, bounded, for inflight to reach zero.
+ * 503 busy). NNG's server stop waits for every handler aio to finish, so
+ * node_http_destroy answers first and stops after: it sets `closing`
+ * (nothing enters the queue any more), answers what is deferred and what
+ * is queued with 503, stops the server (NNG closes every connection, so
+ * pending body reads end with NNG_ECLOSED), and waits, bounded, for
+ * inflight to reach zero.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -32,11 +45,14 @@
 #include "node/log_int.h"
 #include "node/node_int.h"
 
-#define DESTROY_WAIT_MS 2000u
-#define LOG_PATH_SIZE   72u
+#define DESTROY_WAIT_MS  2000u
+#define DESTROY_GRACE_MS 100u
+#define LOG_PATH_SIZE    72u
 
 const uint16_t node_http_statuses[NODE_HTTP_STATUS_COUNT] = {200, 400, 401, 404, 405, 411,
                                                              413, 500, 501, 503, 204};
+
+#define NOT_DEFERRED UINT32_MAX
 
 struct node_http_request {
     node_http *http;
@@ -46,8 +62,13 @@ struct node_http_request {
     uint8_t *body;
     size_t body_size;
     uint64_t started_ns;
+    uint32_t deferred_index;  /* its slot in http->deferred, or NOT_DEFERRED */
     char path[LOG_PATH_SIZE]; /* for the log line, quoted */
-    node_load_report load;
+    union {
+        node_load_report load;                /* NODE_HTTP_ROUTE_LOAD */
+        node_borrow_request borrow;           /* NODE_HTTP_ROUTE_LEASE_CREATE */
+        uint8_t lease_id[WIRE_LEASE_ID_SIZE]; /* NODE_HTTP_ROUTE_LEASE_GET, _DELETE */
+    } parsed;
 };
 
 struct node_http {
@@ -65,6 +86,10 @@ struct node_http {
     uint8_t token[NODE_HTTP_TOKEN_SIZE_MAX];
     uint32_t token_size;
     node_http_stats stats;
+    /* Loop thread only. */
+    node_http_request *current; /* returned by node_http_next, not yet answered or deferred */
+    node_http_request *deferred[NODE_HTTP_QUEUE_MAX];
+    uint32_t deferred_count;
 };
 
 static void count_status(node_http *http, uint16_t status)
@@ -206,7 +231,8 @@ static void enqueue(node_http_request *request)
     node_transport_wake(http->transport);
 }
 
-/* NNG thread: the body of a POST /v1/load arrived (or the read failed). */
+/* NNG thread: the body of a POST /v1/load or /v1/leases arrived (or the
+ * read failed). */
 static void body_read_done(void *arg)
 {
     node_http_request *request = arg;
@@ -222,14 +248,21 @@ static void body_read_done(void *arg)
     nng_mtx_lock(request->http->mutex);
     request->http->stats.body_bytes += request->body_size;
     nng_mtx_unlock(request->http->mutex);
-    char error[NODE_HTTP_MESSAGE_SIZE];
-    mesh_err err = node_http_parse_load((const char *) request->body, request->body_size,
-                                        &request->load, error);
+    char error[NODE_HTTP_MESSAGE_SIZE] = "a body on an unexpected route";
+    mesh_err err = MESH_EINTERNAL;
+    if (request->route == NODE_HTTP_ROUTE_LOAD) {
+        err = node_http_parse_load((const char *) request->body, request->body_size,
+                                   &request->parsed.load, error);
+    } else if (MESH_ALWAYS(request->route == NODE_HTTP_ROUTE_LEASE_CREATE)) {
+        err = node_http_parse_borrow((const char *) request->body, request->body_size,
+                                     &request->parsed.borrow, error);
+    }
     if (err != MESH_OK) {
-        respond_error_now(request, err == MESH_ENOMEM ? 500 : 400,
-                          err == MESH_EPROTO   ? "bad_json"
-                          : err == MESH_ENOMEM ? "internal"
-                                               : "invalid_request",
+        bool ours = err == MESH_ENOMEM || err == MESH_EINTERNAL;
+        respond_error_now(request, ours ? 500 : 400,
+                          err == MESH_EPROTO ? "bad_json"
+                          : ours             ? "internal"
+                                             : "invalid_request",
                           error, false);
         return;
     }
@@ -328,6 +361,7 @@ static node_http_request *request_new(node_http *http, nng_aio *aio, const char 
     request->http = http;
     request->aio = aio;
     request->started_ns = node_now().monotonic_ns;
+    request->deferred_index = NOT_DEFERRED;
     node_log_quote(uri, request->path, sizeof(request->path));
     return request;
 }
@@ -372,12 +406,14 @@ static void http_handle(nng_aio *aio)
                      NULL, has_body);
         return;
     }
-    if (route == NODE_HTTP_ROUTE_LEASE_CREATE || route == NODE_HTTP_ROUTE_LEASE_DELETE) {
-        finish_error(http, aio, 501, "not_implemented",
-                     "leases are not implemented yet; POST /v1/leases and DELETE "
-                     "/v1/leases/{id} land with the lease issue",
-                     NULL, has_body);
-        return;
+    uint8_t lease_id[WIRE_LEASE_ID_SIZE];
+    bool lease_route = route == NODE_HTTP_ROUTE_LEASE_GET || route == NODE_HTTP_ROUTE_LEASE_DELETE;
+    if (lease_route) {
+        char message[NODE_HTTP_MESSAGE_SIZE];
+        if (node_http_parse_lease_id(uri, lease_id, message) != MESH_OK) {
+            finish_error(http, aio, 400, "invalid_request", message, NULL, has_body);
+            return;
+        }
     }
     node_http_request *request = request_new(http, aio, uri);
     if (request == NULL) {
@@ -386,9 +422,12 @@ static void http_handle(nng_aio *aio)
         return;
     }
     request->route = route;
-    if (route == NODE_HTTP_ROUTE_LOAD) {
+    if (route == NODE_HTTP_ROUTE_LOAD || route == NODE_HTTP_ROUTE_LEASE_CREATE) {
         read_body(request, req, conn);
         return;
+    }
+    if (lease_route) {
+        memcpy(request->parsed.lease_id, lease_id, sizeof(lease_id));
     }
     enqueue(request);
 }
@@ -472,6 +511,34 @@ node_http_create(const node_config *config, node_transport *transport, node_http
     return MESH_OK;
 }
 
+/* Loop thread: request leaves the loop's hands (it is being answered):
+ * it was the current one, or a deferred one. */
+static void loop_release(node_http *http, node_http_request *request)
+{
+    if (request == http->current) {
+        MESH_ASSERT(request->deferred_index == NOT_DEFERRED);
+        http->current = NULL;
+        return;
+    }
+    uint32_t slot = request->deferred_index;
+    MESH_ASSERT(slot < NODE_HTTP_QUEUE_MAX && http->deferred[slot] == request);
+    MESH_ASSERT(http->deferred_count > 0);
+    http->deferred[slot] = NULL;
+    http->deferred_count--;
+    request->deferred_index = NOT_DEFERRED;
+    nng_mtx_lock(http->mutex);
+    http->stats.deferred = http->deferred_count;
+    nng_mtx_unlock(http->mutex);
+}
+
+/* Loop thread, at stop: answers a request the loop held or that was still
+ * queued, and closes its connection. */
+static void answer_shutting_down(node_http *http, node_http_request *request)
+{
+    loop_release(http, request);
+    respond_error_now(request, 503, "shutting_down", "the agent is stopping", true);
+}
+
 void node_http_destroy(node_http *http)
 {
     if (http == NULL) {
@@ -480,13 +547,34 @@ void node_http_destroy(node_http *http)
     nng_mtx_lock(http->mutex);
     http->closing = true;
     nng_mtx_unlock(http->mutex);
+    // Answer before stopping: NNG's server stop waits for every pending
+    // handler aio, and nothing would answer these while it waits. From
+    // here on enqueue answers 503 itself, so the queue only shrinks.
+    uint32_t answered = 0;
+    if (http->current != NULL) {
+        answer_shutting_down(http, http->current);
+        answered++;
+    }
+    for (uint32_t i = 0; i < NODE_HTTP_QUEUE_MAX; i++) {
+        if (http->deferred[i] != NULL) {
+            answer_shutting_down(http, http->deferred[i]);
+            answered++;
+        }
+    }
+    MESH_ASSERT(http->deferred_count == 0);
+    node_http_request *queued = NULL;
+    while ((queued = node_http_next(http)) != NULL) {
+        answer_shutting_down(http, queued);
+        answered++;
+    }
+    if (answered > 0) {
+        // NNG's stop closes connections at once, even one whose answer is
+        // still being written: give the answers a moment to leave.
+        nng_msleep(DESTROY_GRACE_MS);
+    }
     nng_http_server_stop(http->server);
     uint32_t left = 0;
     for (uint32_t waited_ms = 0; waited_ms <= DESTROY_WAIT_MS; waited_ms += 10) {
-        node_http_request *request = NULL;
-        while ((request = node_http_next(http)) != NULL) {
-            node_http_respond_error(http, request, 503, "shutting_down", "the agent is stopping");
-        }
         nng_mtx_lock(http->mutex);
         left = http->inflight;
         nng_mtx_unlock(http->mutex);
@@ -511,6 +599,9 @@ void node_http_destroy(node_http *http)
 node_http_request *node_http_next(node_http *http)
 {
     MESH_ASSERT(http != NULL);
+    // The last one must be answered or deferred first: otherwise destroy
+    // could not find it, and NNG's server stop would wait for it forever.
+    MESH_ASSERT(http->current == NULL);
     node_http_request *request = NULL;
     nng_mtx_lock(http->mutex);
     MESH_ASSERT(http->queue_count <= NODE_HTTP_QUEUE_MAX);
@@ -520,6 +611,7 @@ node_http_request *node_http_next(node_http *http)
         http->queue_count--;
     }
     nng_mtx_unlock(http->mutex);
+    http->current = request;
     return request;
 }
 
@@ -532,7 +624,44 @@ node_http_route node_http_request_route(const node_http_request *request)
 const node_load_report *node_http_request_load(const node_http_request *request)
 {
     MESH_ASSERT(request != NULL && request->route == NODE_HTTP_ROUTE_LOAD);
-    return &request->load;
+    return &request->parsed.load;
+}
+
+const node_borrow_request *node_http_request_borrow(const node_http_request *request)
+{
+    MESH_ASSERT(request != NULL && request->route == NODE_HTTP_ROUTE_LEASE_CREATE);
+    return &request->parsed.borrow;
+}
+
+const uint8_t *node_http_request_lease_id(const node_http_request *request)
+{
+    MESH_ASSERT(request != NULL);
+    MESH_ASSERT(request->route == NODE_HTTP_ROUTE_LEASE_GET ||
+                request->route == NODE_HTTP_ROUTE_LEASE_DELETE);
+    return request->parsed.lease_id;
+}
+
+mesh_err node_http_defer(node_http *http, node_http_request *request)
+{
+    MESH_ASSERT(http != NULL && request != NULL && request->http == http);
+    MESH_ASSERT(request == http->current && request->deferred_index == NOT_DEFERRED);
+    MESH_ASSERT(http->deferred_count <= NODE_HTTP_QUEUE_MAX);
+    if (http->deferred_count == NODE_HTTP_QUEUE_MAX) {
+        return MESH_EFULL;
+    }
+    uint32_t slot = 0;
+    while (http->deferred[slot] != NULL) {
+        slot++;
+        MESH_ASSERT(slot < NODE_HTTP_QUEUE_MAX);
+    }
+    http->deferred[slot] = request;
+    http->deferred_count++;
+    request->deferred_index = slot;
+    http->current = NULL;
+    nng_mtx_lock(http->mutex);
+    http->stats.deferred = http->deferred_count;
+    nng_mtx_unlock(http->mutex);
+    return MESH_OK;
 }
 
 void node_http_respond(node_http *http,
@@ -544,6 +673,7 @@ void node_http_respond(node_http *http,
 {
     MESH_ASSERT(http != NULL && request != NULL && request->http == http);
     MESH_ASSERT(content_type != NULL && (body != NULL || body_size == 0));
+    loop_release(http, request);
     log_request(request, status);
     finish(http, request->aio, status, content_type, body, body_size, NULL, false);
     request_release(request);
@@ -556,6 +686,7 @@ void node_http_respond_error(node_http *http,
                              const char *message)
 {
     MESH_ASSERT(http != NULL && request != NULL && request->http == http);
+    loop_release(http, request);
     respond_error_now(request, status, code, message, false);
 }
 

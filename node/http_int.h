@@ -4,12 +4,15 @@
  *
  * Two halves. http_parse.c is pure: routing a method and a path, checking
  * a bearer token in constant time, loading the token file, validating a
- * load report, shaping error bodies; the unit tests drive it directly.
- * http.c runs NNG's HTTP server: its handler runs on NNG threads and never
- * touches the gossip machine. It answers what needs no agent state at
- * once (404, 405, 401, 413, 400, 501), and hands every other request to
- * the loop thread through a bounded queue and node_transport_wake; the
- * loop answers with node_http_respond.
+ * load report, a borrow request and a lease id, shaping error bodies; the
+ * unit tests and a fuzz target drive it directly. http.c runs NNG's HTTP
+ * server: its handler runs on NNG threads and never touches the gossip
+ * machine. It answers what needs no agent state at once (404, 405, 401,
+ * 411, 413, and every 400: a body or an id is validated there, so the
+ * loop only ever sees well-formed requests), and hands every other
+ * request to the loop thread through a bounded queue and
+ * node_transport_wake; the loop answers with node_http_respond, at once
+ * or, for a request it defers (node_http_defer), later.
  *
  * Why one catch-all handler rather than one per path: NNG 1.5.2 answers
  * an unknown path, a wrong method and a too-large body itself, with an
@@ -25,10 +28,14 @@
  * not_implemented, ledger_unavailable, busy, shutting_down, internal.
  *
  * Bounds: NODE_HTTP_QUEUE_MAX requests wait for the loop (more get 503
- * busy); NODE_HTTP_INFLIGHT_MAX requests are handled at once (queued or
- * reading a body); a body is at most [http] body_max bytes and must arrive
- * within NODE_HTTP_BODY_TIMEOUT_MS; a load report holds at most
- * NODE_LOAD_ITEMS_MAX items.
+ * busy); the loop defers at most NODE_HTTP_QUEUE_MAX more (node_http_defer
+ * says MESH_EFULL beyond); NODE_HTTP_INFLIGHT_MAX requests are handled at
+ * once (queued, deferred or reading a body); a body is at most [http]
+ * body_max bytes and must arrive within NODE_HTTP_BODY_TIMEOUT_MS; a load
+ * report holds at most NODE_LOAD_ITEMS_MAX items; a borrow request is
+ * refused before jansson builds it when it nests deeper than
+ * NODE_BORROW_DEPTH_MAX or holds an array or object larger than
+ * NODE_BORROW_ARRAY_MAX or NODE_BORROW_OBJECT_MAX.
  */
 #ifndef NODE_HTTP_INT_H
 #define NODE_HTTP_INT_H
@@ -42,16 +49,16 @@
 #include "node/config_int.h"
 #include "wire/wire.h"
 
-#define NODE_HTTP_QUEUE_MAX         64u
-#define NODE_HTTP_INFLIGHT_MAX      128u
-#define NODE_HTTP_BODY_TIMEOUT_MS   10000
-#define NODE_HTTP_TOKEN_SIZE_MIN    16u
-#define NODE_HTTP_TOKEN_SIZE_MAX    256u
-#define NODE_HTTP_MESSAGE_SIZE      256u
-#define NODE_LOAD_ITEMS_MAX         16u
-#define NODE_LOAD_SCHEDULER_SIZE    64u
-#define NODE_LOAD_AMOUNT_MAX        1000000000000ull /* 10^12, as capacity amounts */
-#define NODE_HTTP_LEASE_ID_SIZE_MAX 64u
+#define NODE_HTTP_QUEUE_MAX          64u
+#define NODE_HTTP_INFLIGHT_MAX       128u
+#define NODE_HTTP_BODY_TIMEOUT_MS    10000
+#define NODE_HTTP_TOKEN_SIZE_MIN     16u
+#define NODE_HTTP_TOKEN_SIZE_MAX     256u
+#define NODE_HTTP_MESSAGE_SIZE       256u
+#define NODE_LOAD_ITEMS_MAX          16u
+#define NODE_LOAD_SCHEDULER_SIZE     64u
+#define NODE_LOAD_AMOUNT_MAX         1000000000000ull /* 10^12, as capacity amounts */
+#define NODE_HTTP_LEASE_ID_TEXT_SIZE 32u              /* hex characters of a lease id in a path */
 
 /* What a request asks for, once routed. Append only. */
 typedef enum node_http_route {
@@ -60,10 +67,11 @@ typedef enum node_http_route {
     NODE_HTTP_ROUTE_PEERS = 2,        /* GET /v1/peers */
     NODE_HTTP_ROUTE_BALANCES = 3,     /* GET /v1/ledger/balances */
     NODE_HTTP_ROUTE_LEASES = 4,       /* GET /v1/leases */
-    NODE_HTTP_ROUTE_LEASE_CREATE = 5, /* POST /v1/leases (reserved) */
-    NODE_HTTP_ROUTE_LEASE_DELETE = 6, /* DELETE /v1/leases/{id} (reserved) */
-    NODE_HTTP_ROUTE_LOAD = 7,         /* POST /v1/load */
+    NODE_HTTP_ROUTE_LEASE_CREATE = 5, /* POST /v1/leases: node_http_request_borrow */
+    NODE_HTTP_ROUTE_LEASE_DELETE = 6, /* DELETE /v1/leases/{id}: node_http_request_lease_id */
+    NODE_HTTP_ROUTE_LOAD = 7,         /* POST /v1/load: node_http_request_load */
     NODE_HTTP_ROUTE_METRICS = 8,      /* GET /metrics */
+    NODE_HTTP_ROUTE_LEASE_GET = 9,    /* GET /v1/leases/{id}: node_http_request_lease_id */
 } node_http_route;
 
 typedef enum node_http_match {
@@ -73,9 +81,11 @@ typedef enum node_http_match {
 } node_http_match;
 
 /* Routes a request. uri is the raw request target: the query string is
- * ignored, nothing is percent-decoded (no route needs it; a '%' in a lease
- * id is simply not found). HEAD is routed as GET. On OK, *route_out is set;
- * on BAD_METHOD, *allow_out names the methods the path takes ("GET"). */
+ * ignored, nothing is percent-decoded (no route needs it). HEAD is routed
+ * as GET. /v1/leases/{id} matches any one non-empty path segment: whether
+ * it is a lease id is node_http_parse_lease_id's question (a 400 naming
+ * `id`, not a 404). On OK, *route_out is set; on BAD_METHOD, *allow_out
+ * names the methods the path takes ("GET"). */
 node_http_match node_http_route_find(const char *method,
                                      const char *uri,
                                      node_http_route *route_out,
@@ -130,6 +140,76 @@ MESH_MUST_USE mesh_err node_http_parse_load(const char *body,
                                             node_load_report *report_out,
                                             char error_out[NODE_HTTP_MESSAGE_SIZE]);
 
+/* A borrow request (POST /v1/leases), validated. */
+#define NODE_BORROW_PREFER_MAX     8u        /* members in "prefer" */
+#define NODE_BORROW_MEMBER_SIZE    64u       /* a member name or node id, and its NUL */
+#define NODE_BORROW_DURATION_S_MAX 31622400u /* 366 days: WIRE_LEASE_DURATION_NS_MAX */
+#define NODE_BORROW_RTT_MS_MAX     60000u
+#define NODE_BORROW_TIMEOUT_MS_MAX 600000u
+#define NODE_BORROW_DEPTH_MAX      3u  /* object > array > object: "resources" items */
+#define NODE_BORROW_ARRAY_MAX      32u /* the largest array: "countries" */
+#define NODE_BORROW_OBJECT_MAX     16u /* members of one object (the root has 14 keys) */
+
+/* Every field obeys the schema of node_http_parse_borrow; the sets come
+ * sorted as the wire wants them (wire_lease_request), so the loop copies
+ * them into a request unchanged. Zeroed before it is filled: padding and
+ * unused slots are zero. */
+typedef struct node_borrow_request {
+    uint32_t resource_count; /* 1..WIRE_LEASE_RESOURCES_MAX */
+    /* Sorted by (class, model), distinct; model only for gpu; amount 1..10^12. */
+    wire_lease_resource resources[WIRE_LEASE_RESOURCES_MAX];
+    int64_t start_ns;     /* realtime, whole seconds; 0: now (the loop stamps it) */
+    uint64_t duration_ns; /* whole seconds, 1 s..WIRE_LEASE_DURATION_NS_MAX */
+    /* countries and jurisdictions sorted and distinct; certifications as
+     * WIRE_CERTIFICATION_* bits; data_class as given ("" when absent; the
+     * agent maps it to constraints); rtt_us_max, cost and carbon 0 when
+     * absent (no constraint). */
+    wire_lease_constraints constraints;
+    uint32_t prefer_count; /* 0..NODE_BORROW_PREFER_MAX */
+    /* Member names or node ids ("fm" + 26 base32 letters; an id is also a
+     * well-formed name, so resolve an id first), distinct, in the
+     * caller's order of preference. */
+    char prefer[NODE_BORROW_PREFER_MAX][NODE_BORROW_MEMBER_SIZE];
+    char lender[NODE_BORROW_MEMBER_SIZE]; /* "": any; else only this member (never with prefer) */
+    bool no_split;                        /* one lender must grant every line, or none */
+    uint64_t timeout_ns;                  /* whole ms, 1 ms..600 s; 0: the agent's default */
+} node_borrow_request;
+
+/* Validates a POST /v1/leases body (README "HTTP API"):
+ *   {"resources": [{"class": "vcpu", "amount": 8},
+ *                  {"class": "gpu", "model": "H100-80GB", "amount": 2}],
+ *    "duration_s": 7200, "start": "2026-12-05T10:00:00Z",
+ *    "countries": ["FR", "DE"], "jurisdictions": ["EU"],
+ *    "certifications": ["HDS"], "data_class": "health", "max_rtt_ms": 20,
+ *    "max_cost_microeur_per_hour": 500000, "max_carbon_gco2_per_kwh": 100,
+ *    "prefer": ["de-fra-1"], "lender": "fr-par-2", "no_split": false,
+ *    "timeout_ms": 5000}
+ * Only "resources" and "duration_s" are required. Strict: no unknown or
+ * duplicate keys, integers only, each (class, model) once, each country,
+ * jurisdiction, certification and preferred member once, a model for gpu
+ * and only for gpu, not both "prefer" and "lender". Bounded: the bytes
+ * are scanned first, and a body nesting deeper than the schema or holding
+ * an array or object larger than any the schema allows is refused before
+ * jansson builds anything. body is borrowed (need not be NUL-terminated).
+ * Errors: MESH_EPROTO (not JSON, or a duplicate key: message_out holds
+ * jansson's reason with line and column), MESH_EINVAL (message_out reads
+ * "<field path>: <what is wrong>", e.g. "resources[1].class: must be one
+ * of vcpu, memory_gib, storage_gib, gpu"). borrow_out is untouched on
+ * failure; message_out is untouched on success. */
+MESH_MUST_USE mesh_err node_http_parse_borrow(const char *body,
+                                              size_t body_size,
+                                              node_borrow_request *borrow_out,
+                                              char message_out[NODE_HTTP_MESSAGE_SIZE]);
+
+/* The lease id of a /v1/leases/{id} request target (uri as given to
+ * node_http_route_find; the query string is ignored): exactly
+ * NODE_HTTP_LEASE_ID_TEXT_SIZE lower-case hex characters, the 16 bytes of
+ * a lease id. Errors: MESH_EINVAL (not a lease id; message_out starts with
+ * "id: " and says why). id_out is untouched on failure. */
+MESH_MUST_USE mesh_err node_http_parse_lease_id(const char *uri,
+                                                uint8_t id_out[WIRE_LEASE_ID_SIZE],
+                                                char message_out[NODE_HTTP_MESSAGE_SIZE]);
+
 /* The name of a resource class in the API ("vcpu", "memory_gib", "gpu",
  * "storage_gib"); "" for an unknown one. */
 const char *node_http_class_name(uint32_t resource_class);
@@ -151,6 +231,7 @@ typedef struct node_http_stats {
     uint64_t responses[NODE_HTTP_STATUS_COUNT + 1]; /* by node_http_statuses; last: other */
     uint64_t queue_full;                            /* answered 503 busy */
     uint64_t body_bytes;                            /* request bodies read */
+    uint32_t deferred;                              /* now held by the loop (node_http_defer) */
 } node_http_stats;
 
 /* Starts the API on config->http_listen with the token from
@@ -161,18 +242,53 @@ typedef struct node_http_stats {
 MESH_MUST_USE mesh_err node_http_create(const node_config *config,
                                         node_transport *transport,
                                         node_http **http_out);
-/* Loop thread: answers every waiting request 503 shutting_down, stops the
- * server and frees it. NULL is a no-op. */
+/* Loop thread: answers every queued and every deferred request (and one
+ * taken from node_http_next but not yet answered) 503 shutting_down, then
+ * stops the server and frees it. Every
+ * node_http_request pointer the loop still holds is dangling afterwards:
+ * forget them (a borrow in flight loses its HTTP caller, not its lease
+ * protocol). NULL is a no-op.
+ *
+ * The order matters: NNG's server stop waits for every handler aio to
+ * finish, so a request still unanswered when it runs would hang it;
+ * hence answer first (with Connection: close), give the answers
+ * 100 ms to be written (NNG's stop is a hard close), then stop. */
 void node_http_destroy(node_http *http);
 
 /* Loop thread: the next request waiting for an answer, or NULL. Each one
- * must get exactly one node_http_respond, which frees it. */
+ * must get exactly one node_http_respond or node_http_respond_error, which
+ * frees it. Answer it, or hand it to node_http_defer, before the next
+ * call: node_http_next panics (MESH_ASSERT) when the request it returned
+ * last is still neither answered nor deferred, because destroy could not
+ * find it and NNG's server stop would wait for it forever. */
 node_http_request *node_http_next(node_http *http);
 node_http_route node_http_request_route(const node_http_request *request);
-/* The validated report of a NODE_HTTP_ROUTE_LOAD request. */
+/* The validated report of a NODE_HTTP_ROUTE_LOAD request. Valid until the
+ * request is answered. */
 const node_load_report *node_http_request_load(const node_http_request *request);
+/* The validated body of a NODE_HTTP_ROUTE_LEASE_CREATE request. Valid
+ * until the request is answered. */
+const node_borrow_request *node_http_request_borrow(const node_http_request *request);
+/* The 16-byte lease id of a NODE_HTTP_ROUTE_LEASE_GET or _LEASE_DELETE
+ * request (its path held 32 lower-case hex characters). Valid until the
+ * request is answered. */
+const uint8_t *node_http_request_lease_id(const node_http_request *request);
 
-/* Loop thread: answers request (body borrowed) and frees it. */
+/* Loop thread: keeps request (just returned by node_http_next) to answer
+ * later, from the loop thread, with node_http_respond or
+ * node_http_respond_error: e.g. a borrow, answered once lenders replied.
+ * Until then NNG's handler aio stays pending (the connection waits; NNG
+ * reads nothing more from it, so a client that hangs up is only noticed
+ * when the answer is written). The loop must answer every deferred
+ * request, within its own deadline (a borrow's timeout_ns); the server
+ * sets none. At stop, node_http_destroy answers those still deferred 503
+ * shutting_down. Errors: MESH_EFULL when NODE_HTTP_QUEUE_MAX requests are
+ * already deferred; the request is then still the loop's to answer now
+ * (503 busy, say). */
+MESH_MUST_USE mesh_err node_http_defer(node_http *http, node_http_request *request);
+
+/* Loop thread: answers request (body borrowed) and frees it; request is
+ * the one node_http_next returned last, or a deferred one. */
 void node_http_respond(node_http *http,
                        node_http_request *request,
                        uint16_t status,

@@ -225,9 +225,9 @@ static void balance_family(text *t, const node_metrics_input *in, bool lent)
         lent ? "fedmesh_ledger_lent_unit_hours" : "fedmesh_ledger_borrowed_unit_hours";
     family(
         t, name, "gauge",
-        lent ? "Compute lent to a peer, per class (unit-hours: vCPU, GPU, memory GiB, storage TiB)."
+        lent ? "Compute lent to a peer, per class (unit-hours: vCPU, GPU, memory GiB, storage GiB)."
              : "Compute borrowed from a peer, per class (unit-hours: vCPU, GPU, memory GiB, "
-               "storage TiB).");
+               "storage GiB).");
     uint32_t count = ledger_balance_count(in->ledger);
     for (uint32_t i = 0; i < count; i++) {
         ledger_balance row;

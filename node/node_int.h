@@ -59,5 +59,8 @@ int node_cmd_sim(int argc, char **argv);
 int node_cmd_agent(int argc, char **argv);
 int node_cmd_peers(int argc, char **argv);
 int node_cmd_ledger(int argc, char **argv);
+int node_cmd_borrow(int argc, char **argv);
+int node_cmd_release(int argc, char **argv);
+int node_cmd_leases(int argc, char **argv);
 
 #endif /* NODE_NODE_INT_H */

@@ -19,8 +19,10 @@
  *         appended and committed alone (acknowledged after sync). The p50
  *         latency in microseconds.
  *
- * The records are usage records, round-robin over 16 open leases with two
- * peers (vCPU-hours and GPU-hours), with two 64-byte signatures each. The
+ * The records are usage records (record version 2: no terms, which only
+ * the OPENED record of a lease carries), round-robin over 16 open leases
+ * with two peers (vCPU-hours and GPU-hours), with two 64-byte signatures
+ * each. The
  * signatures are fixed random bytes: signing belongs to the lease
  * protocol, not to the ledger, and ledger_append does not verify (verify
  * does). Each side writes its own database in --dir (default: the current
@@ -43,6 +45,7 @@
 #include "ledger/ledger.h"
 #include "ledger/store_rocks.h"
 #include "tests/bench/bench.h"
+#include "wire/wire.h"
 
 #define BATCH_RECORDS   100u
 #define LEASES          16u
@@ -71,9 +74,31 @@ static void lease_id(uint8_t id[LEDGER_LEASE_ID_SIZE], uint32_t lease)
     id[15] = (uint8_t) lease;
 }
 
+// The terms of an opening (not measured: the leases open before the clock
+// starts): a day's window, a price per amount, a lender in France.
+static void open_terms(ledger_record *record)
+{
+    ledger_terms *t = &record->terms;
+    t->start_ns = record->time_ns;
+    t->end_ns = record->time_ns + 86400ll * 1000000000ll;
+    t->price_count = 2;
+    t->prices[0] = 40000;   /* micro-euros per vCPU-hour */
+    t->prices[1] = 2500000; /* per GPU-hour */
+    memcpy(t->lender_cert_hash, record->lender_key, LEDGER_HASH_SIZE);
+    memcpy(t->lender_country, "FR", 3);
+    t->lender_jurisdiction_count = 1;
+    memcpy(t->lender_jurisdictions[0], "EU", 3);
+    t->lender_certifications = WIRE_CERTIFICATION_ISO27001;
+    t->carbon_gco2_per_kwh = 52;
+    t->constraints.country_count = 1;
+    memcpy(t->constraints.countries[0], "FR", 3);
+    memcpy(t->constraints.data_class, "batch", sizeof("batch"));
+}
+
 static void make_record(workload *w, uint32_t lease, uint32_t kind, ledger_record *record)
 {
     memset(record, 0, sizeof(*record));
+    record->version = LEDGER_RECORD_VERSION;
     record->kind = kind;
     lease_id(record->lease_id, lease);
     record->number = w->numbers[lease]++;
@@ -92,6 +117,9 @@ static void make_record(workload *w, uint32_t lease, uint32_t kind, ledger_recor
     memcpy(record->amounts[1].model, "A100-80GB", sizeof("A100-80GB"));
     record->amounts[1].amount_milli = 4000 + w->next % 100;
     record->amount_count = 2;
+    if (kind == LEDGER_KIND_OPENED) {
+        open_terms(record);
+    }
 }
 
 static void count_ack(void *arg, uint64_t token, uint64_t seq)

@@ -6,9 +6,14 @@
  * Oracles: a rejection is MESH_EPROTO or MESH_ECORRUPT (a hash that does
  * not match), never anything else and never a crash; everything accepted
  * is canonical: the record re-encodes to exactly the bytes it came from,
- * and the entry re-encodes (with its hash) to exactly the input. The
- * fuzzer rarely forges a matching hash, so the seed corpus holds real
- * entries and the record pass carries most of the coverage.
+ * and the entry re-encodes (with its hash) to exactly the input. An
+ * accepted record is version 2, has terms exactly when it is OPENED (one
+ * price per amount, a window), and is no larger than the largest record
+ * the rules allow (LEDGER_RECORD_SIZE_WORST). The fuzzer rarely forges a
+ * matching hash, so the seed corpus holds real entries (valid-v2-entry-*,
+ * and bad-*-entry-* whose hash matches but whose record is refused) and
+ * the record pass carries most of the coverage. Version 1 seeds stay in
+ * the corpus: they must be refused cleanly.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,6 +48,13 @@ static void check_record(const uint8_t *data, uint32_t size)
     fuzz_require(err == MESH_OK, "the record encoder refused what the decoder accepted");
     fuzz_require(out_size == size && memcmp(out, data, size) == 0,
                  "a record re-encodes to other bytes");
+    fuzz_require(record.version == LEDGER_RECORD_VERSION, "a record of another version");
+    fuzz_require(size <= LEDGER_RECORD_SIZE_WORST, "a record larger than the largest valid one");
+    bool opened = record.kind == LEDGER_KIND_OPENED;
+    fuzz_require(opened == (record.terms.start_ns > 0), "terms on other than an opening");
+    fuzz_require(!opened || (record.terms.price_count == record.amount_count &&
+                             record.terms.end_ns > record.terms.start_ns),
+                 "an opening with terms that break the rules");
 }
 
 static void check_entry(const uint8_t *data, uint32_t size)

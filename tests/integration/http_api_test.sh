@@ -6,8 +6,9 @@
 # `fedmesh peers --json`), /v1/ledger/balances and /v1/leases (503
 # ledger_unavailable while no ledger is configured), POST /v1/load (valid,
 # bad JSON, invalid fields, oversized, chunked; n2 has a ledger and
-# answers them from it), POST /v1/leases and DELETE
-# /v1/leases/{id} (501 not_implemented), /metrics (no token on loopback),
+# answers them from it), POST /v1/leases, DELETE and GET /v1/leases/{id}
+# (400 for bad bodies and ids, 503 without a ledger, 404 for an unknown
+# lease; integration.leases borrows for real), /metrics (no token on loopback),
 # and the failures every path shares: missing token, wrong token, unknown
 # path (404), wrong method (405); every error is a JSON object with a
 # stable code. Also: a token file readable by others is refused at start,
@@ -133,12 +134,17 @@ expect "wrong method on load" 405 method_not_allowed GET /v1/load "${auth[@]}"
 curl -sS -m 5 -D headers.txt -o /dev/null -X PUT "$api/v1/leases" 2>/dev/null
 grep -qi '^Allow: GET, POST' headers.txt && ok || bad "405 without Allow: $(cat headers.txt)"
 
-# Ledger and leases: 503 while no ledger is configured; 501 for the reserved writes.
+# Ledger and leases: 503 while no ledger is configured; bad bodies and ids
+# are 400s answered before the loop.
 expect "balances" 503 ledger_unavailable GET /v1/ledger/balances "${auth[@]}"
 expect "leases" 503 ledger_unavailable GET /v1/leases "${auth[@]}"
-expect "lease create" 501 not_implemented POST /v1/leases "${auth[@]}" -d '{}'
-expect "lease delete" 501 not_implemented DELETE /v1/leases/abc-123 "${auth[@]}"
-expect "lease delete, bad id" 404 not_found DELETE '/v1/leases/a%2Fb' "${auth[@]}"
+expect "lease create, no resources" 400 invalid_request POST /v1/leases "${auth[@]}" -d '{}'
+expect "lease create, no ledger" 503 ledger_unavailable POST /v1/leases "${auth[@]}" \
+  -d '{"resources":[{"class":"vcpu","amount":4}],"duration_s":3600}'
+expect "lease delete, bad id" 400 invalid_request DELETE /v1/leases/abc-123 "${auth[@]}"
+expect "lease delete, unknown" 404 not_found DELETE /v1/leases/0123456789abcdef0123456789abcdef "${auth[@]}"
+expect "lease get, unknown" 404 not_found GET /v1/leases/0123456789abcdef0123456789abcdef "${auth[@]}"
+expect "lease delete, escaped id" 400 invalid_request DELETE '/v1/leases/a%2Fb' "${auth[@]}"
 expect "lease create, no token" 401 unauthorized POST /v1/leases -d '{}'
 # n2 answers from its (empty) ledger.
 api2=http://127.0.0.1:${ports[5]}

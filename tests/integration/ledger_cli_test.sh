@@ -55,8 +55,30 @@ expect 0 "history since" -- "$fedmesh" ledger history --ledger "$a" --json --sin
 since=$(jq -r .count "$dir/out")
 if [ "$since" -gt 0 ] && [ "$since" -lt "$head_a" ]; then ok; else bad "--since filters ($since of $head_a)"; fi
 
+# Record version 2: an opening carries the lease's terms, and every
+# reader shows them.
+json_is "$dir/out" '.entries[0].version' 2 "records are version 2"
+json_is "$dir/out" '.entries[0].kind' opened "the first entry opens a lease"
+json_is "$dir/out" '.entries[0].terms.lender_country' FR "the opening's lender country"
+json_is "$dir/out" '.entries[0].terms.end_ns - .entries[0].terms.start_ns' 3600000000000 "a one-hour window"
+json_is "$dir/out" '.entries[0].amounts[0].price_microeur_per_unit_hour' 40000 "a price per amount"
+json_is "$dir/out" '.entries[0].terms.lender_cert_hash | length' 64 "the certificate hash in hex"
+json_is "$dir/out" '.entries[0].terms.constraints.data_class' demo "the borrower's data class"
+json_is "$dir/out" '[.entries[] | select(.kind != "opened") | has("terms")] | any' false "terms on openings only"
+expect 0 "history (text)" -- "$fedmesh" ledger history --ledger "$a"
+contains "$dir/out" " window 2026-" "history prints the window"
+contains "$dir/out" "lender FR (jurisdictions EU FR; ISO27001; 52 gCO2/kWh) certificate " "history prints the lender's facts"
+contains "$dir/out" "asked: data class demo" "history prints the constraints"
+
 expect 0 "export csv" -- "$fedmesh" ledger export --ledger "$a" --format csv
 contains "$dir/out" "seq,time,kind,lease_id,number,role,peer" "csv header"
+contains "$dir/out" ",window_start,window_end,price_eur_per_unit_hour,lender_country,lender_certifications,data_class,lender_cert_hash" "csv terms columns"
+if grep -qE ',opened,.*,vcpu_hours,,[0-9.]+,1,1,[0-9a-f]{64},2026-[0-9T:-]+Z,2026-[0-9T:-]+Z,0\.040000,FR,ISO27001,demo,[0-9a-f]{64}$' "$dir/out" &&
+  grep -qE ',usage,.*,[0-9a-f]{64},,,,,,,$' "$dir/out"; then
+  ok
+else
+  bad "csv: the opening's terms columns, empty on usage rows: $(sed -n 2p "$dir/out")"
+fi
 expect 0 "export jsonl" -- "$fedmesh" ledger export --ledger "$a" --format jsonl
 lines=$(wc -l <"$dir/out")
 if [ "$lines" -eq "$head_a" ]; then ok; else bad "jsonl: $lines lines for $head_a entries"; fi

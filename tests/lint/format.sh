@@ -6,7 +6,7 @@ root=${1:?usage: format.sh REPO_ROOT}
 cd "$root" || exit 2
 tool=$(command -v clang-format-14 || command -v clang-format) || {
   echo "lint.format: clang-format-14 is not installed (scripts/test installs it)"; exit 1; }
-files=$(find mesh wire crypto gossip ledger lease node sim tests -name '*.[ch]' 2>/dev/null | sort)
+files=$(find mesh wire crypto gossip ledger lease member node sim tests -name '*.[ch]' 2>/dev/null | sort)
 if ! "$tool" --dry-run --Werror $files; then
   echo "lint.format: run '$tool -i' on the files above"
   exit 1

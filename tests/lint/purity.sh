@@ -12,11 +12,11 @@ set -u
 root=${1:?usage: purity.sh REPO_ROOT}
 cd "$root" || exit 2
 fail=0
-core_dirs="mesh wire crypto gossip sim lease"
+core_dirs="mesh wire crypto gossip sim lease member"
 # ledger/ is core except its RocksDB adapter, which only node/ links.
 core_files=$(for d in $core_dirs; do [ -d "$d" ] && find "$d" -name '*.[ch]'; done;
              [ -d ledger ] && find ledger -name '*.[ch]' ! -name 'store_rocks*')
-all_files=$(find mesh wire crypto gossip ledger lease node sim tests -name '*.[ch]' 2>/dev/null)
+all_files=$(find mesh wire crypto gossip ledger lease member node sim tests -name '*.[ch]' 2>/dev/null)
 
 check() { # check PATTERN WHY FILES...
   local pattern=$1 why=$2; shift 2

@@ -7,7 +7,10 @@
  *     credit amounts for that (peer, class, model), and no other row;
  *   - lent equal to borrowed for every pair of ledgers, class by class;
  *   - every pair of ledgers reconciled: no record only on one side, none
- *     different, and the same totals seen from both sides;
+ *     different, and the same totals seen from both sides, equal to the
+ *     totals the balances give (both weigh exactly, storage at 1/1024);
+ *   - every journaled record re-encoding to the bytes stored, and every
+ *     OPENED one carrying one price per amount;
  *   - every ledger passing verify.
  * A failing seed is printed with the event that failed.
  */
@@ -50,6 +53,16 @@ static bool sum_visit(void *arg, const ledger_entry *entry)
 {
     sums *s = arg;
     const ledger_record *r = &entry->record;
+    uint8_t bytes[LEDGER_RECORD_SIZE_MAX];
+    uint32_t size = 0;
+    assert_int_equal(ledger_record_encode(r, bytes, sizeof(bytes), &size), MESH_OK);
+    assert_int_equal(size, entry->record_size);
+    assert_memory_equal(bytes, entry->record_bytes, size);
+    assert_int_equal(r->version, LEDGER_RECORD_VERSION);
+    if (r->kind == LEDGER_KIND_OPENED) {
+        assert_int_equal(r->terms.price_count, r->amount_count);
+        assert_true(r->terms.end_ns > r->terms.start_ns);
+    }
     if (r->kind != LEDGER_KIND_USAGE && r->kind != LEDGER_KIND_CREDIT) {
         return true;
     }
@@ -181,6 +194,8 @@ static void check_pair(const model *m, node *nodes, uint32_t i, uint32_t j, uint
     }
     assert_int_equal(report.a_lent_milli, report.b_borrowed_milli);
     assert_int_equal(report.a_borrowed_milli, report.b_lent_milli);
+    assert_int_equal(report.a_lent_milli, lent_i);
+    assert_int_equal(report.a_borrowed_milli, borrowed_i);
 }
 
 static void run_seed(uint64_t seed)

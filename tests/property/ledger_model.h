@@ -60,6 +60,14 @@ static inline void model_amounts(ledger_record *record, mesh_rng *rng)
         memcpy(a->model, name, strlen(name) + 1);
         a->amount_milli = mesh_rng_below(rng, 10000000);
     }
+    // Storage in GiB-hours: amounts large and small, so that the 1/1024
+    // weight leaves fractions for the exact sums to carry.
+    if (mesh_rng_below(rng, 4) == 0) {
+        ledger_amount *a = &record->amounts[record->amount_count++];
+        a->resource_class = LEDGER_CLASS_STORAGE_GIB;
+        a->amount_milli = mesh_rng_below(rng, 2) == 0 ? mesh_rng_below(rng, 5000)
+                                                      : mesh_rng_below(rng, 1000000000);
+    }
 }
 
 /* Draws the next event among leases that involve `only` (or any party
@@ -68,6 +76,7 @@ static inline void
 model_next(model *m, mesh_rng *rng, uint32_t only, ledger_record *record, uint32_t *lease_out)
 {
     memset(record, 0, sizeof(*record));
+    record->version = LEDGER_RECORD_VERSION;
     m->now_ns += (int64_t) mesh_rng_below(rng, 3600ull * MESH_NS_PER_S);
     for (uint32_t attempt = 0; attempt < 64; attempt++) {
         uint64_t roll = mesh_rng_below(rng, 100);
@@ -127,6 +136,9 @@ model_next(model *m, mesh_rng *rng, uint32_t only, ledger_record *record, uint32
         if (!no_amounts) {
             model_amounts(record, rng);
         }
+        if (record->kind == LEDGER_KIND_OPENED) {
+            fixture_terms(record, record->lender_key);
+        }
         return;
     }
     // Nothing drawn (all attempts hit dead leases): open a fresh lease
@@ -148,6 +160,7 @@ model_next(model *m, mesh_rng *rng, uint32_t only, ledger_record *record, uint32
     memcpy(record->lender_key, m->parties[lender].keys.public_key, LEDGER_KEY_SIZE);
     memcpy(record->borrower_key, m->parties[borrower].keys.public_key, LEDGER_KEY_SIZE);
     record->time_ns = m->now_ns;
+    fixture_terms(record, record->lender_key);
 }
 
 #endif /* TESTS_PROPERTY_LEDGER_MODEL_H */
