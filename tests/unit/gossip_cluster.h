@@ -17,6 +17,7 @@
 
 #include "crypto/crypto.h"
 #include "gossip/gossip.h"
+#include "member/member.h"
 #include "mesh/mesh.h"
 #include "wire/wire.h"
 
@@ -39,7 +40,15 @@ typedef struct cluster {
     uint8_t certs[CLUSTER_NODES_MAX][1024];
     uint32_t cert_sizes[CLUSTER_NODES_MAX];
     mesh_node_id ids[CLUSTER_NODES_MAX];
-    gossip *nodes[CLUSTER_NODES_MAX];
+    /* Each node is a member without a ledger (gossip only), driven through
+     * member_node's executor like the agent and the simulator drive it;
+     * nodes[i] is its gossip machine, for queries. */
+    member_node *members[CLUSTER_NODES_MAX];
+    const gossip *nodes[CLUSTER_NODES_MAX];
+    struct cluster_io {
+        struct cluster *c;
+        uint32_t from;
+    } io[CLUSTER_NODES_MAX];
     mesh_rng rngs[CLUSTER_NODES_MAX];
     bool crashed[CLUSTER_NODES_MAX];
     uint32_t group[CLUSTER_NODES_MAX]; /* partition group; messages cross only within one */
@@ -58,7 +67,6 @@ typedef struct cluster {
     uint64_t delivered;
     uint64_t dropped;
     uint64_t down_events[CLUSTER_NODES_MAX]; /* times node i was seen DOWN by anyone */
-    mesh_output items[GOSSIP_OUTBOX_MIN * 2];
 } cluster;
 
 static inline mesh_now cluster_now(const cluster *c)
@@ -111,41 +119,59 @@ cluster_enqueue(cluster *c, uint32_t from, uint32_t to, const uint8_t *bytes, ui
     memcpy(m->bytes, bytes, size);
 }
 
-/* Executes one call's outbox: sends (with loss, partitions and crashes)
- * and DOWN events for the false-down count. */
-static inline void cluster_drain(cluster *c, uint32_t from, mesh_outbox *outbox)
+/* member_io, send: the network, with loss, partitions and crashes. */
+static inline void cluster_send(void *ctx,
+                                const mesh_node_id *peer,
+                                const char *endpoint,
+                                const uint8_t *frame,
+                                uint32_t frame_size)
 {
-    for (uint32_t i = 0; i < outbox->count; i++) {
-        const mesh_output *o = &outbox->items[i];
-        if (o->kind == MESH_OUTPUT_EVENT) {
-            const gossip_event *event = (const gossip_event *) o->payload;
-            if (event->kind == GOSSIP_EVENT_STATE && event->state == GOSSIP_DOWN) {
-                for (uint32_t n = 0; n < c->count; n++) {
-                    if (mesh_node_id_equal(&c->ids[n], &event->member)) {
-                        c->down_events[n]++;
-                    }
-                }
+    struct cluster_io *io = ctx;
+    cluster *c = io->c;
+    uint32_t from = io->from;
+    (void) peer;
+    int to = cluster_index_of(endpoint);
+    if (to < 0 || (uint32_t) to >= c->count || c->crashed[to] ||
+        (c->partitioned && c->group[to] != c->group[from]) ||
+        mesh_rng_unit(&c->net_rng) < c->loss) {
+        c->dropped++;
+        return;
+    }
+    wire_envelope envelope;
+    if (c->deaf_to_push[to] &&
+        wire_envelope_decode(frame, frame_size, &envelope, NULL) == MESH_OK &&
+        envelope.type == WIRE_TYPE_PUSH) {
+        c->dropped++;
+        return;
+    }
+    cluster_enqueue(c, from, (uint32_t) to, frame, frame_size);
+}
+
+/* member_io, event: DOWN events, for the false-down count. */
+static inline void cluster_event(void *ctx, mesh_now now, member_source source, const void *payload)
+{
+    struct cluster_io *io = ctx;
+    cluster *c = io->c;
+    (void) now;
+    if (source != MEMBER_SOURCE_GOSSIP) {
+        return;
+    }
+    const gossip_event *event = payload;
+    if (event->kind == GOSSIP_EVENT_STATE && event->state == GOSSIP_DOWN) {
+        for (uint32_t n = 0; n < c->count; n++) {
+            if (mesh_node_id_equal(&c->ids[n], &event->member)) {
+                c->down_events[n]++;
             }
-            continue;
         }
-        if (o->kind != MESH_OUTPUT_SEND) {
-            continue;
-        }
-        int to = cluster_index_of(o->endpoint);
-        if (to < 0 || (uint32_t) to >= c->count || c->crashed[to] ||
-            (c->partitioned && c->group[to] != c->group[from]) ||
-            mesh_rng_unit(&c->net_rng) < c->loss) {
-            c->dropped++;
-            continue;
-        }
-        wire_envelope envelope;
-        if (c->deaf_to_push[to] &&
-            wire_envelope_decode(o->payload, o->payload_size, &envelope, NULL) == MESH_OK &&
-            envelope.type == WIRE_TYPE_PUSH) {
-            c->dropped++;
-            continue;
-        }
-        cluster_enqueue(c, from, (uint32_t) to, o->payload, o->payload_size);
+    }
+}
+
+/* After a local command on a member (member_update_advert, member_leave,
+ * member_add_revocation): what it staged goes out, as after any input. */
+static inline void cluster_flush(cluster *c, uint32_t node)
+{
+    if (member_flush(c->members[node], cluster_now(c), &c->rngs[node]) != MESH_OK) {
+        abort();
     }
 }
 
@@ -197,16 +223,25 @@ cluster_init(cluster *c, uint32_t count, uint64_t seed, const gossip_config *bas
         config.seeds = seeds;
         config.seed_count = 1;
         mesh_rng_seed(&c->rngs[i], seed * 1000 + i);
-        if (gossip_create(&config, cluster_now(c), &c->nodes[i]) != MESH_OK) {
+        member_config member_settings;
+        member_config_default(&member_settings);
+        member_settings.gossip = config;
+        c->io[i].c = c;
+        c->io[i].from = i;
+        member_settings.io =
+            (member_io){.ctx = &c->io[i], .send = cluster_send, .event = cluster_event};
+        if (member_create(&member_settings, cluster_now(c), &c->rngs[i], &c->members[i]) !=
+            MESH_OK) {
             abort();
         }
+        c->nodes[i] = member_gossip(c->members[i]);
     }
 }
 
 static inline void cluster_fini(cluster *c)
 {
     for (uint32_t i = 0; i < c->count; i++) {
-        gossip_destroy(c->nodes[i]);
+        member_destroy(c->members[i]);
     }
     for (uint32_t i = 0; i < c->msg_count; i++) {
         free(c->msgs[i].bytes);
@@ -217,19 +252,15 @@ static inline void cluster_fini(cluster *c)
 /* Delivers a frame to node `to` now, as if it came from the network. */
 static inline void cluster_deliver(cluster *c, uint32_t to, const uint8_t *bytes, uint32_t size)
 {
-    mesh_outbox outbox;
-    mesh_outbox_init(&outbox, c->items, MESH_ARRAY_COUNT(c->items));
-    if (gossip_on_message(c->nodes[to], cluster_now(c), bytes, size, &c->rngs[to], &outbox) !=
-        MESH_OK) {
+    if (member_on_frame(c->members[to], cluster_now(c), bytes, size, &c->rngs[to]) != MESH_OK) {
         abort();
     }
-    cluster_drain(c, to, &outbox);
+    cluster_flush(c, to);
 }
 
 /* Runs until virtual time `until_ns` (relative to the cluster's start). */
 static inline void cluster_run(cluster *c, uint64_t until_ns)
 {
-    mesh_outbox outbox;
     for (;;) {
         // The earliest message, in (time, order).
         uint32_t best = UINT32_MAX;
@@ -246,7 +277,7 @@ static inline void cluster_run(cluster *c, uint64_t until_ns)
             if (c->crashed[n]) {
                 continue;
             }
-            uint64_t deadline = gossip_deadline_ns(c->nodes[n]);
+            uint64_t deadline = member_deadline_ns(c->members[n]);
             uint64_t relative = deadline > 1000 ? deadline - 1000 : 0;
             if (relative < c->now_ns) {
                 relative = c->now_ns;
@@ -262,12 +293,11 @@ static inline void cluster_run(cluster *c, uint64_t until_ns)
         }
         c->now_ns = next;
         if (timer_node != UINT32_MAX) {
-            mesh_outbox_init(&outbox, c->items, MESH_ARRAY_COUNT(c->items));
-            if (gossip_on_tick(c->nodes[timer_node], cluster_now(c), &c->rngs[timer_node],
-                               &outbox) != MESH_OK) {
+            if (member_on_tick(c->members[timer_node], cluster_now(c), &c->rngs[timer_node]) !=
+                MESH_OK) {
                 abort();
             }
-            cluster_drain(c, timer_node, &outbox);
+            cluster_flush(c, timer_node);
             continue;
         }
         cluster_msg m = c->msgs[best];

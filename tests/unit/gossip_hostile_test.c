@@ -221,11 +221,10 @@ static void test_revoked_member(void **state)
     assert_int_equal(
         mcrypto_revocation_issue(&f->c.root, &revocation, frame, sizeof(frame), &frame_size),
         MESH_OK);
-    mesh_outbox outbox;
-    mesh_outbox_init(&outbox, f->c.items, MESH_ARRAY_COUNT(f->c.items));
-    assert_int_equal(gossip_add_revocation(f->c.nodes[0], cluster_now(&f->c), frame, frame_size,
-                                           &f->c.rngs[0], &outbox),
+    assert_int_equal(member_add_revocation(f->c.members[0], cluster_now(&f->c), frame, frame_size,
+                                           &f->c.rngs[0]),
                      MESH_OK);
+    cluster_flush(&f->c, 0);
     uint64_t sequence = held_sequence(f, 2);
     snapshot(f);
     deliver_advert(f, &f->c.keys[2], &f->c.ids[2], sequence + 1, cluster_now(&f->c).realtime_ns,

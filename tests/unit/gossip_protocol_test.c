@@ -74,11 +74,9 @@ static void test_fresh_advert_reaches_all(void **state)
     wire_advert advert;
     cluster_make_advert(4, &advert);
     advert.resources[0].free = 100;
-    mesh_outbox outbox;
-    mesh_outbox_init(&outbox, c->items, MESH_ARRAY_COUNT(c->items));
-    assert_int_equal(
-        gossip_update_advert(c->nodes[4], cluster_now(c), &advert, &c->rngs[4], &outbox), MESH_OK);
-    cluster_drain(c, 4, &outbox);
+    assert_int_equal(member_update_advert(c->members[4], cluster_now(c), &advert, &c->rngs[4]),
+                     MESH_OK);
+    cluster_flush(c, 4);
     gossip_member_info mine;
     assert_int_equal(gossip_member_find(c->nodes[4], &c->ids[4], &mine), MESH_OK);
     // Within two probe intervals every member holds the new sequence.
@@ -216,10 +214,8 @@ static void test_leave_is_seen_by_all(void **state)
     (void) state;
     cluster *c = new_cluster(6, 6);
     assert_true(cluster_run_until_converged(c, 100 * MS, 10 * S) != UINT64_MAX);
-    mesh_outbox outbox;
-    mesh_outbox_init(&outbox, c->items, MESH_ARRAY_COUNT(c->items));
-    assert_int_equal(gossip_leave(c->nodes[5], cluster_now(c), &c->rngs[5], &outbox), MESH_OK);
-    cluster_drain(c, 5, &outbox);
+    assert_int_equal(member_leave(c->members[5], cluster_now(c), &c->rngs[5]), MESH_OK);
+    cluster_flush(c, 5);
     cluster_run(c, c->now_ns + 2 * S);
     for (uint32_t n = 0; n < 5; n++) {
         assert_int_equal(cluster_state(c, n, 5), GOSSIP_LEFT);
@@ -241,12 +237,10 @@ static void test_revocation_spreads_and_drops_member(void **state)
     assert_int_equal(
         mcrypto_revocation_issue(&c->root, &revocation, frame, sizeof(frame), &frame_size),
         MESH_OK);
-    mesh_outbox outbox;
-    mesh_outbox_init(&outbox, c->items, MESH_ARRAY_COUNT(c->items));
     assert_int_equal(
-        gossip_add_revocation(c->nodes[0], cluster_now(c), frame, frame_size, &c->rngs[0], &outbox),
+        member_add_revocation(c->members[0], cluster_now(c), frame, frame_size, &c->rngs[0]),
         MESH_OK);
-    cluster_drain(c, 0, &outbox);
+    cluster_flush(c, 0);
     cluster_run(c, c->now_ns + 3 * S);
     for (uint32_t n = 0; n < c->count; n++) {
         if (n != 4) {
@@ -258,9 +252,8 @@ static void test_revocation_spreads_and_drops_member(void **state)
     assert_int_equal(
         mcrypto_revocation_issue(&c->keys[1], &revocation, frame, sizeof(frame), &frame_size),
         MESH_OK);
-    mesh_outbox_init(&outbox, c->items, MESH_ARRAY_COUNT(c->items));
     assert_int_equal(
-        gossip_add_revocation(c->nodes[0], cluster_now(c), frame, frame_size, &c->rngs[0], &outbox),
+        member_add_revocation(c->members[0], cluster_now(c), frame, frame_size, &c->rngs[0]),
         MESH_EAUTH);
     free_cluster(c);
 }

@@ -128,7 +128,7 @@ static void test_id_table_churn(void **state)
     gossip_config base;
     gossip_config_default(&base);
     cluster_init(&c, 1, 11, &base);
-    gossip *g = c.nodes[0];
+    gossip *g = (gossip *) c.nodes[0]; // white-box: the store test reaches inside
     static wire_cert certs[CHURN_MEMBERS];
     static uint8_t frames[CHURN_MEMBERS][MEMBER_CERT_FRAME_MAX];
     static uint32_t sizes[CHURN_MEMBERS];
@@ -199,12 +199,12 @@ static void test_shared_store(void **state)
     issue_member(&c, 1, &cert, frame, &size);
     member *m0 = NULL;
     member *m1 = NULL;
-    assert_int_equal(gossip_member_insert(c.nodes[0], &cert, frame, size, &m0), MESH_OK);
-    assert_int_equal(gossip_member_insert(c.nodes[1], &cert, frame, size, &m1), MESH_OK);
+    assert_int_equal(gossip_member_insert((gossip *) c.nodes[0], &cert, frame, size, &m0), MESH_OK);
+    assert_int_equal(gossip_member_insert((gossip *) c.nodes[1], &cert, frame, size, &m1), MESH_OK);
     assert_int_equal(m0->cert, m1->cert);
     gossip_store_usage_get(store, &usage);
     assert_int_equal(usage.certs, 3);
-    gossip_member_remove(c.nodes[0], m0);
+    gossip_member_remove((gossip *) c.nodes[0], m0);
     gossip_store_usage_get(store, &usage);
     assert_int_equal(usage.certs, 3);
     cluster_fini(&c);
