@@ -355,6 +355,17 @@ static json_t *member_json(agent *a, const gossip_member_info *info, mesh_now no
         (void) json_object_set_new(member, "advert_age_s", json_null());
         (void) json_object_set_new(member, "resources", json_array());
     }
+    // What lease constraints are checked against: the probes' smoothed
+    // round trip (null until measured), the certificate's key and hash.
+    (void) json_object_set_new(member, "rtt_ms",
+                               info->rtt_us > 0 ? json_real((double) info->rtt_us / 1000.0)
+                                                : json_null());
+    char key[MCRYPTO_PUBLIC_KEY_SIZE * 2 + 1];
+    sodium_bin2hex(key, sizeof(key), info->public_key, MCRYPTO_PUBLIC_KEY_SIZE);
+    (void) json_object_set_new(member, "public_key", json_string(key));
+    char cert_hash[sizeof(info->cert_hash) * 2 + 1];
+    sodium_bin2hex(cert_hash, sizeof(cert_hash), info->cert_hash, sizeof(info->cert_hash));
+    (void) json_object_set_new(member, "certificate_hash", json_string(cert_hash));
     char until[NODE_TIME_TEXT_SIZE];
     node_format_time(info->cert_valid_until_ns, until);
     (void) json_object_set_new(member, "certificate_valid_until", json_string(until));

@@ -42,8 +42,9 @@ static const char peers_usage[] =
     "\n"
     "Asks the agent running with NODE.INI (or listening on the control endpoint\n"
     "URL, e.g. ipc:///tmp/fedmesh-fr-par-1.ctl) for its view of the federation.\n"
-    "Prints a table: name, id, country, state, advert sequence, advert age, vCPU\n"
-    "free/lendable and carbon intensity. --json prints the agent's whole answer\n"
+    "Prints a table: name, id, country, state, advert sequence, advert age, the\n"
+    "smoothed probe round trip, carbon intensity, and free/lendable of every class. --json prints "
+    "the agent's whole answer\n"
     "(members sorted by id, with resources, certifications and endpoints);\n"
     "--stats prints the agent's counters as JSON. --refresh makes the agent publish\n"
     "its advert again now, with a new sequence number, and prints that number.\n";
@@ -117,11 +118,38 @@ static void cell_uint(const json_t *object, const char *key, char *out, size_t o
     }
 }
 
+// "vcpu 96/64 memory_gib 512/0 gpu:H100-80GB 4/2": every class, free/lendable.
+static void cell_resources(const json_t *member, char *out, size_t out_size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    size_t r = 0;
+    const json_t *resource = NULL;
+    json_array_foreach(json_object_get(member, "resources"), r, resource)
+    {
+        const char *resource_class = json_string_value(json_object_get(resource, "class"));
+        const char *model = json_string_value(json_object_get(resource, "model"));
+        int wrote =
+            snprintf(out + used, out_size - used, "%s%s%s%s %lld/%lld", used > 0 ? " " : "",
+                     resource_class != NULL ? resource_class : "?",
+                     model != NULL && model[0] != '\0' ? ":" : "", model != NULL ? model : "",
+                     (long long) json_integer_value(json_object_get(resource, "free")),
+                     (long long) json_integer_value(json_object_get(resource, "lendable")));
+        if (wrote < 0 || (size_t) wrote >= out_size - used) {
+            break;
+        }
+        used += (size_t) wrote;
+    }
+    if (used == 0) {
+        (void) snprintf(out, out_size, "-");
+    }
+}
+
 static void print_table(const json_t *view)
 {
     const json_t *members = json_object_get(view, "members");
-    (void) printf("%-20s %-12s %-2s %-8s %16s %7s %15s %7s\n", "NAME", "ID", "CC", "STATE", "SEQ",
-                  "AGE", "VCPU FREE/LEND", "CARBON");
+    (void) printf("%-20s %-12s %-2s %-8s %16s %7s %7s %7s  %s\n", "NAME", "ID", "CC", "STATE",
+                  "SEQ", "AGE", "RTT", "CARBON", "FREE/LENDABLE");
     size_t index = 0;
     const json_t *member = NULL;
     json_array_foreach(members, index, member)
@@ -137,25 +165,20 @@ static void print_table(const json_t *view)
         if (json_is_number(age_value)) {
             (void) snprintf(age, sizeof(age), "%.1fs", json_number_value(age_value));
         }
-        char vcpu[48] = "-";
-        size_t r = 0;
-        const json_t *resource = NULL;
-        json_array_foreach(json_object_get(member, "resources"), r, resource)
-        {
-            const char *resource_class = json_string_value(json_object_get(resource, "class"));
-            if (resource_class != NULL && strcmp(resource_class, "vcpu") == 0) {
-                (void) snprintf(
-                    vcpu, sizeof(vcpu), "%lld/%lld",
-                    (long long) json_integer_value(json_object_get(resource, "free")),
-                    (long long) json_integer_value(json_object_get(resource, "lendable")));
-            }
+        char rtt[24] = "-";
+        const json_t *rtt_value = json_object_get(member, "rtt_ms");
+        if (json_is_number(rtt_value)) {
+            (void) snprintf(rtt, sizeof(rtt), "%.2fms", json_number_value(rtt_value));
         }
+        char resources[256];
+        cell_resources(member, resources, sizeof(resources));
         char carbon[24];
         cell_uint(member, "carbon_gco2_per_kwh", carbon, sizeof(carbon));
         bool self = json_is_true(json_object_get(member, "self"));
-        (void) printf("%-20s %-12.12s %-2s %-8s %16s %7s %15s %7s%s\n", name != NULL ? name : "?",
-                      id != NULL ? id : "?", country != NULL ? country : "?",
-                      state != NULL ? state : "?", seq, age, vcpu, carbon, self ? "  (self)" : "");
+        (void) printf("%-20s %-12.12s %-2s %-8s %16s %7s %7s %7s  %s%s\n",
+                      name != NULL ? name : "?", id != NULL ? id : "?",
+                      country != NULL ? country : "?", state != NULL ? state : "?", seq, age, rtt,
+                      carbon, resources, self ? "  (self)" : "");
     }
 }
 

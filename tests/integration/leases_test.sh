@@ -108,6 +108,14 @@ alive_count() {
 three_alive() { [ "$(alive_count)" = 3 ]; }
 wait_until 20 three_alive && ok || bad "three members alive: $(alive_count)"
 sleep 1.5 # past every lender's start-up quiet time (offer_ttl)
+# The view shows what constraints are checked against: measured round
+# trips, keys and certificate hashes, and every class.
+"$fedmesh" peers --config a.ini --json >peers.json
+[ "$(jq '[.members[] | select(.self | not) | select(.rtt_ms > 0 and (.public_key | length) == 64 and (.certificate_hash | length) == 64)] | length' peers.json)" = 2 ] &&
+  ok || bad "peers: rtt, key, certificate hash: $(head -c 600 peers.json)"
+"$fedmesh" peers --config a.ini >peers.txt
+contains peers.txt "vcpu " "the table shows the vcpu class"
+contains peers.txt "RTT" "the table shows round trips"
 
 # 1. The health data class: FR + HDS, so c and never b.
 expect 0 "borrow under health" -- "$fedmesh" borrow --config a.ini --vcpu 8 --hours 1 --data-class health --json
