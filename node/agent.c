@@ -728,6 +728,16 @@ static void respond_metrics(agent *a, node_http_request *request)
         .peer_label = metrics_peer_label,
         .peer_label_arg = a,
     };
+    member_stats member_part;
+    member_stats_get(a->member, &member_part);
+    input.member = &member_part;
+    input.lease = member_lease(a->member);
+    node_hooks_stats hooks_part;
+    node_hooks_stats_get(a->hooks, &hooks_part);
+    for (uint32_t k = 0; k < NODE_HOOK_KIND_COUNT; k++) {
+        input.hook_runs += hooks_part.runs[k];
+        input.hook_failures += hooks_part.failures[k];
+    }
     count_members(a, input.members_by_state);
     char *text = NULL;
     size_t size = 0;

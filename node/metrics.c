@@ -271,6 +271,81 @@ static void render_ledger(text *t, const node_metrics_input *in)
                       in->ledger_writes);
 }
 
+static const char *const lease_class_labels[] = {"", "vcpu", "memory_gib", "gpu", "storage_gib"};
+
+static void render_leases(text *t, const node_metrics_input *in)
+{
+    if (in->member != NULL) {
+        counter(t, "fedmesh_ledger_commits_total", "Synced group commits of the ledger.",
+                in->member->commits);
+        counter(t, "fedmesh_ledger_commit_failures_total",
+                "Group commits the ledger refused (nothing acknowledged).",
+                in->member->commit_failures);
+        counter(t, "fedmesh_sends_held_total",
+                "Frames held until the ledger write they follow was synced.",
+                in->member->sends_held);
+        counter(t, "fedmesh_burst_borrows_total", "Borrows started by the burst policy.",
+                in->member->burst_borrows);
+        counter(t, "fedmesh_burst_releases_total", "Leases given back by the burst policy.",
+                in->member->burst_releases);
+    }
+    if (in->lease == NULL) {
+        return;
+    }
+    lease_stats s;
+    lease_stats_get(in->lease, &s);
+    family(t, "fedmesh_lease_rejected_total", "counter", "Lease frames refused, by reason.");
+    for (uint32_t i = 0; i < LEASE_REJECT_COUNT; i++) {
+        put(t, "fedmesh_lease_rejected_total{reason=\"%s\"} %llu\n",
+            lease_reject_name((lease_reject) i), (unsigned long long) s.rejected[i]);
+    }
+    family(t, "fedmesh_lease_refusals_sent_total", "counter",
+           "Requests this lender refused, by the reason it gave.");
+    for (uint32_t r = 1; r <= WIRE_LEASE_REFUSAL_MAX; r++) {
+        put(t, "fedmesh_lease_refusals_sent_total{reason=\"%s\"} %llu\n",
+            wire_lease_refusal_name(r), (unsigned long long) s.refusals_out_by[r]);
+    }
+    family(t, "fedmesh_leases_granted_total", "counter", "Leases that became active, by role.");
+    put(t, "fedmesh_leases_granted_total{role=\"lender\"} %llu\n",
+        (unsigned long long) s.granted_lent);
+    put(t, "fedmesh_leases_granted_total{role=\"borrower\"} %llu\n",
+        (unsigned long long) s.granted_borrowed);
+    family(t, "fedmesh_leases_ended_total", "counter", "Leases settled, by role.");
+    put(t, "fedmesh_leases_ended_total{role=\"lender\"} %llu\n", (unsigned long long) s.ended_lent);
+    put(t, "fedmesh_leases_ended_total{role=\"borrower\"} %llu\n",
+        (unsigned long long) s.ended_borrowed);
+    counter(t, "fedmesh_lease_retries_total", "Lease messages sent again after a timeout.",
+            s.retries);
+    counter(t, "fedmesh_lease_late_acceptances_total",
+            "Acceptances that arrived after their offer's hold.", s.late_acceptances);
+    counter(t, "fedmesh_lease_reclaims_total", "Leases this lender took back with notice.",
+            s.reclaims);
+    single(t, "fedmesh_lease_slots_used", "gauge",
+           "Lease slots in use: requests, offers, leases in flight and open.",
+           (double) s.leases_open);
+    family(t, "fedmesh_capacity_units", "gauge",
+           "Own capacity by class: total, lent (holds and open leases), free to lend now, and "
+           "borrowed from peers (never lent on).");
+    uint32_t count = lease_capacity_count(in->lease);
+    for (uint32_t i = 0; i < count; i++) {
+        lease_capacity c;
+        lease_capacity_at(in->lease, i, &c);
+        const char *name = c.resource_class < MESH_ARRAY_COUNT(lease_class_labels)
+                               ? lease_class_labels[c.resource_class]
+                               : "unknown";
+        const uint64_t values[] = {c.total, c.lent, c.free_to_lend, c.borrowed};
+        const char *const kinds[] = {"total", "lent", "free_to_lend", "borrowed"};
+        for (uint32_t k = 0; k < MESH_ARRAY_COUNT(values); k++) {
+            put(t, "fedmesh_capacity_units{class=\"%s\",model=\"%s\",kind=\"%s\"} %llu\n", name,
+                c.model, kinds[k], (unsigned long long) values[k]);
+        }
+    }
+    counter(t, "fedmesh_hook_runs_total", "Hooks run ([hooks]).", in->hook_runs);
+    counter(t, "fedmesh_hook_failures_total",
+            "Hooks that exited non-zero, were killed at the timeout, or could not start.",
+            in->hook_failures);
+}
+
 mesh_err node_metrics_render(const node_metrics_input *input, char **text_out, size_t *size_out)
 {
     MESH_ASSERT(input != NULL && input->gossip != NULL && input->transport != NULL);
@@ -296,6 +371,7 @@ mesh_err node_metrics_render(const node_metrics_input *input, char **text_out, s
     put(&t, "fedmesh_config_reloads_total{result=\"failed\"} %llu\n",
         (unsigned long long) input->reload_failures);
     render_ledger(&t, input);
+    render_leases(&t, input);
     if (t.err != MESH_OK) {
         free(t.data);
         return t.err;

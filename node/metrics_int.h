@@ -22,7 +22,9 @@
 #include <stdint.h>
 
 #include "gossip/gossip.h"
+#include "lease/lease.h"
 #include "ledger/ledger.h"
+#include "member/member.h"
 #include "mesh/mesh.h"
 #include "node/agent_int.h"
 #include "node/http_int.h"
@@ -67,6 +69,11 @@ typedef struct node_metrics_input {
     const node_metrics_histogram *ledger_writes;
     void (*peer_label)(void *arg, const uint8_t key[LEDGER_KEY_SIZE], char *out, size_t size);
     void *peer_label_arg;
+    /* The lease machine (NULL: no ledger, no leases) and the executor. */
+    const lease_machine *lease;
+    const member_stats *member;
+    uint64_t hook_runs;
+    uint64_t hook_failures;
 } node_metrics_input;
 
 /* Renders input as Prometheus text into a malloc'd buffer (*text_out, free

@@ -154,6 +154,15 @@ b_settled() { [ "$(lease_state a "$b_id")" = settled ] && [ "$(lease_state b "$b
 wait_until 15 b_settled && ok || bad "b's lease after its hook failed: a=$(lease_state a "$b_id") b=$(lease_state b "$b_id")"
 grep -q 'event=hook_reclaim' b.log && ok || bad "b logs the hook reclaim"
 
+# Metrics: c counts the leases it lent, and shows what it lends.
+if command -v curl >/dev/null; then
+  curl -sS -m 5 "http://127.0.0.1:${ports[8]}/metrics" >metrics.txt 2>/dev/null
+  granted=$(sed -n 's/^fedmesh_leases_granted_total{role="lender"} //p' metrics.txt)
+  [ "${granted:-0}" -ge 1 ] && ok || bad "c's metrics count lent leases: '$granted'"
+  contains metrics.txt 'fedmesh_capacity_units{class="vcpu",model="",kind="lent"}' "capacity units"
+  contains metrics.txt 'fedmesh_hook_runs_total' "hook runs"
+fi
+
 # 7. Release the health lease: it settles on both sides.
 expect 0 "release" -- "$fedmesh" release --config a.ini "$health_id"
 health_settled() { [ "$(lease_state a "$health_id")" = settled ] && [ "$(lease_state c "$health_id")" = settled ]; }
