@@ -432,6 +432,84 @@ static void test_hostile_frames(void **state)
     teardown(c);
 }
 
+// The burst policy: demand past capacity borrows the overflow by itself;
+// when demand falls it gives the lease back, only after the surplus has
+// lasted release_delay (no flapping on a short dip).
+static void test_burst_borrows_and_releases(void **state)
+{
+    (void) state;
+    mc_cluster *c = setup(3, 10);
+    c->configs[0].burst.enabled = true;
+    c->configs[0].burst.threshold = 8;
+    c->configs[0].burst.release_delay_ns = 30 * MESH_NS_PER_S;
+    c->configs[0].burst.lease_duration_ns = HOUR_NS;
+    mc_start(c);
+    assert_true(mc_converge(c, 30 * MESH_NS_PER_S));
+    mc_settle(c);
+    mesh_now now = mc_now(c);
+    // 1,024 own vCPUs; 1,024 running and 4 queued: under the threshold.
+    assert_int_equal(
+        member_set_load(c->nodes[0], now, WIRE_RESOURCE_VCPU, "", 4, 1024, &c->rngs[0]), MESH_OK);
+    mc_flush(c, 0);
+    mc_run(c, c->now_ns + MESH_NS_PER_S);
+    assert_int_equal(mc_count_events(c, 0, LEASE_EVENT_GRANTED), 0);
+    // 100 queued: it borrows 100.
+    assert_int_equal(
+        member_set_load(c->nodes[0], mc_now(c), WIRE_RESOURCE_VCPU, "", 100, 1024, &c->rngs[0]),
+        MESH_OK);
+    mc_flush(c, 0);
+    mc_run(c, c->now_ns + MESH_NS_PER_S);
+    lease_capacity capacity;
+    lease_capacity_at(member_lease(c->nodes[0]), 0, &capacity);
+    assert_int_equal(capacity.borrowed, 100);
+    assert_int_equal(capacity.free_to_lend, 0); // busy past its own capacity: it lends nothing
+    member_stats stats;
+    member_stats_get(c->nodes[0], &stats);
+    assert_int_equal(stats.burst_borrows, 1);
+    // The same report again: nothing more to borrow.
+    assert_int_equal(
+        member_set_load(c->nodes[0], mc_now(c), WIRE_RESOURCE_VCPU, "", 100, 1024, &c->rngs[0]),
+        MESH_OK);
+    mc_flush(c, 0);
+    mc_run(c, c->now_ns + MESH_NS_PER_S);
+    member_stats_get(c->nodes[0], &stats);
+    assert_int_equal(stats.burst_borrows, 1);
+    // Demand falls, but comes back within the delay: nothing is released.
+    assert_int_equal(
+        member_set_load(c->nodes[0], mc_now(c), WIRE_RESOURCE_VCPU, "", 0, 500, &c->rngs[0]),
+        MESH_OK);
+    mc_flush(c, 0);
+    mc_run(c, c->now_ns + 10 * MESH_NS_PER_S);
+    assert_int_equal(
+        member_set_load(c->nodes[0], mc_now(c), WIRE_RESOURCE_VCPU, "", 100, 1024, &c->rngs[0]),
+        MESH_OK);
+    mc_flush(c, 0);
+    mc_run(c, c->now_ns + 40 * MESH_NS_PER_S);
+    member_stats_get(c->nodes[0], &stats);
+    assert_int_equal(stats.burst_releases, 0);
+    // Demand falls for good: after the delay the lease goes back and settles.
+    uint32_t mark = c->event_count;
+    assert_int_equal(
+        member_set_load(c->nodes[0], mc_now(c), WIRE_RESOURCE_VCPU, "", 0, 500, &c->rngs[0]),
+        MESH_OK);
+    mc_flush(c, 0);
+    mc_run(c, c->now_ns + 20 * MESH_NS_PER_S);
+    member_stats_get(c->nodes[0], &stats);
+    assert_int_equal(stats.burst_releases, 0);
+    mc_run(c, c->now_ns + 20 * MESH_NS_PER_S);
+    member_stats_get(c->nodes[0], &stats);
+    assert_int_equal(stats.burst_releases, 1);
+    const mc_event *ended = mc_find_event(c, 0, LEASE_EVENT_ENDED, mark);
+    assert_non_null(ended);
+    assert_int_equal(ended->event.end_kind, LEDGER_KIND_RELEASED);
+    lease_capacity_at(member_lease(c->nodes[0]), 0, &capacity);
+    assert_int_equal(capacity.borrowed, 0);
+    for (uint32_t n = 1; n < c->count; n++) {
+        assert_ledgers_agree(c, 0, n);
+    }
+    teardown(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_lender_crash_restart),
         cmocka_unit_test(test_restarted_lender_refuses_offers_for_a_while),
         cmocka_unit_test(test_hostile_frames),
+        cmocka_unit_test(test_burst_borrows_and_releases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
