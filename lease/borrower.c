@@ -766,7 +766,8 @@ void lease_borrower_on_record(lease_machine *m,
         }
         return;
     }
-    if (record->number > slot->record_count || (slot->has_pending && slot->pending_in_ledger)) {
+    if (record->number > slot->record_count ||
+        (slot->has_pending && (slot->pending_in_ledger || slot->pending_rewrite))) {
         lease_reject_count(m, LEASE_REJECT_UNEXPECTED); // out of order, or being written
         return;
     }

@@ -695,12 +695,16 @@ mesh_err lease_on_ledger_ack(lease_machine *m,
     lease_slot *slot = &m->slots[index];
     slot->pending_in_ledger = false;
     if (result != MESH_OK) {
-        // The ledger refused the record (it checks the lease's life on
-        // its own) or failed. Nothing was sent that depends on it; drop
-        // the record and let the peer's resend or our timer try again.
+        // The ledger failed the write (a store error), or refused it. Nothing
+        // that depends on it was sent. The record is agreed (it carries
+        // both signatures, and the peer may already hold it), so it must
+        // not be replaced by another one under its number: the same record
+        // is handed to the ledger again at the next timer, backing off.
         lease_reject_count(m, LEASE_REJECT_LEDGER);
-        slot->has_pending = false;
-        lease_slot_arm(m, slot, now.monotonic_ns + slot->retry_ns + m->config.retry_interval_ns);
+        slot->pending_rewrite = true;
+        slot->retry_ns = slot->retry_ns * 2 < m->config.retry_max_ns ? slot->retry_ns * 2
+                                                                     : m->config.retry_max_ns;
+        lease_slot_arm(m, slot, now.monotonic_ns + slot->retry_ns);
         return MESH_OK;
     }
     slot->record_count++;
@@ -724,8 +728,18 @@ mesh_err lease_on_tick(lease_machine *m, mesh_now now, mesh_rng *rng, mesh_outbo
             break;
         }
         lease_slot_disarm(m, slot);
-        mesh_err err = slot->self_is_lender ? lease_lender_on_timer(m, now, slot, outbox)
-                                            : lease_borrower_on_timer(m, now, slot, rng, outbox);
+        mesh_err err = MESH_OK;
+        if (slot->has_pending && slot->pending_rewrite) {
+            slot->pending_rewrite = false;
+            err = lease_write_pending(m, slot, outbox);
+            if (err != MESH_OK) {
+                slot->pending_rewrite = true;
+            }
+        } else if (slot->self_is_lender) {
+            err = lease_lender_on_timer(m, now, slot, outbox);
+        } else {
+            err = lease_borrower_on_timer(m, now, slot, rng, outbox);
+        }
         if (err == MESH_EFULL) {
             if (slot->used && slot->heap_index == LEASE_NO_SLOT) {
                 lease_slot_arm(m, slot, now.monotonic_ns);

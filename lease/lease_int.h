@@ -80,6 +80,7 @@ typedef struct lease_slot {
     bool has_pending;
     bool has_last;
     bool pending_in_ledger; /* handed to the shell, waiting for the acknowledgement */
+    bool pending_rewrite;   /* the ledger failed it: hand it again at the next timer */
     uint32_t pending_after; /* lease_after */
     ledger_record pending;
     bool pending_has_lender;

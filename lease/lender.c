@@ -408,8 +408,8 @@ void lease_lender_on_record(lease_machine *m,
         return;
     }
     // A countersignature of the proposal in flight.
-    if (!slot->has_pending || slot->pending_in_ledger || slot->pending_has_borrower ||
-        record->number != slot->pending.number) {
+    if (!slot->has_pending || slot->pending_in_ledger || slot->pending_rewrite ||
+        slot->pending_has_borrower || record->number != slot->pending.number) {
         lease_reject_count(m, LEASE_REJECT_UNEXPECTED);
         return;
     }

@@ -510,6 +510,35 @@ static void test_burst_borrows_and_releases(void **state)
     teardown(c);
 }
 
+// The ledger fails a write (a store error): nothing that depends on it
+// leaves, the same record is written again, and the lease completes with
+// both ledgers agreeing. Both sides, in turn.
+static void test_ledger_write_failure(void **state)
+{
+    (void) state;
+    for (uint32_t failing = 0; failing < 2; failing++) {
+        mc_cluster *c = setup(2, 11 + failing);
+        mc_start(c);
+        assert_true(mc_converge(c, 30 * MESH_NS_PER_S));
+        mc_settle(c);
+        ledger_mem_store_fail_next_write(c->stores[failing], 0);
+        uint32_t mark = c->event_count;
+        mc_borrow_vcpu(c, 0, 4, 20 * MIN_NS, NULL, NULL);
+        mc_run(c, c->now_ns + 5 * MESH_NS_PER_S);
+        assert_non_null(mc_find_event(c, 0, LEASE_EVENT_GRANTED, mark));
+        assert_non_null(mc_find_event(c, 1, LEASE_EVENT_GRANTED, mark));
+        lease_stats stats;
+        lease_stats_get(member_lease(c->nodes[failing]), &stats);
+        assert_true(stats.rejected[LEASE_REJECT_LEDGER] >= 1);
+        assert_int_equal(c->commit_failures, 1);
+        mc_run(c, c->now_ns + 25 * MIN_NS);
+        assert_non_null(mc_find_event(c, 0, LEASE_EVENT_ENDED, mark));
+        assert_non_null(mc_find_event(c, 1, LEASE_EVENT_ENDED, mark));
+        assert_ledgers_agree(c, 0, 1);
+        teardown(c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -523,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_restarted_lender_refuses_offers_for_a_while),
         cmocka_unit_test(test_hostile_frames),
         cmocka_unit_test(test_burst_borrows_and_releases),
+        cmocka_unit_test(test_ledger_write_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
