@@ -230,6 +230,8 @@ static const char *type_name(wire_type type)
         return "lease-record-msg";
     case WIRE_TYPE_LEASE_END:
         return "lease-end";
+    case WIRE_TYPE_LEDGER_SUMMARY:
+        return "ledger-summary";
     }
     return NULL;
 }

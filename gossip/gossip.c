@@ -943,6 +943,29 @@ mesh_err gossip_member_advert(const gossip *g, const mesh_node_id *id, wire_adve
     return MESH_OK;
 }
 
+mesh_err gossip_member_cert_frame(const gossip *g,
+                                  const mesh_node_id *id,
+                                  uint8_t *frame_out,
+                                  uint32_t size_max,
+                                  uint32_t *size_out)
+{
+    MESH_ASSERT(g != NULL && id != NULL);
+    MESH_ASSERT(frame_out != NULL && size_out != NULL);
+    const member *m = gossip_member_lookup(g, id);
+    if (m == NULL || m->cert == 0) {
+        return MESH_ENOTFOUND;
+    }
+    uint32_t frame_size = 0;
+    const uint8_t *frame = gossip_member_frame(g, m, STORE_CERT, &frame_size);
+    MESH_ASSERT(frame != NULL && frame_size > 0);
+    if (frame_size > size_max) {
+        return MESH_EFULL;
+    }
+    memcpy(frame_out, frame, frame_size);
+    *size_out = frame_size;
+    return MESH_OK;
+}
+
 void gossip_stats_get(const gossip *g, gossip_stats *stats_out)
 {
     MESH_ASSERT(g != NULL && stats_out != NULL);

@@ -281,6 +281,17 @@ MESH_MUST_USE mesh_err gossip_member_advert(const gossip *g,
                                             const mesh_node_id *id,
                                             wire_advert *advert_out);
 
+/* The certificate frame held for id (the exact root-signed envelope bytes
+ * that travel; BLAKE2b-256 of them is gossip_member_info.cert_hash),
+ * copied into frame_out. Read-only. For self, this node's own. Errors:
+ * MESH_ENOTFOUND (no such member), MESH_EFULL (the frame is larger than
+ * size_max: nothing copied). */
+MESH_MUST_USE mesh_err gossip_member_cert_frame(const gossip *g,
+                                                const mesh_node_id *id,
+                                                uint8_t *frame_out,
+                                                uint32_t size_max,
+                                                uint32_t *size_out);
+
 typedef struct gossip_stats {
     uint64_t frames_in;
     uint64_t frames_out;

@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "ledger/ledger_int.h"
+#include "wire/wire.h"
 
 typedef struct staged {
     uint64_t seq;
@@ -50,12 +51,21 @@ typedef struct pending_ack {
     uint64_t token;
 } pending_ack;
 
-/* A group of staged records: their stored values, back to back. */
+typedef struct staged_cert {
+    uint8_t key[LEDGER_CERT_KEY_SIZE]; /* "k" || hash */
+    uint32_t size;                     /* its frame is at cert_arena + index * FRAME_SIZE_MAX */
+} staged_cert;
+
+/* A group of staged records: their stored values, back to back; and the
+ * certificates put since the last commit. */
 typedef struct group {
     uint8_t *arena; /* group_records_max * LEDGER_VALUE_SIZE_MAX */
     uint32_t arena_used;
     staged *staged;
     uint32_t staged_count;
+    uint8_t *cert_arena; /* LEDGER_GROUP_CERTS_MAX * LEDGER_CERT_FRAME_SIZE_MAX */
+    staged_cert *certs;  /* LEDGER_GROUP_CERTS_MAX */
+    uint32_t cert_count;
 } group;
 
 struct ledger {
@@ -347,16 +357,21 @@ mesh_err ledger_open(const ledger_config *config, const ledger_store *store, led
     // Derived ops per commit: every balance row and score at most once;
     // per lease changed since the checkpoint (fewer than
     // LEDGER_CHECKPOINT_LEASES before this group) a row, a peer index, a
-    // state index put and a state index delete; the head and checkpoint.
+    // state index put and a state index delete; the head and checkpoint;
+    // and the certificates put since the last commit.
     uint32_t derived = config->balance_rows_max + config->peers_max +
-                       4u * (LEDGER_CHECKPOINT_LEASES + group_max) + 2u;
+                       4u * (LEDGER_CHECKPOINT_LEASES + group_max) + 2u + LEDGER_GROUP_CERTS_MAX;
     l->ops_max = group_max + derived;
     l->scratch_size = derived * SCRATCH_PER_OP;
     bool allocated = true;
     for (uint32_t g = 0; g < 2; g++) {
         l->groups[g].arena = malloc((size_t) group_max * LEDGER_VALUE_SIZE_MAX);
         l->groups[g].staged = calloc(group_max, sizeof(staged));
-        allocated = allocated && l->groups[g].arena != NULL && l->groups[g].staged != NULL;
+        l->groups[g].cert_arena =
+            malloc((size_t) LEDGER_GROUP_CERTS_MAX * LEDGER_CERT_FRAME_SIZE_MAX);
+        l->groups[g].certs = calloc(LEDGER_GROUP_CERTS_MAX, sizeof(staged_cert));
+        allocated = allocated && l->groups[g].arena != NULL && l->groups[g].staged != NULL &&
+                    l->groups[g].cert_arena != NULL && l->groups[g].certs != NULL;
     }
     l->pending = calloc(l->pending_max, sizeof(pending_ack));
     l->ops = calloc(l->ops_max, sizeof(ledger_op));
@@ -387,6 +402,8 @@ void ledger_close(ledger *l)
     for (uint32_t g = 0; g < 2; g++) {
         free(l->groups[g].arena);
         free(l->groups[g].staged);
+        free(l->groups[g].cert_arena);
+        free(l->groups[g].certs);
     }
     free(l->pending);
     free(l->ops);
@@ -436,6 +453,80 @@ mesh_err ledger_append(ledger *l,
     if (seq_out != NULL) {
         *seq_out = seq;
     }
+    return MESH_OK;
+}
+
+/* Certificates. */
+
+static bool group_has_cert(const group *g, const uint8_t *key)
+{
+    for (uint32_t i = 0; i < g->cert_count; i++) {
+        if (memcmp(g->certs[i].key, key, LEDGER_CERT_KEY_SIZE) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// A frame the certificate family accepts: a certificate envelope of at
+// most LEDGER_CERT_FRAME_SIZE_MAX bytes whose BLAKE2b-256 is hash. The
+// root signature is not checked here: the ledger has no root key; the
+// audit checks it.
+static bool certificate_frame_valid(const uint8_t *hash, const uint8_t *frame, uint32_t size)
+{
+    if (frame == NULL || size == 0 || size > LEDGER_CERT_FRAME_SIZE_MAX) {
+        return false;
+    }
+    wire_envelope envelope;
+    if (wire_envelope_decode(frame, size, &envelope, NULL) != MESH_OK ||
+        envelope.type != WIRE_TYPE_CERT) {
+        return false;
+    }
+    uint8_t computed[LEDGER_HASH_SIZE];
+    MESH_ASSERT(crypto_generichash(computed, sizeof(computed), frame, size, NULL, 0) == 0);
+    return memcmp(computed, hash, LEDGER_HASH_SIZE) == 0;
+}
+
+mesh_err ledger_put_certificate(ledger *l,
+                                const uint8_t hash[LEDGER_HASH_SIZE],
+                                const uint8_t *frame,
+                                uint32_t frame_size)
+{
+    MESH_ASSERT(l != NULL && hash != NULL);
+    if (l->failed) {
+        return MESH_ESTORE;
+    }
+    if (!certificate_frame_valid(hash, frame, frame_size)) {
+        return MESH_EINVAL;
+    }
+    uint8_t key[LEDGER_CERT_KEY_SIZE];
+    key[0] = LEDGER_PREFIX_CERTIFICATE;
+    memcpy(key + 1, hash, LEDGER_HASH_SIZE);
+    group *g = &l->groups[l->current];
+    MESH_ASSERT(g->cert_count <= LEDGER_GROUP_CERTS_MAX);
+    // Staged here or in the batch in flight: nothing to do. Stored: the
+    // same bytes (a hash names them), never written again.
+    if (group_has_cert(g, key) ||
+        (l->in_flight && group_has_cert(&l->groups[1 - l->current], key))) {
+        return MESH_OK;
+    }
+    uint8_t value[LEDGER_CERT_FRAME_SIZE_MAX];
+    uint32_t size = 0;
+    mesh_err err = l->store.get(l->store.ctx, key, sizeof(key), value, sizeof(value), &size);
+    if (err == MESH_OK || err == MESH_EFULL) {
+        return MESH_OK;
+    }
+    if (err != MESH_ENOTFOUND) {
+        return MESH_ESTORE;
+    }
+    if (g->cert_count == LEDGER_GROUP_CERTS_MAX) {
+        return MESH_EFULL;
+    }
+    staged_cert *cert = &g->certs[g->cert_count];
+    memcpy(cert->key, key, sizeof(key));
+    cert->size = frame_size;
+    memcpy(g->cert_arena + (size_t) g->cert_count * LEDGER_CERT_FRAME_SIZE_MAX, frame, frame_size);
+    g->cert_count++;
     return MESH_OK;
 }
 
@@ -501,6 +592,11 @@ static uint32_t build_batch(ledger *l, const group *g, bool checkpoint)
         uint32_t key_size = ledger_key_journal(s->seq, at);
         builder_push(&b, false, at, key_size, g->arena + s->offset, s->size);
     }
+    MESH_ASSERT(g->cert_count <= LEDGER_GROUP_CERTS_MAX);
+    for (uint32_t i = 0; i < g->cert_count; i++) {
+        builder_push(&b, false, g->certs[i].key, LEDGER_CERT_KEY_SIZE,
+                     g->cert_arena + (size_t) i * LEDGER_CERT_FRAME_SIZE_MAX, g->certs[i].size);
+    }
     ledger_state *state = &l->state;
     for (uint32_t i = 0; i < state->row_count; i++) {
         if (!state->rows[i].dirty) {
@@ -552,6 +648,7 @@ static void group_clear(group *g)
 {
     g->staged_count = 0;
     g->arena_used = 0;
+    g->cert_count = 0;
 }
 
 static mesh_err begin(ledger *l, bool sync, bool force_checkpoint, ledger_batch *batch_out)
@@ -564,7 +661,7 @@ static mesh_err begin(ledger *l, bool sync, bool force_checkpoint, ledger_batch 
         return MESH_EFULL;
     }
     group *g = &l->groups[l->current];
-    if (g->staged_count == 0 && !force_checkpoint) {
+    if (g->staged_count == 0 && g->cert_count == 0 && !force_checkpoint) {
         return MESH_ENOTFOUND;
     }
     bool checkpoint = force_checkpoint ||

@@ -355,6 +355,33 @@ MESH_MUST_USE mesh_err ledger_append(ledger *ledger_handle,
                                      const uint8_t *borrower_signature,
                                      uint64_t token,
                                      uint64_t *seq_out);
+/* Certificates. An audit (fedmesh ledger audit) must show, with nothing
+ * but the federation's root key, the certified facts a lease rested on;
+ * the OPENED record names the lender's certificate by its BLAKE2b-256
+ * (terms.lender_cert_hash), and this keeps the certificates themselves:
+ * whole envelope frames (type WIRE_TYPE_CERT, root-signed), under
+ * "k" || hash, content-addressed and never overwritten. The member stores
+ * the lender's and the borrower's when it writes an OPENED record.
+ *
+ * Staged like a record: written in the next commit's batch (with the
+ * records staged meanwhile, before the head), acknowledged with nothing.
+ * A hash already stored or staged is a no-op (MESH_OK): the bytes are
+ * the same by construction. verify checks every stored one (its key is
+ * the hash of its bytes, and it decodes as a certificate envelope); the
+ * other readers ignore them. Bounded: LEDGER_CERT_FRAME_SIZE_MAX bytes
+ * each, LEDGER_GROUP_CERTS_MAX per commit.
+ *
+ * Errors, with nothing staged: MESH_EINVAL (size 0 or over the maximum,
+ * not a certificate envelope, or hash is not the frame's BLAKE2b-256),
+ * MESH_EFULL (LEDGER_GROUP_CERTS_MAX staged: commit first), MESH_ESTORE (the store's read failed,
+ * or the ledger failed a write). frame is borrowed for the call. */
+#define LEDGER_CERT_FRAME_SIZE_MAX 1024u
+#define LEDGER_GROUP_CERTS_MAX     64u
+MESH_MUST_USE mesh_err ledger_put_certificate(ledger *ledger_handle,
+                                              const uint8_t hash[LEDGER_HASH_SIZE],
+                                              const uint8_t *frame,
+                                              uint32_t frame_size);
+
 /* Writes every staged record in one batch with the derived keys. With
  * sync, then delivers every pending acknowledgement (also from earlier
  * commits without sync) in order through on_ack (may be NULL). Without
@@ -496,6 +523,26 @@ MESH_MUST_USE mesh_err ledger_journal_walk(const ledger_store *store,
                                            ledger_entry_visit visit,
                                            void *arg);
 
+/* The certificate stored under hash (ledger_put_certificate), copied
+ * into frame_out. MESH_ENOTFOUND, MESH_EFULL (larger than size_max),
+ * MESH_ECORRUPT (its bytes do not hash to its key: run verify),
+ * MESH_ESTORE. */
+MESH_MUST_USE mesh_err ledger_store_certificate(const ledger_store *store,
+                                                const uint8_t hash[LEDGER_HASH_SIZE],
+                                                uint8_t *frame_out,
+                                                uint32_t size_max,
+                                                uint32_t *size_out);
+/* Visits every stored certificate in hash order; the bytes are valid for
+ * the call; visit returns false to stop. Certificates whose bytes do not
+ * hash to their key are skipped (verify reports them). MESH_ESTORE. */
+typedef bool (*ledger_certificate_visit)(void *arg,
+                                         const uint8_t hash[LEDGER_HASH_SIZE],
+                                         const uint8_t *frame,
+                                         uint32_t frame_size);
+MESH_MUST_USE mesh_err ledger_certificate_walk(const ledger_store *store,
+                                               ledger_certificate_visit visit,
+                                               void *arg);
+
 typedef struct ledger_verify_report {
     uint64_t entry_count;
     uint64_t signature_count; /* signatures checked */
@@ -510,6 +557,7 @@ typedef struct ledger_verify_report {
     uint64_t bad_seq;
     char bad_key[96];
     char reason[128];
+    uint64_t certificate_count; /* certificates checked (ledger_put_certificate) */
 } ledger_verify_report;
 
 /* Recomputes the chain, every signature, balance, lease, index and score

@@ -14,6 +14,11 @@
  *     "l" lease_id(16)                      the lease row (LEDGER_LEASE_VALUE_SIZE bytes)
  *     "p" peer(32) lease_id(16)             empty: index by peer
  *     "s" state(1) lease_id(16)             empty: index by state
+ *     "k" hash(32)                          a certificate frame, hash = its BLAKE2b-256
+ *
+ * Certificates ("k") are written with the commit after they were put,
+ * never rewritten, never deleted (not even by repair), and derive from
+ * nothing: verify checks each against its own key.
  *
  * Every commit writes its entries, the balance rows they change and the
  * head: balances are always current. Leases, their indexes and the
@@ -42,15 +47,17 @@
 
 #define LEDGER_FORMAT_VERSION 1u
 
-#define LEDGER_PREFIX_META       'm'
-#define LEDGER_PREFIX_HEAD       'h'
-#define LEDGER_PREFIX_JOURNAL    'j'
-#define LEDGER_PREFIX_BALANCE    'b'
-#define LEDGER_PREFIX_SCORE      'r'
-#define LEDGER_PREFIX_LEASE      'l'
-#define LEDGER_PREFIX_BY_PEER    'p'
-#define LEDGER_PREFIX_BY_STATE   's'
-#define LEDGER_PREFIX_CHECKPOINT 'c'
+#define LEDGER_PREFIX_META        'm'
+#define LEDGER_PREFIX_HEAD        'h'
+#define LEDGER_PREFIX_JOURNAL     'j'
+#define LEDGER_PREFIX_BALANCE     'b'
+#define LEDGER_PREFIX_SCORE       'r'
+#define LEDGER_PREFIX_LEASE       'l'
+#define LEDGER_PREFIX_BY_PEER     'p'
+#define LEDGER_PREFIX_BY_STATE    's'
+#define LEDGER_PREFIX_CHECKPOINT  'c'
+#define LEDGER_PREFIX_CERTIFICATE 'k'
+#define LEDGER_CERT_KEY_SIZE      (1u + LEDGER_HASH_SIZE)
 
 #define LEDGER_CHECKPOINT_COMMITS 64u   /* commits between checkpoints, at most */
 #define LEDGER_CHECKPOINT_LEASES  1024u /* leases changed that force one sooner */

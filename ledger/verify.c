@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "ledger/ledger_int.h"
+#include "wire/wire.h"
 
 typedef struct replay_context {
     ledger_state *state;
@@ -197,11 +198,89 @@ mesh_err ledger_journal_walk(const ledger_store *store,
     return err != MESH_OK ? err : context.err;
 }
 
+/* Certificates (ledger_put_certificate), for reading tools. */
+
+// A stored certificate: key "k" || hash, value a certificate envelope of
+// at most LEDGER_CERT_FRAME_SIZE_MAX bytes whose BLAKE2b-256 is hash.
+static bool
+certificate_valid(const uint8_t *key, uint32_t key_size, const uint8_t *value, uint32_t value_size)
+{
+    if (key_size != LEDGER_CERT_KEY_SIZE || value_size == 0 ||
+        value_size > LEDGER_CERT_FRAME_SIZE_MAX) {
+        return false;
+    }
+    uint8_t hash[LEDGER_HASH_SIZE];
+    MESH_ASSERT(crypto_generichash(hash, sizeof(hash), value, value_size, NULL, 0) == 0);
+    if (memcmp(hash, key + 1, LEDGER_HASH_SIZE) != 0) {
+        return false;
+    }
+    wire_envelope envelope;
+    return wire_envelope_decode(value, value_size, &envelope, NULL) == MESH_OK &&
+           envelope.type == WIRE_TYPE_CERT;
+}
+
+mesh_err ledger_store_certificate(const ledger_store *store,
+                                  const uint8_t hash[LEDGER_HASH_SIZE],
+                                  uint8_t *frame_out,
+                                  uint32_t size_max,
+                                  uint32_t *size_out)
+{
+    MESH_ASSERT(store != NULL && hash != NULL);
+    MESH_ASSERT(frame_out != NULL && size_out != NULL);
+    uint8_t key[LEDGER_CERT_KEY_SIZE];
+    key[0] = LEDGER_PREFIX_CERTIFICATE;
+    memcpy(key + 1, hash, LEDGER_HASH_SIZE);
+    uint8_t value[LEDGER_CERT_FRAME_SIZE_MAX + 1];
+    uint32_t size = 0;
+    mesh_err err = store->get(store->ctx, key, sizeof(key), value, sizeof(value), &size);
+    if (err == MESH_EFULL) {
+        return MESH_ECORRUPT; // larger than any certificate put
+    }
+    if (err != MESH_OK) {
+        return err;
+    }
+    if (!certificate_valid(key, sizeof(key), value, size)) {
+        return MESH_ECORRUPT;
+    }
+    if (size > size_max) {
+        return MESH_EFULL;
+    }
+    memcpy(frame_out, value, size);
+    *size_out = size;
+    return MESH_OK;
+}
+
+typedef struct certificate_walk_context {
+    ledger_certificate_visit visit;
+    void *arg;
+} certificate_walk_context;
+
+static bool certificate_walk_visit(
+    void *arg, const uint8_t *key, uint32_t key_size, const uint8_t *value, uint32_t value_size)
+{
+    certificate_walk_context *context = arg;
+    if (!certificate_valid(key, key_size, value, value_size)) {
+        return true;
+    }
+    return context->visit(context->arg, key + 1, value, value_size);
+}
+
+mesh_err
+ledger_certificate_walk(const ledger_store *store, ledger_certificate_visit visit, void *arg)
+{
+    MESH_ASSERT(store != NULL && visit != NULL);
+    uint8_t prefix = LEDGER_PREFIX_CERTIFICATE;
+    certificate_walk_context context = {.visit = visit, .arg = arg};
+    return store->scan(store->ctx, &prefix, 1, NULL, 0, certificate_walk_visit, &context);
+}
+
 /* Verify: the census of keys, then the comparison of derived keys. */
 
 typedef struct census {
     uint64_t journal_count;
     uint64_t derived_count;
+    uint64_t certificate_count;
+    bool bad_certificate;
     bool unknown;
     uint8_t unknown_key[LEDGER_STORE_KEY_SIZE_MAX];
     uint32_t unknown_key_size;
@@ -210,8 +289,6 @@ typedef struct census {
 static bool census_visit(
     void *arg, const uint8_t *key, uint32_t key_size, const uint8_t *value, uint32_t value_size)
 {
-    (void) value;
-    (void) value_size;
     census *c = arg;
     static const char known[] = {LEDGER_PREFIX_META,     LEDGER_PREFIX_HEAD,
                                  LEDGER_PREFIX_BALANCE,  LEDGER_PREFIX_SCORE,
@@ -219,6 +296,18 @@ static bool census_visit(
                                  LEDGER_PREFIX_BY_STATE, LEDGER_PREFIX_CHECKPOINT};
     if (key_size > 0 && key[0] == LEDGER_PREFIX_JOURNAL) {
         c->journal_count++;
+        return true;
+    }
+    if (key_size > 0 && key[0] == LEDGER_PREFIX_CERTIFICATE) {
+        // Derived from nothing: its own key is the check.
+        if (!certificate_valid(key, key_size, value, value_size)) {
+            c->bad_certificate = true;
+            c->unknown_key_size =
+                key_size < LEDGER_STORE_KEY_SIZE_MAX ? key_size : LEDGER_STORE_KEY_SIZE_MAX;
+            memcpy(c->unknown_key, key, c->unknown_key_size);
+            return false;
+        }
+        c->certificate_count++;
         return true;
     }
     for (uint32_t i = 0; key_size > 0 && i < sizeof(known); i++) {
@@ -476,10 +565,16 @@ ledger_verify(const ledger_store *store, uint64_t half_life_ns, ledger_verify_re
     if (err != MESH_OK) {
         return err;
     }
+    if (c.bad_certificate) {
+        report_fault(report, 0, c.unknown_key, c.unknown_key_size,
+                     "certificate whose bytes do not match its hash, or not a certificate");
+        return MESH_ECORRUPT;
+    }
     if (c.unknown) {
         report_fault(report, 0, c.unknown_key, c.unknown_key_size, "key of an unknown family");
         return MESH_ECORRUPT;
     }
+    report->certificate_count = c.certificate_count;
     ledger_state state;
     err = state_for_journal(&state, self_key, half_life_ns, c.journal_count);
     if (err != MESH_OK) {

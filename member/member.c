@@ -239,6 +239,12 @@ static void hold(member_node *m, const mesh_output *output)
     m->stats.sends_held++;
 }
 
+mesh_err member_commit_early(member_node *m)
+{
+    m->stats.early_flushes++;
+    return commit(m);
+}
+
 static void write_record(member_node *m, const mesh_output *output)
 {
     MESH_ASSERT(output->payload_size == sizeof(lease_ledger_write));
@@ -247,6 +253,9 @@ static void write_record(member_node *m, const mesh_output *output)
     if (m->ack_count + m->staged_count + 1 >= MEMBER_ACKS_MAX) {
         m->stats.early_flushes++;
         (void) commit(m);
+    }
+    if (write.record->kind == LEDGER_KIND_OPENED) {
+        member_keep_certificates(m, write.record); // staged with the record
     }
     mesh_err err = ledger_append(m->ledger_handle, write.record, write.lender_signature,
                                  write.borrower_signature, write.token, NULL);
@@ -504,6 +513,8 @@ member_create(const member_config *config, mesh_now now, mesh_rng *rng, member_n
     m->advert_interval_ns =
         config->advert_interval_ns != 0 ? config->advert_interval_ns : MESH_NS_PER_S;
     m->burst = config->burst;
+    m->keypair = config->gossip.keypair;
+    mcrypto_node_id(m->keypair.public_key, &m->self_id);
     mesh_outbox_init(&m->outbox, m->items, MEMBER_OUTBOX_ITEMS);
     m->staged_tokens = calloc(MEMBER_ACKS_MAX, sizeof(*m->staged_tokens));
     m->acks = calloc(MEMBER_ACKS_MAX, sizeof(*m->acks));
@@ -563,6 +574,8 @@ void member_destroy(member_node *m)
     }
     gossip_destroy(m->gossip_machine);
     lease_destroy(m->lease);
+    member_reconcile_destroy(m);
+    sodium_memzero(&m->keypair, sizeof(m->keypair));
     free(m->staged_tokens);
     free(m->acks);
     free(m->held);
@@ -583,8 +596,12 @@ mesh_err member_on_frame(
     // frame in full themselves. A frame too short to say is gossip's to
     // refuse and count.
     wire_envelope envelope;
-    bool lease_frame = wire_envelope_decode(frame, frame_size, &envelope, NULL) == MESH_OK &&
-                       envelope.type >= WIRE_TYPE_LEASE_REQUEST;
+    bool decoded = wire_envelope_decode(frame, frame_size, &envelope, NULL) == MESH_OK;
+    if (decoded && envelope.type == WIRE_TYPE_LEDGER_SUMMARY) {
+        member_reconcile_on_frame(m, now, frame, frame_size); // the member's own (reconcile.c)
+        return MESH_OK;
+    }
+    bool lease_frame = decoded && envelope.type >= WIRE_TYPE_LEASE_REQUEST;
     if (!lease_frame) {
         m->stats.frames_gossip++;
         mesh_err err =
@@ -621,6 +638,9 @@ mesh_err member_on_tick(member_node *m, mesh_now now, mesh_rng *rng)
     }
     if (m->advert_dirty && now.monotonic_ns >= m->advert_published_ns + m->advert_interval_ns) {
         publish_if_due(m, now, rng);
+    }
+    if (member_reconcile_deadline_ns(m) <= now.monotonic_ns) {
+        member_reconcile_on_tick(m, now);
     }
     return err == MESH_EFULL ? MESH_OK : err;
 }
@@ -673,6 +693,8 @@ uint64_t member_deadline_ns(const member_node *m)
     }
     uint64_t burst_deadline = member_burst_deadline_ns(m);
     deadline = burst_deadline < deadline ? burst_deadline : deadline;
+    uint64_t reconcile_deadline = member_reconcile_deadline_ns(m);
+    deadline = reconcile_deadline < deadline ? reconcile_deadline : deadline;
     if (m->advert_dirty) {
         uint64_t advert_deadline = m->advert_published_ns + m->advert_interval_ns;
         deadline = advert_deadline < deadline ? advert_deadline : deadline;

@@ -32,6 +32,17 @@
  * certificate facts, public keys and probe round trips) and the ledger
  * (reciprocity, leases and records already held).
  *
+ * Audits: when the member writes a lease's OPENED record it also keeps
+ * the lender's and the borrower's certificate frames (from gossip) in the
+ * ledger (ledger_put_certificate), in the same commit, so that an audit
+ * can show the certified facts with nothing but the root key.
+ *
+ * Reconciling over the network (member/reconcile.c, docs/leases.md):
+ * frames of type 21 (the ledger summary) go to the member itself, which
+ * answers a member's request with its summary of the leases it shares
+ * with that member, and compares the answer to its own request
+ * (member_reconcile_start) with its own summary.
+ *
  * Ownership: the config is borrowed for create (the gossip config's
  * borrowed parts must outlive the member, as gossip.h says); the ledger
  * and its store are borrowed for the member's lifetime. One thread owns a
@@ -59,8 +70,9 @@ typedef struct member_node member_node;
 #define MEMBER_ACK_ROUNDS_MAX 64u
 
 typedef enum member_source {
-    MEMBER_SOURCE_GOSSIP = 1, /* event points to a gossip_event */
-    MEMBER_SOURCE_LEASE = 2,  /* event points to a lease_event */
+    MEMBER_SOURCE_GOSSIP = 1,    /* event points to a gossip_event */
+    MEMBER_SOURCE_LEASE = 2,     /* event points to a lease_event */
+    MEMBER_SOURCE_RECONCILE = 3, /* event points to a member_reconcile_result */
 } member_source;
 
 /* What the member asks of its shell. Every pointer is borrowed for the
@@ -190,6 +202,81 @@ MESH_MUST_USE mesh_err member_update_advert(member_node *member,
                                             const wire_advert *advert,
                                             mesh_rng *rng);
 
+/* Reconciling with a peer over the network (docs/leases.md "Reconciling
+ * over the network"). The member sends the peer a signed summary request
+ * (wire type 21); the peer answers with its summary of the leases the two
+ * share (per lease: the record count and a digest of the records' bytes
+ * and signatures), in pages; when every page is in, the member compares
+ * it with its own summary of the same leases and reports the outcome as
+ * an event (MEMBER_SOURCE_RECONCILE, a member_reconcile_result), also
+ * when the answer does not come within timeout_ns (status TIMEOUT).
+ *
+ * Leases still running can differ for a moment (a record one side has
+ * countersigned and the other not yet received); settled leases agree or
+ * have been tampered with.
+ *
+ * Bounds: one reconcile in flight per member; at most
+ * MEMBER_RECONCILE_LEASES_MAX shared leases compared (beyond that the
+ * result says incomplete); the first MEMBER_RECONCILE_MISMATCHES_MAX
+ * mismatches are listed (all are counted). Answering: a peer gets at most
+ * MEMBER_RECONCILE_ANSWERS_MAX answers per MEMBER_RECONCILE_WINDOW_NS,
+ * and all peers together at most 4 times that (more requests are dropped
+ * and counted; the asker times out). An answer walks the journal once,
+ * from the first record of the oldest lease shared with the asker. The
+ * tables (about 400 KiB) are allocated on first use and kept until
+ * destroy, so that members that never reconcile (the simulator's
+ * thousands) pay nothing. */
+#define MEMBER_RECONCILE_LEASES_MAX     4096u
+#define MEMBER_RECONCILE_MISMATCHES_MAX 16u
+#define MEMBER_RECONCILE_ANSWERS_MAX    4u
+#define MEMBER_RECONCILE_WINDOW_NS      (10ull * 1000000000ull)
+
+typedef enum member_reconcile_status {
+    MEMBER_RECONCILE_DONE = 1,    /* both summaries in and compared */
+    MEMBER_RECONCILE_TIMEOUT = 2, /* the peer's whole answer did not arrive in time */
+    MEMBER_RECONCILE_FAILED = 3,  /* this node's own ledger could not be read */
+} member_reconcile_status;
+
+typedef enum member_mismatch_kind {
+    MEMBER_MISMATCH_ONLY_HERE = 1,  /* this node holds the lease, the peer does not */
+    MEMBER_MISMATCH_ONLY_THERE = 2, /* the peer holds it, this node does not */
+    MEMBER_MISMATCH_COUNT = 3,      /* both hold it, with different numbers of records */
+    MEMBER_MISMATCH_RECORDS = 4,    /* as many records, other bytes or signatures */
+} member_mismatch_kind;
+
+typedef struct member_reconcile_mismatch {
+    uint8_t lease_id[LEDGER_LEASE_ID_SIZE];
+    uint32_t kind;        /* member_mismatch_kind */
+    uint32_t here_count;  /* records this node holds; 0 when none */
+    uint32_t there_count; /* records the peer holds; 0 when none */
+} member_reconcile_mismatch;
+
+typedef struct member_reconcile_result {
+    uint64_t request_id;
+    mesh_node_id peer;
+    uint32_t status;           /* member_reconcile_status */
+    uint32_t shared_count;     /* leases both hold, identical */
+    uint32_t only_here_count;  /* leases only this node holds */
+    uint32_t only_there_count; /* leases only the peer holds */
+    uint32_t differ_count;     /* leases both hold, not identical */
+    bool incomplete;           /* a side shares more leases than a summary carries */
+    uint32_t mismatch_count;   /* listed below: the first ones, in lease id order */
+    member_reconcile_mismatch mismatches[MEMBER_RECONCILE_MISMATCHES_MAX];
+} member_reconcile_result;
+
+/* Asks peer for its summary; the result comes as an event (above).
+ * request_id_out gets the id the event will carry. Errors: MESH_ENOTFOUND
+ * (no ledger here; or peer is self, unknown, revoked, without a valid
+ * certificate or without an endpoint), MESH_EFULL (a reconcile is already
+ * in flight), MESH_EINVAL (timeout_ns 0), MESH_ENOMEM (the first call
+ * allocates the tables). */
+MESH_MUST_USE mesh_err member_reconcile_start(member_node *member,
+                                              mesh_now now,
+                                              const mesh_node_id *peer,
+                                              uint64_t timeout_ns,
+                                              mesh_rng *rng,
+                                              uint64_t *request_id_out);
+
 /* The machines, for queries (member info, stats, leases, capacity). Never
  * call their inputs directly: that would bypass the executor. */
 const gossip *member_gossip(const member_node *member);
@@ -208,8 +295,17 @@ typedef struct member_stats {
     uint64_t early_flushes; /* the held queue filled before the shell flushed */
     uint64_t outbox_full;   /* a machine call ran out of outbox */
     uint64_t adverts_published;
-    uint64_t burst_borrows;  /* borrows the burst policy started */
-    uint64_t burst_releases; /* leases it gave back */
+    uint64_t burst_borrows;        /* borrows the burst policy started */
+    uint64_t burst_releases;       /* leases it gave back */
+    uint64_t certificates_kept;    /* certificate frames put in the ledger with an OPENED record */
+    uint64_t certificates_missing; /* a party's certificate was not in gossip's view */
+    uint64_t summaries_in;         /* ledger summary frames (type 21) received */
+    uint64_t summaries_refused;    /* malformed, not a member, bad signature, not for us */
+    uint64_t summaries_unexpected; /* an answer to no reconcile in flight */
+    uint64_t summaries_answered;   /* requests answered */
+    uint64_t summaries_limited;    /* requests dropped by the rate limit */
+    uint64_t reconciles_done;
+    uint64_t reconciles_timed_out;
 } member_stats;
 void member_stats_get(const member_node *member, member_stats *stats_out);
 

@@ -23,6 +23,8 @@ typedef struct member_burst_class {
 
 #define MEMBER_ACKS_MAX 8192u
 
+typedef struct member_reconcile member_reconcile; /* reconcile.c */
+
 typedef struct member_held_send {
     mesh_node_id peer;
     uint32_t offset; /* into held_bytes: endpoint (NUL-terminated), then frame */
@@ -65,11 +67,38 @@ struct member_node {
     member_burst_config burst;
     member_burst_class burst_classes[LEASE_CLASSES_MAX];
 
+    /* Reconciling: this node's key pair (it signs ledger summaries; wiped
+     * by destroy) and the tables, allocated on first use. */
+    mcrypto_keypair keypair;
+    mesh_node_id self_id;
+    member_reconcile *reconcile;
+
     member_stats stats;
 };
 
 /* member.c */
 void member_execute(member_node *m, member_source source, mesh_err call_result);
+/* Syncs what is staged now (an early flush: acknowledgements wait for the
+ * next member_flush), for a caller whose ledger group is full. */
+mesh_err member_commit_early(member_node *m);
+
+/* certificates.c */
+/* Keeps the certificate frames of both parties of an OPENED record in the
+ * ledger, staged with it (ledger_put_certificate). Never fails the write:
+ * a certificate it cannot keep is counted. */
+void member_keep_certificates(member_node *m, const ledger_record *record);
+
+/* reconcile.c */
+/* A frame of type WIRE_TYPE_LEDGER_SUMMARY. */
+void member_reconcile_on_frame(member_node *m,
+                               mesh_now now,
+                               const uint8_t *frame,
+                               uint32_t frame_size);
+/* The timeout of the reconcile in flight. */
+void member_reconcile_on_tick(member_node *m, mesh_now now);
+/* When on_tick must run for reconciling; UINT64_MAX when nothing waits. */
+uint64_t member_reconcile_deadline_ns(const member_node *m);
+void member_reconcile_destroy(member_node *m);
 
 /* burst.c */
 /* Borrows or releases as the loads say; executes what it asks for. */

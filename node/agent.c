@@ -258,6 +258,10 @@ static void agent_event(void *ctx, mesh_now now, member_source source, const voi
         return;
     }
     node_leases_context context = lease_context(a);
+    if (source == MEMBER_SOURCE_RECONCILE) {
+        node_leases_on_reconcile(a->leases, &context, event);
+        return;
+    }
     node_leases_on_event(a->leases, &context, now, event);
 }
 
@@ -832,7 +836,8 @@ static void serve_http(agent *a)
             break;
         case NODE_HTTP_ROUTE_LEASE_CREATE:
         case NODE_HTTP_ROUTE_LEASE_DELETE:
-        case NODE_HTTP_ROUTE_LEASE_GET: {
+        case NODE_HTTP_ROUTE_LEASE_GET:
+        case NODE_HTTP_ROUTE_LEDGER_RECONCILE: {
             node_leases_context context = lease_context(a);
             node_leases_serve(a->leases, &context, request);
             break;

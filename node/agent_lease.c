@@ -13,6 +13,7 @@
 #include "crypto/crypto.h"
 #include "gossip/gossip.h"
 #include "node/agent_lease_int.h"
+#include "node/agent_reconcile_int.h"
 #include "node/log_int.h"
 #include "node/node_int.h"
 
@@ -29,6 +30,7 @@ typedef struct pending_borrow {
 struct node_leases {
     pending_borrow pending[NODE_HTTP_QUEUE_MAX];
     node_leases_stats stats;
+    node_reconciles *reconciles; /* POST /v1/ledger/reconcile (agent_reconcile.c) */
 };
 
 mesh_err node_leases_create(node_leases **leases_out)
@@ -37,13 +39,37 @@ mesh_err node_leases_create(node_leases **leases_out)
     if (leases == NULL) {
         return MESH_ENOMEM;
     }
+    if (node_reconciles_create(&leases->reconciles) != MESH_OK) {
+        free(leases);
+        return MESH_ENOMEM;
+    }
     *leases_out = leases;
     return MESH_OK;
 }
 
 void node_leases_destroy(node_leases *leases)
 {
+    if (leases != NULL) {
+        node_reconciles_destroy(leases->reconciles);
+    }
     free(leases);
+}
+
+static node_reconciles_context reconciles_context(const node_leases_context *context)
+{
+    node_reconciles_context out = {.member = context->member,
+                                   .ledger_handle = context->ledger_handle,
+                                   .http = context->http,
+                                   .rng = context->rng};
+    return out;
+}
+
+void node_leases_on_reconcile(node_leases *leases,
+                              const node_leases_context *context,
+                              const member_reconcile_result *result)
+{
+    node_reconciles_context rc = reconciles_context(context);
+    node_reconciles_on_result(leases->reconciles, &rc, result);
 }
 
 void node_leases_stats_get(const node_leases *leases, node_leases_stats *stats_out)
@@ -57,6 +83,7 @@ void node_leases_forget_requests(node_leases *leases)
         leases->pending[i].used = false;
         leases->pending[i].request = NULL;
     }
+    node_reconciles_forget_requests(leases->reconciles);
 }
 
 /* ---------------------------------------------------------------- */
@@ -566,6 +593,11 @@ void node_leases_serve(node_leases *leases,
     case NODE_HTTP_ROUTE_LEASE_GET:
         serve_get(context, request);
         return;
+    case NODE_HTTP_ROUTE_LEDGER_RECONCILE: {
+        node_reconciles_context rc = reconciles_context(context);
+        node_reconciles_serve(leases->reconciles, &rc, request);
+        return;
+    }
     default:
         node_http_respond_error(context->http, request, 500, "internal", "unexpected route");
         return;

@@ -50,8 +50,9 @@ typedef struct node_leases_stats {
 MESH_MUST_USE mesh_err node_leases_create(node_leases **leases_out);
 void node_leases_destroy(node_leases *leases); /* NULL is a no-op */
 
-/* A request of route LEASE_CREATE, LEASE_DELETE or LEASE_GET, from
- * node_http_next: answered now, or deferred (a borrow). */
+/* A request of route LEASE_CREATE, LEASE_DELETE, LEASE_GET or
+ * LEDGER_RECONCILE, from node_http_next: answered now, or deferred (a
+ * borrow, a reconcile: agent_reconcile_int.h). */
 void node_leases_serve(node_leases *leases,
                        const node_leases_context *context,
                        node_http_request *request);
@@ -60,6 +61,11 @@ void node_leases_on_event(node_leases *leases,
                           const node_leases_context *context,
                           mesh_now now,
                           const lease_event *event);
+/* A reconcile result event from the member's executor (source
+ * MEMBER_SOURCE_RECONCILE). */
+void node_leases_on_reconcile(node_leases *leases,
+                              const node_leases_context *context,
+                              const member_reconcile_result *result);
 /* Hook outcomes; call when the loop wakes. */
 void node_leases_poll(node_leases *leases, const node_leases_context *context);
 /* The HTTP server is going away: forget the deferred requests (it answers

@@ -22,16 +22,12 @@
 #include <nng/supplemental/http/http.h>
 #include <sodium.h>
 
+#include "node/api_client_int.h"
 #include "node/config_int.h"
 #include "node/http_int.h"
 #include "node/node_int.h"
 
 #define API_TIMEOUT_MARGIN_MS 5000u
-
-typedef struct api_target {
-    char url[NODE_CONFIG_ENDPOINT_SIZE];
-    char token[NODE_HTTP_TOKEN_SIZE_MAX + 1];
-} api_target;
 
 static const char borrow_usage[] =
     "usage: fedmesh borrow (--config NODE.INI | --api URL --token-file PATH)\n"
@@ -60,142 +56,6 @@ static const char leases_usage[] =
     "Lists this node's leases (GET /v1/leases): the ledger's, with the phase of\n"
     "those in flight, and requests and offers not yet recorded.\n";
 
-static bool read_token(const char *command, const char *path, api_target *target)
-{
-    char error[NODE_HTTP_MESSAGE_SIZE];
-    uint8_t token[NODE_HTTP_TOKEN_SIZE_MAX];
-    uint32_t size = 0;
-    if (node_http_token_load(path, token, &size, error) != MESH_OK) {
-        node_say_error(command, "%s", error);
-        return false;
-    }
-    MESH_ASSERT(size < sizeof(target->token));
-    memcpy(target->token, token, size);
-    target->token[size] = '\0';
-    sodium_memzero(token, sizeof(token));
-    return true;
-}
-
-static bool target_from_config(const char *command, const char *path, api_target *target)
-{
-    node_config *config = calloc(1, sizeof(*config));
-    char error[NODE_CONFIG_ERROR_SIZE];
-    if (config == NULL) {
-        node_say_error(command, "out of memory");
-        return false;
-    }
-    if (node_config_load(path, config, error) != MESH_OK) {
-        node_say_error(command, "%s", error);
-        free(config);
-        return false;
-    }
-    if (config->http_listen[0] == '\0') {
-        node_say_error(command, "%s has no [http] listen; the agent serves no API to ask", path);
-        free(config);
-        return false;
-    }
-    (void) snprintf(target->url, sizeof(target->url), "%s", config->http_listen);
-    bool ok = read_token(command, config->http_token_file, target);
-    free(config);
-    return ok;
-}
-
-// One exchange. *body_out (NUL-terminated, free()) and *status_out on MESH_OK.
-static mesh_err exchange(const char *command,
-                         const api_target *target,
-                         const char *method,
-                         const char *path,
-                         const char *body,
-                         uint32_t timeout_ms,
-                         uint16_t *status_out,
-                         char **body_out)
-{
-    char address[NODE_CONFIG_ENDPOINT_SIZE + 128];
-    (void) snprintf(address, sizeof(address), "%s%s", target->url, path);
-    nng_url *url = NULL;
-    nng_http_client *client = NULL;
-    nng_http_req *req = NULL;
-    nng_http_res *res = NULL;
-    nng_aio *aio = NULL;
-    mesh_err result = MESH_ETRANSPORT;
-    int rv = nng_url_parse(&url, address);
-    if (rv == 0) {
-        rv = nng_http_client_alloc(&client, url);
-    }
-    if (rv == 0) {
-        rv = nng_http_req_alloc(&req, url);
-    }
-    if (rv == 0) {
-        rv = nng_http_res_alloc(&res);
-    }
-    if (rv == 0) {
-        rv = nng_aio_alloc(&aio, NULL, NULL);
-    }
-    char authorization[NODE_HTTP_TOKEN_SIZE_MAX + 16];
-    (void) snprintf(authorization, sizeof(authorization), "Bearer %s", target->token);
-    if (rv == 0) {
-        rv = nng_http_req_set_method(req, method);
-    }
-    if (rv == 0) {
-        rv = nng_http_req_set_header(req, "Authorization", authorization);
-    }
-    if (rv == 0 && body != NULL) {
-        rv = nng_http_req_set_header(req, "Content-Type", "application/json");
-        if (rv == 0) {
-            rv = nng_http_req_copy_data(req, body, strlen(body));
-        }
-    }
-    if (rv != 0) {
-        node_say_error(command, "cannot ask %s: %s", address, nng_strerror(rv));
-        goto out_free;
-    }
-    nng_aio_set_timeout(aio, (nng_duration) timeout_ms);
-    nng_http_client_transact(client, req, res, aio);
-    nng_aio_wait(aio);
-    rv = nng_aio_result(aio);
-    if (rv != 0) {
-        node_say_error(command, "%s: %s; is the agent running with [http] listen = %s?", address,
-                       nng_strerror(rv), target->url);
-        goto out_free;
-    }
-    void *data = NULL;
-    size_t size = 0;
-    nng_http_res_get_data(res, &data, &size);
-    char *text = malloc(size + 1);
-    if (text == NULL) {
-        result = MESH_ENOMEM;
-        goto out_free;
-    }
-    if (size > 0) {
-        memcpy(text, data, size);
-    }
-    text[size] = '\0';
-    *status_out = nng_http_res_get_status(res);
-    *body_out = text;
-    result = MESH_OK;
-out_free:
-    nng_aio_free(aio);
-    nng_http_res_free(res);
-    nng_http_req_free(req);
-    nng_http_client_free(client);
-    nng_url_free(url);
-    return result;
-}
-
-// An error answer: prints its message; returns the exit code.
-static int say_api_error(const char *command, uint16_t status, const char *text)
-{
-    json_t *root = json_loads(text, 0, NULL);
-    const char *message = NULL;
-    json_t *error = json_object_get(root, "error");
-    if (error != NULL) {
-        message = json_string_value(json_object_get(error, "message"));
-    }
-    node_say_error(command, "the agent answered %u: %s", status, message != NULL ? message : text);
-    json_decref(root);
-    return status == 400 ? NODE_EXIT_USAGE : status == 404 ? NODE_EXIT_INPUT : NODE_EXIT_INTERNAL;
-}
-
 typedef struct common_options {
     const char *config;
     const char *api;
@@ -203,7 +63,8 @@ typedef struct common_options {
     bool json;
 } common_options;
 
-static bool resolve_target(const char *command, const common_options *common, api_target *target)
+static bool
+resolve_target(const char *command, const common_options *common, node_api_target *target)
 {
     memset(target, 0, sizeof(*target));
     if ((common->config == NULL) == (common->api == NULL)) {
@@ -211,14 +72,14 @@ static bool resolve_target(const char *command, const common_options *common, ap
         return false;
     }
     if (common->config != NULL) {
-        return target_from_config(command, common->config, target);
+        return node_api_target_from_config(command, common->config, target);
     }
     if (common->token_file == NULL) {
         node_say_error(command, "--api needs --token-file PATH");
         return false;
     }
     (void) snprintf(target->url, sizeof(target->url), "%s", common->api);
-    return read_token(command, common->token_file, target);
+    return node_api_read_token(command, common->token_file, target);
 }
 
 /* ---------------------------------------------------------------- */
@@ -474,7 +335,7 @@ int node_cmd_borrow(int argc, char **argv)
     if (json_array_size(prefer) > 0) {
         (void) json_object_set(body, "prefer", prefer);
     }
-    api_target target;
+    node_api_target target;
     if (!resolve_target(command, &common, &target)) {
         rc = NODE_EXIT_INPUT;
         goto out;
@@ -484,8 +345,8 @@ int node_cmd_borrow(int argc, char **argv)
     char *answer = NULL;
     uint32_t wait_ms = (uint32_t) (timeout_ms > 0 ? timeout_ms : 30000) + API_TIMEOUT_MARGIN_MS;
     mesh_err err = text == NULL ? MESH_ENOMEM
-                                : exchange(command, &target, "POST", "/v1/leases", text, wait_ms,
-                                           &status, &answer);
+                                : node_api_exchange(command, &target, "POST", "/v1/leases", text,
+                                                    wait_ms, &status, &answer);
     free(text);
     sodium_memzero(target.token, sizeof(target.token));
     if (err != MESH_OK) {
@@ -493,7 +354,7 @@ int node_cmd_borrow(int argc, char **argv)
         goto out;
     }
     if (status != 200) {
-        rc = say_api_error(command, status, answer);
+        rc = node_api_say_error(command, status, answer);
         free(answer);
         goto out;
     }
@@ -584,19 +445,20 @@ int node_cmd_release(int argc, char **argv)
         node_say_error(command, "%s is not a lease id (32 lower-case hex characters)", id);
         return NODE_EXIT_USAGE;
     }
-    api_target target;
+    node_api_target target;
     if (!resolve_target(command, &common, &target)) {
         return NODE_EXIT_INPUT;
     }
     uint16_t status = 0;
     char *answer = NULL;
-    mesh_err err = exchange(command, &target, "DELETE", path, NULL, 10000, &status, &answer);
+    mesh_err err =
+        node_api_exchange(command, &target, "DELETE", path, NULL, 10000, &status, &answer);
     sodium_memzero(target.token, sizeof(target.token));
     if (err != MESH_OK) {
         return NODE_EXIT_INTERNAL;
     }
     if (status != 200) {
-        rc = say_api_error(command, status, answer);
+        rc = node_api_say_error(command, status, answer);
         free(answer);
         return rc;
     }
@@ -625,19 +487,20 @@ int node_cmd_leases(int argc, char **argv)
         node_say_error(command, "unexpected argument %s", argv[optind]);
         return NODE_EXIT_USAGE;
     }
-    api_target target;
+    node_api_target target;
     if (!resolve_target(command, &common, &target)) {
         return NODE_EXIT_INPUT;
     }
     uint16_t status = 0;
     char *answer = NULL;
-    mesh_err err = exchange(command, &target, "GET", "/v1/leases", NULL, 10000, &status, &answer);
+    mesh_err err =
+        node_api_exchange(command, &target, "GET", "/v1/leases", NULL, 10000, &status, &answer);
     sodium_memzero(target.token, sizeof(target.token));
     if (err != MESH_OK) {
         return NODE_EXIT_INTERNAL;
     }
     if (status != 200) {
-        rc = say_api_error(command, status, answer);
+        rc = node_api_say_error(command, status, answer);
         free(answer);
         return rc;
     }

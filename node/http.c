@@ -68,6 +68,7 @@ struct node_http_request {
         node_load_report load;                /* NODE_HTTP_ROUTE_LOAD */
         node_borrow_request borrow;           /* NODE_HTTP_ROUTE_LEASE_CREATE */
         uint8_t lease_id[WIRE_LEASE_ID_SIZE]; /* NODE_HTTP_ROUTE_LEASE_GET, _DELETE */
+        node_reconcile_request reconcile;     /* NODE_HTTP_ROUTE_LEDGER_RECONCILE */
     } parsed;
 };
 
@@ -253,6 +254,9 @@ static void body_read_done(void *arg)
     if (request->route == NODE_HTTP_ROUTE_LOAD) {
         err = node_http_parse_load((const char *) request->body, request->body_size,
                                    &request->parsed.load, error);
+    } else if (request->route == NODE_HTTP_ROUTE_LEDGER_RECONCILE) {
+        err = node_http_parse_reconcile((const char *) request->body, request->body_size,
+                                        &request->parsed.reconcile, error);
     } else if (MESH_ALWAYS(request->route == NODE_HTTP_ROUTE_LEASE_CREATE)) {
         err = node_http_parse_borrow((const char *) request->body, request->body_size,
                                      &request->parsed.borrow, error);
@@ -385,7 +389,7 @@ static void http_handle(nng_aio *aio)
     if (match == NODE_HTTP_MATCH_NOT_FOUND) {
         finish_error(http, aio, 404, "not_found",
                      "no such path; the API serves /v1/status, /v1/peers, /v1/load, "
-                     "/v1/leases, /v1/ledger/balances and /metrics",
+                     "/v1/leases, /v1/ledger/balances, /v1/ledger/reconcile and /metrics",
                      NULL, has_body);
         return;
     }
@@ -422,7 +426,8 @@ static void http_handle(nng_aio *aio)
         return;
     }
     request->route = route;
-    if (route == NODE_HTTP_ROUTE_LOAD || route == NODE_HTTP_ROUTE_LEASE_CREATE) {
+    if (route == NODE_HTTP_ROUTE_LOAD || route == NODE_HTTP_ROUTE_LEASE_CREATE ||
+        route == NODE_HTTP_ROUTE_LEDGER_RECONCILE) {
         read_body(request, req, conn);
         return;
     }
@@ -631,6 +636,12 @@ const node_borrow_request *node_http_request_borrow(const node_http_request *req
 {
     MESH_ASSERT(request != NULL && request->route == NODE_HTTP_ROUTE_LEASE_CREATE);
     return &request->parsed.borrow;
+}
+
+const node_reconcile_request *node_http_request_reconcile(const node_http_request *request)
+{
+    MESH_ASSERT(request != NULL && request->route == NODE_HTTP_ROUTE_LEDGER_RECONCILE);
+    return &request->parsed.reconcile;
 }
 
 const uint8_t *node_http_request_lease_id(const node_http_request *request)

@@ -25,7 +25,8 @@
  * Errors are {"error": {"code": "...", "message": "..."}}; codes are
  * stable (append only): unauthorized, bad_json, invalid_request,
  * body_too_large, length_required, not_found, method_not_allowed,
- * not_implemented, ledger_unavailable, busy, shutting_down, internal.
+ * not_implemented, ledger_unavailable, busy, shutting_down, internal,
+ * timeout (504: a peer the request asked did not answer in time).
  *
  * Bounds: NODE_HTTP_QUEUE_MAX requests wait for the loop (more get 503
  * busy); the loop defers at most NODE_HTTP_QUEUE_MAX more (node_http_defer
@@ -72,6 +73,8 @@ typedef enum node_http_route {
     NODE_HTTP_ROUTE_LOAD = 7,         /* POST /v1/load: node_http_request_load */
     NODE_HTTP_ROUTE_METRICS = 8,      /* GET /metrics */
     NODE_HTTP_ROUTE_LEASE_GET = 9,    /* GET /v1/leases/{id}: node_http_request_lease_id */
+    NODE_HTTP_ROUTE_LEDGER_RECONCILE =
+        10, /* POST /v1/ledger/reconcile: node_http_request_reconcile */
 } node_http_route;
 
 typedef enum node_http_match {
@@ -201,6 +204,26 @@ MESH_MUST_USE mesh_err node_http_parse_borrow(const char *body,
                                               node_borrow_request *borrow_out,
                                               char message_out[NODE_HTTP_MESSAGE_SIZE]);
 
+/* A reconcile request (POST /v1/ledger/reconcile), validated. */
+#define NODE_RECONCILE_TIMEOUT_MS_MAX     600000u
+#define NODE_RECONCILE_TIMEOUT_MS_DEFAULT 10000u
+typedef struct node_reconcile_request {
+    char peer[NODE_BORROW_MEMBER_SIZE]; /* a member name or node id (resolve an id first) */
+    uint64_t timeout_ns;                /* whole ms, 1 ms..600 s; default 10 s */
+} node_reconcile_request;
+
+/* Validates a POST /v1/ledger/reconcile body:
+ *   {"peer": "de-fra-1", "timeout_ms": 10000}
+ * "peer" is required (a member name or node id, the borrow request's
+ * rule); "timeout_ms" is optional. Strict: no other key, no duplicate.
+ * Errors: MESH_EPROTO (not JSON: message_out holds jansson's reason),
+ * MESH_EINVAL (message_out names the field). request_out is untouched on
+ * failure. */
+MESH_MUST_USE mesh_err node_http_parse_reconcile(const char *body,
+                                                 size_t body_size,
+                                                 node_reconcile_request *request_out,
+                                                 char message_out[NODE_HTTP_MESSAGE_SIZE]);
+
 /* The lease id of a /v1/leases/{id} request target (uri as given to
  * node_http_route_find; the query string is ignored): exactly
  * NODE_HTTP_LEASE_ID_TEXT_SIZE lower-case hex characters, the 16 bytes of
@@ -269,6 +292,9 @@ const node_load_report *node_http_request_load(const node_http_request *request)
 /* The validated body of a NODE_HTTP_ROUTE_LEASE_CREATE request. Valid
  * until the request is answered. */
 const node_borrow_request *node_http_request_borrow(const node_http_request *request);
+/* The validated body of a NODE_HTTP_ROUTE_LEDGER_RECONCILE request.
+ * Valid until the request is answered. */
+const node_reconcile_request *node_http_request_reconcile(const node_http_request *request);
 /* The 16-byte lease id of a NODE_HTTP_ROUTE_LEASE_GET or _LEASE_DELETE
  * request (its path held 32 lower-case hex characters). Valid until the
  * request is answered. */

@@ -51,6 +51,7 @@ static const route_spec routes[] = {
     {"GET", "/v1/leases", NODE_HTTP_ROUTE_LEASES},
     {"POST", "/v1/leases", NODE_HTTP_ROUTE_LEASE_CREATE},
     {"POST", "/v1/load", NODE_HTTP_ROUTE_LOAD},
+    {"POST", "/v1/ledger/reconcile", NODE_HTTP_ROUTE_LEDGER_RECONCILE},
     {"GET", "/metrics", NODE_HTTP_ROUTE_METRICS},
 };
 
@@ -1093,6 +1094,60 @@ mesh_err node_http_parse_borrow(const char *body,
     MESH_ASSERT(draft.prefer_count == 0 || draft.lender[0] == '\0');
     memcpy(borrow_out, &draft, sizeof(draft));
     return MESH_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reconcile requests. */
+
+mesh_err node_http_parse_reconcile(const char *body,
+                                   size_t body_size,
+                                   node_reconcile_request *request_out,
+                                   char message_out[NODE_HTTP_MESSAGE_SIZE])
+{
+    MESH_ASSERT(body != NULL || body_size == 0);
+    MESH_ASSERT(request_out != NULL && message_out != NULL);
+    json_error_t json_error;
+    json_t *root =
+        json_loadb(body != NULL ? body : "", body_size, JSON_REJECT_DUPLICATES, &json_error);
+    if (root == NULL) {
+        (void) snprintf(message_out, NODE_HTTP_MESSAGE_SIZE, "%s (line %d, column %d)",
+                        json_error.text, json_error.line, json_error.column);
+        return MESH_EPROTO;
+    }
+    static const char *const keys[] = {"peer", "timeout_ms"};
+    node_reconcile_request draft;
+    memset(&draft, 0, sizeof(draft));
+    draft.timeout_ns = NODE_RECONCILE_TIMEOUT_MS_DEFAULT * MESH_NS_PER_MS;
+    mesh_err err = MESH_OK;
+    json_t *field = NULL;
+    if (!json_is_object(root)) {
+        err = invalid(message_out, "the body must be a JSON object: {\"peer\": \"NAME\"}");
+    }
+    if (err == MESH_OK) {
+        err = borrow_keys_known(root, "", keys, MESH_ARRAY_COUNT(keys), "peer, timeout_ms",
+                                message_out);
+    }
+    if (err == MESH_OK) {
+        field = json_object_get(root, "peer");
+        if (field == NULL) {
+            err = invalid(message_out, "peer: required (a member name or node id)");
+        } else if (!json_is_string(field) || !member_valid(json_string_value(field))) {
+            err = invalid(message_out, "peer: %s", member_rule);
+        } else {
+            memcpy(draft.peer, json_string_value(field), strlen(json_string_value(field)) + 1);
+        }
+    }
+    if (err == MESH_OK && (field = json_object_get(root, "timeout_ms")) != NULL) {
+        uint64_t value = 0;
+        err = borrow_integer(field, "timeout_ms", 1, NODE_RECONCILE_TIMEOUT_MS_MAX, "1..600000",
+                             &value, message_out);
+        draft.timeout_ns = value * MESH_NS_PER_MS;
+    }
+    json_decref(root);
+    if (err == MESH_OK) {
+        *request_out = draft;
+    }
+    return err;
 }
 
 char *node_http_error_body(const char *code, const char *message)

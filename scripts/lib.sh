@@ -11,6 +11,9 @@ FEDMESH_TEST_PACKAGES="libcmocka-dev clang clang-format-14 clang-tidy-14 valgrin
 # prometheus: for promtool (integration.metrics_promtool); openssl makes the
 # TLS certificates of integration.agents_tls; curl and jq drive
 # the HTTP API tests and the demo.
+# What scripts/demo needs on top of the build: curl and jq drive the HTTP
+# API and read the JSON, procps has pgrep; scripts/trace-replay is bash and awk.
+FEDMESH_DEMO_PACKAGES="curl jq procps"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -219,8 +219,9 @@ uint32_t wire_type_auth_size(wire_type type)
     if (number >= WIRE_TYPE_ADVERT && number <= WIRE_TYPE_SUSPECT) {
         return WIRE_SIGNATURE_SIZE;
     }
-    // Lease messages are signed by their sender (21..31 stay unknown).
-    if (number >= WIRE_TYPE_LEASE_REQUEST && number <= WIRE_TYPE_LEASE_END) {
+    // Lease messages and the ledger summary are signed by their sender
+    // (22..31 stay unknown).
+    if (number >= WIRE_TYPE_LEASE_REQUEST && number <= WIRE_TYPE_LEDGER_SUMMARY) {
         return WIRE_SIGNATURE_SIZE;
     }
     if (wire_type_is_mac(type)) {

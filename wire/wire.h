@@ -74,12 +74,13 @@ typedef enum wire_type {
     WIRE_TYPE_PUSH = 13,     /* a batch of signed records */
     /* 14..15: reserved for more gossip control messages. */
     /* 16..31: leases, signed by their sender (docs/leases.md). */
-    WIRE_TYPE_LEASE_REQUEST = 16, /* borrower -> lender: "reserve this for me" */
-    WIRE_TYPE_LEASE_OFFER = 17,   /* lender -> borrower: an OPENED record the lender signed */
-    WIRE_TYPE_LEASE_REFUSE = 18,  /* lender -> borrower: no, and why */
-    WIRE_TYPE_LEASE_RECORD = 19,  /* either way: a ledger record with one or both signatures */
-    WIRE_TYPE_LEASE_END = 20,     /* decline an offer, release a lease, or give reclaim notice */
-    /* 21..31: reserved for more lease messages. */
+    WIRE_TYPE_LEASE_REQUEST = 16,  /* borrower -> lender: "reserve this for me" */
+    WIRE_TYPE_LEASE_OFFER = 17,    /* lender -> borrower: an OPENED record the lender signed */
+    WIRE_TYPE_LEASE_REFUSE = 18,   /* lender -> borrower: no, and why */
+    WIRE_TYPE_LEASE_RECORD = 19,   /* either way: a ledger record with one or both signatures */
+    WIRE_TYPE_LEASE_END = 20,      /* decline an offer, release a lease, or give reclaim notice */
+    WIRE_TYPE_LEDGER_SUMMARY = 21, /* either way: a page of the leases two members share */
+    /* 22..31: reserved for more lease messages. */
 } wire_type;
 
 /* How a type is authenticated. Records (1..7) and lease messages (16..31)
@@ -604,5 +605,73 @@ MESH_MUST_USE mesh_err wire_lease_end_encode(const wire_lease_end *end,
 MESH_MUST_USE mesh_err wire_lease_id_peek(const uint8_t *body,
                                           uint32_t body_size,
                                           uint8_t lease_id_out[WIRE_LEASE_ID_SIZE]);
+
+/* ------------------------------------------------------------------ */
+/* The ledger summary (type 21): how two members reconcile their ledgers
+ * over the network (docs/leases.md "Reconciling over the network"). Signed
+ * by its sender like a lease message; its body does not start with a lease
+ * id (it is about every lease two members share), so a node routes it by
+ * its type alone.
+ *
+ * A request (reply 0) asks the member named in `to` for its summary of
+ * the leases it shares with the sender; it carries page 0 of 1, lease
+ * count 0 and no entries. The answer (reply 1) is page_count pages with
+ * the same request id, each listing up to WIRE_SUMMARY_ENTRIES_MAX leases
+ * in ascending lease id order (page p holds the entries p * 256 onwards of
+ * the whole sorted list), with lease_count the number of shared leases
+ * the sender holds in all (more than the pages carry when it had to cut
+ * the list: the asker then knows it is incomplete).
+ *
+ * Body keys: 0 request_id uint (>= 1: the asker picks it), 1 to bin(16)
+ * (the member the message is for: a summary is never valid at another),
+ * 2 reply uint (0 or 1), 3 page uint (< page_count), 4 page_count uint
+ * (1..WIRE_SUMMARY_PAGES_MAX), 5 lease_count uint (0..2^32-1), 6 entries
+ * array(0..WIRE_SUMMARY_ENTRIES_MAX) of array(3) [lease_id bin(16) (not
+ * all zero), record_count uint (1..2^32-1), digest bin(16)], lease ids
+ * strictly ascending. A request (reply 0) must have page 0, page_count 1,
+ * lease_count 0 and no entries (RANGE, or LENGTH for entries).
+ *
+ * The digest of a lease is a chain over its records in number order, the
+ * same on both sides when their records are the same bytes with the same
+ * signatures: d_0 = 16 zero bytes, d_(n+1) = BLAKE2b-128(d_n || u32
+ * big-endian record size || record bytes || lender flag || borrower flag
+ * || lender signature || borrower signature), an absent signature being
+ * flag 0 and 64 zero bytes. member/ computes it; this codec only carries
+ * it. */
+/* ------------------------------------------------------------------ */
+
+#define WIRE_SUMMARY_ENTRIES_MAX 256u
+#define WIRE_SUMMARY_PAGES_MAX   64u
+#define WIRE_SUMMARY_DIGEST_SIZE 16u
+
+typedef struct wire_summary_entry {
+    uint8_t lease_id[WIRE_LEASE_ID_SIZE];
+    uint32_t record_count; /* >= 1 */
+    uint8_t digest[WIRE_SUMMARY_DIGEST_SIZE];
+} wire_summary_entry;
+
+typedef struct wire_summary {
+    uint64_t request_id; /* >= 1 */
+    mesh_node_id to;
+    uint32_t reply; /* 0: a request; 1: a page of the answer */
+    uint32_t page;
+    uint32_t page_count;
+    uint32_t lease_count; /* shared leases the sender holds, over all pages */
+    uint32_t entry_count;
+    wire_summary_entry entries[WIRE_SUMMARY_ENTRIES_MAX];
+} wire_summary;
+
+/* About 9 KiB: keep it off small stacks; the decoder fills it in place.
+ * Errors: MESH_EPROTO (error_out says why); on failure every field but the
+ * entries array is untouched (entries past a failure hold no promise). */
+MESH_MUST_USE mesh_err wire_summary_decode(const uint8_t *body,
+                                           uint32_t body_size,
+                                           wire_summary *summary_out,
+                                           wire_error *error_out);
+/* Errors: MESH_EINVAL (a field fails the decoder's rules), MESH_EFULL. */
+MESH_MUST_USE mesh_err wire_summary_encode(const wire_summary *summary,
+                                           uint8_t *buf,
+                                           uint32_t buf_size,
+                                           uint32_t *size_out);
 
 #endif /* WIRE_WIRE_H */

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # integration.ledger_cli: the ledger commands end to end on RocksDB, as an
 # operator would run them: two nodes' ledgers written by the demo writer
-# (records signed by both parties), balance, history, export, reconcile
-# (agreeing, then not), verify, and the tamper test: one changed byte in
-# any of several stored entries makes verify exit 1 and name that entry;
-# changing it back makes verify pass again.
+# (fedmesh-testtool ledger append: records signed by both parties),
+# balance, history, export, reconcile (agreeing, then not), verify, and
+# the tamper test: one changed byte in any of several stored entries
+# (fedmesh-testtool ledger tamper) makes verify exit 1 and name that
+# entry; changing it back makes verify pass again. The writers are not in
+# the product: fedmesh ledger append and tamper are refused.
 set -u
 fedmesh=${1:?usage: ledger_cli_test.sh PATH_TO_FEDMESH}
 fedmesh=$(realpath "$fedmesh")
+testtool=$(dirname "$fedmesh")/fedmesh-testtool
 . "$(dirname "$0")/lib.sh"
 test_begin ledger_cli
 json_is() { # json_is FILE JQ_FILTER VALUE DESCRIPTION
@@ -18,8 +21,14 @@ json_is() { # json_is FILE JQ_FILTER VALUE DESCRIPTION
 
 a=$dir/a
 b=$dir/b
+[ -x "$testtool" ] || { bad "$testtool is missing (built with the tests)"; finish; }
 expect 0 "ledger --help" -- "$fedmesh" ledger --help
 contains "$dir/out" "reconcile" "help lists reconcile"
+contains "$dir/out" "audit" "help lists audit"
+if grep -qE '^  (append|tamper) ' "$dir/out"; then bad "help lists a test tool"; else ok; fi
+expect 2 "append is not in the product" -- "$fedmesh" ledger append --ledger "$a" --demo-seed 9
+contains "$dir/err" "fedmesh-testtool ledger append" "the refusal says where it went"
+expect 2 "tamper is not in the product" -- "$fedmesh" ledger tamper --ledger "$a" --seq 1
 expect 2 "no subcommand" -- "$fedmesh" ledger
 expect 2 "no path" -- "$fedmesh" ledger verify
 expect 2 "both paths" -- "$fedmesh" ledger verify --ledger "$a" --config x.ini
@@ -30,11 +39,11 @@ contains "$dir/err" "no ledger here" "missing ledger says so"
 
 # Node 0 and node 1 of one demo federation (3 parties), same 120 stream
 # positions; node 1 written in two runs (it resumes).
-expect 0 "append a" -- "$fedmesh" ledger append --ledger "$a" --demo-seed 9 --as 0 --count 120 --batch 16
+expect 0 "append a" -- "$testtool" ledger append --ledger "$a" --demo-seed 9 --as 0 --count 120 --batch 16
 contains "$dir/out" "ack " "append prints acks"
-expect 0 "append b" -- "$fedmesh" ledger append --ledger "$b" --demo-seed 9 --as 1 --count 50 --batch 7
-expect 0 "append b again" -- "$fedmesh" ledger append --ledger "$b" --demo-seed 9 --as 1 --count 70 --batch 7
-expect 4 "append as another party" -- "$fedmesh" ledger append --ledger "$a" --demo-seed 9 --as 1 --count 1
+expect 0 "append b" -- "$testtool" ledger append --ledger "$b" --demo-seed 9 --as 1 --count 50 --batch 7
+expect 0 "append b again" -- "$testtool" ledger append --ledger "$b" --demo-seed 9 --as 1 --count 70 --batch 7
+expect 4 "append as another party" -- "$testtool" ledger append --ledger "$a" --demo-seed 9 --as 1 --count 1
 
 expect 0 "verify a" -- "$fedmesh" ledger verify --ledger "$a" --json
 json_is "$dir/out" .ok true "verify a ok"
@@ -87,7 +96,7 @@ expect 0 "reconcile agrees" -- "$fedmesh" ledger reconcile --ledger "$a" --other
 json_is "$dir/out" .agree true "a and b agree"
 json_is "$dir/out" '.lent_milli == .peer_borrowed_milli' true "lent equals borrowed"
 # B writes on alone: the ledgers now differ.
-expect 0 "append b more" -- "$fedmesh" ledger append --ledger "$b" --demo-seed 9 --as 1 --count 30
+expect 0 "append b more" -- "$testtool" ledger append --ledger "$b" --demo-seed 9 --as 1 --count 30
 expect 1 "reconcile differs" -- "$fedmesh" ledger reconcile --ledger "$a" --other "$b"
 contains "$dir/out" "only there" "reconcile names the side"
 
@@ -95,10 +104,10 @@ contains "$dir/out" "only there" "reconcile names the side"
 # checksums stay valid), at several entries and offsets.
 for seq in 1 2 $((head_a / 2)) "$head_a"; do
   for byte in 0 40 200; do
-    expect 0 "tamper $seq/$byte" -- "$fedmesh" ledger tamper --ledger "$a" --seq "$seq" --byte "$byte"
+    expect 0 "tamper $seq/$byte" -- "$testtool" ledger tamper --ledger "$a" --seq "$seq" --byte "$byte"
     expect 1 "verify after tamper $seq/$byte" -- "$fedmesh" ledger verify --ledger "$a"
     contains "$dir/err" "entry $seq (key j/$seq)" "verify names entry $seq"
-    expect 0 "untamper $seq/$byte" -- "$fedmesh" ledger tamper --ledger "$a" --seq "$seq" --byte "$byte"
+    expect 0 "untamper $seq/$byte" -- "$testtool" ledger tamper --ledger "$a" --seq "$seq" --byte "$byte"
   done
 done
 expect 0 "verify after restoring" -- "$fedmesh" ledger verify --ledger "$a"

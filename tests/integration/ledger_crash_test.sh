@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# integration.ledger_crash: a ledger writer under load (fedmesh ledger
-# append, RocksDB, one synced batch per group, 'ack SEQ' printed only
+# integration.ledger_crash: a ledger writer under load (fedmesh-testtool
+# ledger append, RocksDB, one synced batch per group, 'ack SEQ' printed only
 # after the batch is synced) is killed with SIGKILL at a random moment,
 # ROUNDS times (default 60). After each kill, 'fedmesh ledger verify'
 # must pass, and every record acknowledged before the kill must be in the
@@ -12,6 +12,7 @@
 # the unit, property and CLI tests.
 set -u
 fedmesh=${1:?usage: ledger_crash_test.sh PATH_TO_FEDMESH}
+testtool=$(dirname "$fedmesh")/fedmesh-testtool
 rounds=${LEDGER_CRASH_ROUNDS:-60}
 base=${MESH_TEST_TMPDIR:-/tmp}
 mkdir -p "$base"
@@ -28,7 +29,7 @@ kills=0
 started=$(date +%s)
 
 for round in $(seq 1 "$rounds"); do
-  "$fedmesh" ledger append --ledger "$db" --demo-seed 42 --peers 3 --count 100000000 \
+  "$testtool" ledger append --ledger "$db" --demo-seed 42 --peers 3 --count 100000000 \
     --batch $((RANDOM % 32 + 1)) --unsigned >"$dir/acks" 2>"$dir/writer.err" &
   writer=$!
   # Kill somewhere between 30 and 330 ms in: during RocksDB's open and

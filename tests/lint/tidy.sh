@@ -14,7 +14,7 @@ tool=$(command -v clang-tidy-14 || command -v clang-tidy) || {
   echo "lint.tidy: clang-tidy-14 is not installed (scripts/test installs it)"; exit 1; }
 [ -f "$build/compile_commands.json" ] || { echo "lint.tidy: no $build/compile_commands.json"; exit 1; }
 checks='-*,readability-braces-around-statements,bugprone-*,cert-err33-c,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier'
-files=$(find mesh wire crypto gossip ledger lease member node sim tests/bench -name '*.c' 2>/dev/null | sort)
+files=$(find mesh wire crypto gossip ledger lease member node sim tests/bench tests/tools -name '*.c' 2>/dev/null | sort)
 out=$("$tool" -p "$build" --quiet --checks="$checks" --warnings-as-errors='*' $files 2>&1)
 rc=$?
 if [ $rc -ne 0 ]; then

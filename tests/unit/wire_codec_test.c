@@ -1322,7 +1322,7 @@ static bool bad_envelope(uint32_t index, wire_envelope *envelope, bad_case *out)
         {"type 7 (reserved, records)", 1, 7, WIRE_REASON_UNKNOWN_TYPE},
         {"type 14 (reserved, gossip)", 1, 14, WIRE_REASON_UNKNOWN_TYPE},
         {"type 15 (reserved, gossip)", 1, 15, WIRE_REASON_UNKNOWN_TYPE},
-        {"type 21 (reserved, leases)", 1, 21, WIRE_REASON_UNKNOWN_TYPE},
+        {"type 22 (reserved, leases)", 1, 22, WIRE_REASON_UNKNOWN_TYPE},
         {"type 31 (reserved, leases)", 1, 31, WIRE_REASON_UNKNOWN_TYPE},
         {"type 32", 1, 32, WIRE_REASON_UNKNOWN_TYPE},
         {"type 200", 1, 200, WIRE_REASON_UNKNOWN_TYPE},

@@ -475,7 +475,7 @@ static void test_type_auth_sizes(void **state)
         wire_type type = (wire_type) number;
         bool mac = number >= 8 && number <= 13;
         bool signed_record = number >= 1 && number <= 4;
-        bool lease = number >= 16 && number <= 20; // signed by their sender
+        bool lease = number >= 16 && number <= 21; // signed by their sender (21: the summary)
         assert_int_equal(wire_type_is_mac(type), mac);
         uint32_t expected =
             mac ? WIRE_MAC_SIZE : (signed_record || lease ? WIRE_SIGNATURE_SIZE : 0u);
@@ -487,7 +487,8 @@ static void test_type_auth_sizes(void **state)
     assert_int_equal(wire_type_auth_size(WIRE_TYPE_LEASE_REQUEST), 64);
     assert_int_equal(wire_type_auth_size(WIRE_TYPE_LEASE_END), 64);
     assert_false(wire_type_is_mac(WIRE_TYPE_LEASE_RECORD));
-    assert_int_equal(wire_type_auth_size((wire_type) 21), 0); // 21..31: reserved
+    assert_int_equal(wire_type_auth_size(WIRE_TYPE_LEDGER_SUMMARY), 64);
+    assert_int_equal(wire_type_auth_size((wire_type) 22), 0); // 22..31: reserved
     assert_false(wire_type_is_mac((wire_type) 0xffffffffu));
     assert_int_equal(wire_type_auth_size((wire_type) 0xffffffffu), 0);
 }
@@ -495,10 +496,12 @@ static void test_type_auth_sizes(void **state)
 /* The envelope with every known type. */
 
 static const wire_type known_types[] = {
-    WIRE_TYPE_ADVERT,       WIRE_TYPE_CERT,         WIRE_TYPE_REVOCATION,    WIRE_TYPE_SUSPECT,
-    WIRE_TYPE_PING,         WIRE_TYPE_ACK,          WIRE_TYPE_PING_REQ,      WIRE_TYPE_DIGEST,
-    WIRE_TYPE_PULL,         WIRE_TYPE_PUSH,         WIRE_TYPE_LEASE_REQUEST, WIRE_TYPE_LEASE_OFFER,
-    WIRE_TYPE_LEASE_REFUSE, WIRE_TYPE_LEASE_RECORD, WIRE_TYPE_LEASE_END,
+    WIRE_TYPE_ADVERT,         WIRE_TYPE_CERT,          WIRE_TYPE_REVOCATION,
+    WIRE_TYPE_SUSPECT,        WIRE_TYPE_PING,          WIRE_TYPE_ACK,
+    WIRE_TYPE_PING_REQ,       WIRE_TYPE_DIGEST,        WIRE_TYPE_PULL,
+    WIRE_TYPE_PUSH,           WIRE_TYPE_LEASE_REQUEST, WIRE_TYPE_LEASE_OFFER,
+    WIRE_TYPE_LEASE_REFUSE,   WIRE_TYPE_LEASE_RECORD,  WIRE_TYPE_LEASE_END,
+    WIRE_TYPE_LEDGER_SUMMARY,
 };
 
 static const uint8_t envelope_body[] = {0x82, 0x00, 0x07, 0x01, 0xc4, 0x00};
@@ -655,7 +658,7 @@ static void test_envelope_wrong_auth_size(void **state)
 static void test_envelope_unknown_types(void **state)
 {
     (void) state;
-    static const uint32_t unknown[] = {0,  5,  6,  7,  14, 15,  21,  22,         25,
+    static const uint32_t unknown[] = {0,  5,  6,  7,  14, 15,  23,  22,         25,
                                        24, 30, 31, 32, 33, 127, 255, 0xffffffffu};
     for (uint32_t u = 0; u < MESH_ARRAY_COUNT(unknown); u++) {
         wire_envelope envelope;
