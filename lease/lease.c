@@ -778,6 +778,7 @@ void lease_capacity_at(const lease_machine *m, uint32_t index, lease_capacity *c
     capacity_out->local_demand = state->local_demand;
     capacity_out->borrowed = state->borrowed;
     capacity_out->price_microeur_per_unit_hour = state->policy.price_microeur_per_unit_hour;
+    capacity_out->keep = state->policy.keep;
 }
 
 static void info_from_slot(const lease_slot *slot, lease_info *info)

@@ -382,6 +382,7 @@ typedef struct lease_capacity {
     uint64_t local_demand; /* last reported */
     uint64_t borrowed;     /* open leases borrowed; never lendable */
     uint64_t price_microeur_per_unit_hour;
+    uint64_t keep; /* kept for own peaks (policy) */
 } lease_capacity;
 uint32_t lease_capacity_count(const lease_machine *machine);
 void lease_capacity_at(const lease_machine *machine, uint32_t index, lease_capacity *capacity_out);

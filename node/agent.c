@@ -804,6 +804,82 @@ static void respond_ledger(agent *a, node_http_request *request, node_http_route
     respond_json(a, request, body);
 }
 
+/* What this node can lend, class by class (GET and POST /v1/capacity). */
+static json_t *capacity_json(agent *a)
+{
+    json_t *list = json_array();
+    const lease_machine *machine = member_lease(a->member);
+    uint32_t count = machine != NULL ? lease_capacity_count(machine) : 0;
+    for (uint32_t i = 0; i < count && list != NULL; i++) {
+        lease_capacity c;
+        lease_capacity_at(machine, i, &c);
+        (void) json_array_append_new(
+            list, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "class",
+                            node_http_class_name(c.resource_class), "model", c.model, "total",
+                            (json_int_t) c.total, "lendable", (json_int_t) c.lendable, "keep",
+                            (json_int_t) c.keep, "lent", (json_int_t) c.lent, "free_to_lend",
+                            (json_int_t) c.free_to_lend, "local_demand",
+                            (json_int_t) c.local_demand, "borrowed", (json_int_t) c.borrowed));
+    }
+    return json_pack("{s:o}", "resources", list);
+}
+
+/* POST /v1/capacity: an inventory system sets the totals. All or
+ * nothing: every line is checked against the classes this node lends
+ * before any is applied; leases already made stay, and the advert follows
+ * at its bounded rate. */
+static void set_capacity(agent *a, node_http_request *request)
+{
+    const node_capacity_report *report = node_http_request_capacity(request);
+    const lease_machine *machine = member_lease(a->member);
+    if (machine == NULL) {
+        node_http_respond_error(a->http, request, 503, "ledger_unavailable",
+                                "lending needs a ledger: set [ledger] path");
+        return;
+    }
+    for (uint32_t i = 0; i < report->item_count; i++) {
+        const node_capacity_item *item = &report->items[i];
+        bool known = false;
+        for (uint32_t j = 0; j < lease_capacity_count(machine) && !known; j++) {
+            lease_capacity c;
+            lease_capacity_at(machine, j, &c);
+            if (c.resource_class == item->resource_class && strcmp(c.model, item->model) == 0) {
+                known = true;
+                if (c.keep > item->total) {
+                    char message[NODE_HTTP_MESSAGE_SIZE];
+                    (void) snprintf(message, sizeof(message),
+                                    "resources[%u].total: under what this node keeps for its own "
+                                    "peaks (%llu; [capacity] keep)",
+                                    i, (unsigned long long) c.keep);
+                    node_http_respond_error(a->http, request, 400, "invalid_request", message);
+                    return;
+                }
+            }
+        }
+        if (!known) {
+            char message[NODE_HTTP_MESSAGE_SIZE];
+            (void) snprintf(message, sizeof(message),
+                            "resources[%u].class: this node does not lend %s%s%s; add it to "
+                            "[capacity] and reload",
+                            i, node_http_class_name(item->resource_class),
+                            item->model[0] != '\0' ? " " : "", item->model);
+            node_http_respond_error(a->http, request, 400, "invalid_request", message);
+            return;
+        }
+    }
+    for (uint32_t i = 0; i < report->item_count; i++) {
+        const node_capacity_item *item = &report->items[i];
+        mesh_err err = member_set_capacity(a->member, item->resource_class, item->model,
+                                           item->total, item->lendable);
+        MESH_ASSERT(err == MESH_OK); // checked above
+        node_log(
+            NODE_LOG_INFO, "agent", "capacity_set", "class=%s model=%s total=%llu lendable=%llu",
+            node_http_class_name(item->resource_class), item->model[0] != '\0' ? item->model : "-",
+            (unsigned long long) item->total, (unsigned long long) item->lendable);
+    }
+    respond_json(a, request, capacity_json(a));
+}
+
 /* Answers every HTTP request waiting for the loop. */
 static void serve_http(agent *a)
 {
@@ -842,6 +918,12 @@ static void serve_http(agent *a)
             node_leases_serve(a->leases, &context, request);
             break;
         }
+        case NODE_HTTP_ROUTE_CAPACITY_GET:
+            respond_json(a, request, capacity_json(a));
+            break;
+        case NODE_HTTP_ROUTE_CAPACITY_SET:
+            set_capacity(a, request);
+            break;
         case NODE_HTTP_ROUTE_NONE:
         default:
             node_http_respond_error(a->http, request, 500, "internal", "unexpected route");

@@ -69,6 +69,7 @@ struct node_http_request {
         node_borrow_request borrow;           /* NODE_HTTP_ROUTE_LEASE_CREATE */
         uint8_t lease_id[WIRE_LEASE_ID_SIZE]; /* NODE_HTTP_ROUTE_LEASE_GET, _DELETE */
         node_reconcile_request reconcile;     /* NODE_HTTP_ROUTE_LEDGER_RECONCILE */
+        node_capacity_report capacity;        /* NODE_HTTP_ROUTE_CAPACITY_SET */
     } parsed;
 };
 
@@ -257,6 +258,9 @@ static void body_read_done(void *arg)
     } else if (request->route == NODE_HTTP_ROUTE_LEDGER_RECONCILE) {
         err = node_http_parse_reconcile((const char *) request->body, request->body_size,
                                         &request->parsed.reconcile, error);
+    } else if (request->route == NODE_HTTP_ROUTE_CAPACITY_SET) {
+        err = node_http_parse_capacity((const char *) request->body, request->body_size,
+                                       &request->parsed.capacity, error);
     } else if (MESH_ALWAYS(request->route == NODE_HTTP_ROUTE_LEASE_CREATE)) {
         err = node_http_parse_borrow((const char *) request->body, request->body_size,
                                      &request->parsed.borrow, error);
@@ -427,7 +431,7 @@ static void http_handle(nng_aio *aio)
     }
     request->route = route;
     if (route == NODE_HTTP_ROUTE_LOAD || route == NODE_HTTP_ROUTE_LEASE_CREATE ||
-        route == NODE_HTTP_ROUTE_LEDGER_RECONCILE) {
+        route == NODE_HTTP_ROUTE_LEDGER_RECONCILE || route == NODE_HTTP_ROUTE_CAPACITY_SET) {
         read_body(request, req, conn);
         return;
     }
@@ -630,6 +634,12 @@ const node_load_report *node_http_request_load(const node_http_request *request)
 {
     MESH_ASSERT(request != NULL && request->route == NODE_HTTP_ROUTE_LOAD);
     return &request->parsed.load;
+}
+
+const node_capacity_report *node_http_request_capacity(const node_http_request *request)
+{
+    MESH_ASSERT(request != NULL && request->route == NODE_HTTP_ROUTE_CAPACITY_SET);
+    return &request->parsed.capacity;
 }
 
 const node_borrow_request *node_http_request_borrow(const node_http_request *request)

@@ -74,7 +74,9 @@ typedef enum node_http_route {
     NODE_HTTP_ROUTE_METRICS = 8,      /* GET /metrics */
     NODE_HTTP_ROUTE_LEASE_GET = 9,    /* GET /v1/leases/{id}: node_http_request_lease_id */
     NODE_HTTP_ROUTE_LEDGER_RECONCILE =
-        10, /* POST /v1/ledger/reconcile: node_http_request_reconcile */
+        10,                            /* POST /v1/ledger/reconcile: node_http_request_reconcile */
+    NODE_HTTP_ROUTE_CAPACITY_GET = 11, /* GET /v1/capacity */
+    NODE_HTTP_ROUTE_CAPACITY_SET = 12, /* POST /v1/capacity: node_http_request_capacity */
 } node_http_route;
 
 typedef enum node_http_match {
@@ -142,6 +144,32 @@ MESH_MUST_USE mesh_err node_http_parse_load(const char *body,
                                             size_t body_size,
                                             node_load_report *report_out,
                                             char error_out[NODE_HTTP_MESSAGE_SIZE]);
+
+/* An inventory update (POST /v1/capacity): per class, the node's own
+ * total and what it lends at most, whole units. */
+typedef struct node_capacity_item {
+    uint32_t resource_class; /* WIRE_RESOURCE_* */
+    char model[WIRE_MODEL_SIZE_MAX + 1];
+    uint64_t total;
+    uint64_t lendable; /* <= total */
+} node_capacity_item;
+
+typedef struct node_capacity_report {
+    uint32_t item_count;
+    node_capacity_item items[NODE_LOAD_ITEMS_MAX];
+} node_capacity_report;
+
+/* Validates a POST /v1/capacity body:
+ *   {"resources": [{"class": "vcpu", "total": 1024, "lendable": 256},
+ *                  {"class": "gpu", "model": "H100-80GB", "total": 8, "lendable": 2}]}
+ * Strict like a load report: 1..16 items, each (class, model) once, a
+ * model for gpu and only there, whole numbers in 0..10^12, lendable <=
+ * total, no other key. Errors: MESH_EPROTO (not JSON: the message is
+ * jansson's), MESH_EINVAL (the message names the field). */
+MESH_MUST_USE mesh_err node_http_parse_capacity(const char *body,
+                                                size_t body_size,
+                                                node_capacity_report *report_out,
+                                                char error_out[NODE_HTTP_MESSAGE_SIZE]);
 
 /* A borrow request (POST /v1/leases), validated. */
 #define NODE_BORROW_PREFER_MAX     8u        /* members in "prefer" */
@@ -289,6 +317,9 @@ node_http_route node_http_request_route(const node_http_request *request);
 /* The validated report of a NODE_HTTP_ROUTE_LOAD request. Valid until the
  * request is answered. */
 const node_load_report *node_http_request_load(const node_http_request *request);
+/* The validated body of a NODE_HTTP_ROUTE_CAPACITY_SET request. Valid
+ * until the request is answered. */
+const node_capacity_report *node_http_request_capacity(const node_http_request *request);
 /* The validated body of a NODE_HTTP_ROUTE_LEASE_CREATE request. Valid
  * until the request is answered. */
 const node_borrow_request *node_http_request_borrow(const node_http_request *request);

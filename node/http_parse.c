@@ -52,6 +52,8 @@ static const route_spec routes[] = {
     {"POST", "/v1/leases", NODE_HTTP_ROUTE_LEASE_CREATE},
     {"POST", "/v1/load", NODE_HTTP_ROUTE_LOAD},
     {"POST", "/v1/ledger/reconcile", NODE_HTTP_ROUTE_LEDGER_RECONCILE},
+    {"GET", "/v1/capacity", NODE_HTTP_ROUTE_CAPACITY_GET},
+    {"POST", "/v1/capacity", NODE_HTTP_ROUTE_CAPACITY_SET},
     {"GET", "/metrics", NODE_HTTP_ROUTE_METRICS},
 };
 
@@ -253,7 +255,16 @@ load_amount(json_t *item, uint32_t index, const char *key, uint64_t *out, char *
     return MESH_OK;
 }
 
-static mesh_err load_item(json_t *item, uint32_t index, node_load_item *out, char *error)
+/* One line of a load report or a capacity update: a class, a model for
+ * gpu, and two whole amounts under the keys `keys` names. */
+static mesh_err amounts_item(json_t *item,
+                             uint32_t index,
+                             const char *const keys[2],
+                             uint32_t *resource_class_out,
+                             char model_out[WIRE_MODEL_SIZE_MAX + 1],
+                             uint64_t *first_out,
+                             uint64_t *second_out,
+                             char *error)
 {
     if (!json_is_object(item)) {
         return invalid(error, "resources[%u] must be an object", index);
@@ -262,12 +273,10 @@ static mesh_err load_item(json_t *item, uint32_t index, node_load_item *out, cha
     json_t *value = NULL;
     json_object_foreach(item, key, value)
     {
-        if (strcmp(key, "class") != 0 && strcmp(key, "model") != 0 && strcmp(key, "queued") != 0 &&
-            strcmp(key, "running") != 0) {
-            return invalid(error,
-                           "resources[%u]: unknown key '%.40s' (keys: class, model, queued, "
-                           "running)",
-                           index, key);
+        if (strcmp(key, "class") != 0 && strcmp(key, "model") != 0 && strcmp(key, keys[0]) != 0 &&
+            strcmp(key, keys[1]) != 0) {
+            return invalid(error, "resources[%u]: unknown key '%.40s' (keys: class, model, %s, %s)",
+                           index, key, keys[0], keys[1]);
         }
     }
     const char *class_text = json_string_value(json_object_get(item, "class"));
@@ -275,34 +284,108 @@ static mesh_err load_item(json_t *item, uint32_t index, node_load_item *out, cha
         return invalid(
             error, "resources[%u].class is required: vcpu, memory_gib, storage_gib or gpu", index);
     }
-    memset(out, 0, sizeof(*out));
+    *resource_class_out = 0;
+    memset(model_out, 0, WIRE_MODEL_SIZE_MAX + 1);
     for (uint32_t c = 1; c < MESH_ARRAY_COUNT(class_names); c++) {
         if (strcmp(class_text, class_names[c]) == 0) {
-            out->resource_class = c;
+            *resource_class_out = c;
         }
     }
-    if (out->resource_class == 0) {
+    if (*resource_class_out == 0) {
         return invalid(error,
                        "resources[%u].class '%.40s' is not vcpu, memory_gib, storage_gib or gpu",
                        index, class_text);
     }
     json_t *model = json_object_get(item, "model");
-    if (out->resource_class == WIRE_RESOURCE_GPU) {
+    if (*resource_class_out == WIRE_RESOURCE_GPU) {
         if (!json_is_string(model) || !node_config_model_valid(json_string_value(model))) {
             return invalid(error,
                            "resources[%u].model is required for gpu: 1..%u characters "
                            "[A-Za-z0-9._-]",
                            index, WIRE_MODEL_SIZE_MAX);
         }
-        memcpy(out->model, json_string_value(model), strlen(json_string_value(model)) + 1);
+        memcpy(model_out, json_string_value(model), strlen(json_string_value(model)) + 1);
     } else if (model != NULL) {
         return invalid(error, "resources[%u].model is only for class gpu", index);
     }
-    mesh_err err = load_amount(item, index, "queued", &out->queued, error);
+    mesh_err err = load_amount(item, index, keys[0], first_out, error);
     if (err == MESH_OK) {
-        err = load_amount(item, index, "running", &out->running, error);
+        err = load_amount(item, index, keys[1], second_out, error);
     }
     return err;
+}
+
+static mesh_err capacity_report(json_t *root, node_capacity_report *report, char *error)
+{
+    if (!json_is_object(root)) {
+        return invalid(error, "the body must be a JSON object with \"resources\"");
+    }
+    const char *key = NULL;
+    json_t *value = NULL;
+    json_object_foreach(root, key, value)
+    {
+        if (strcmp(key, "resources") != 0) {
+            return invalid(error, "unknown key '%.40s' (keys: resources)", key);
+        }
+    }
+    json_t *resources = json_object_get(root, "resources");
+    if (!json_is_array(resources) || json_array_size(resources) == 0 ||
+        json_array_size(resources) > NODE_LOAD_ITEMS_MAX) {
+        return invalid(error, "resources must be an array of 1..%u items", NODE_LOAD_ITEMS_MAX);
+    }
+    static const char *const keys[2] = {"total", "lendable"};
+    for (uint32_t i = 0; i < (uint32_t) json_array_size(resources); i++) {
+        node_capacity_item *item = &report->items[i];
+        mesh_err err = amounts_item(json_array_get(resources, i), i, keys, &item->resource_class,
+                                    item->model, &item->total, &item->lendable, error);
+        if (err != MESH_OK) {
+            return err;
+        }
+        if (item->lendable > item->total) {
+            return invalid(error, "resources[%u].lendable is over its total", i);
+        }
+        for (uint32_t j = 0; j < i; j++) {
+            if (report->items[j].resource_class == item->resource_class &&
+                strcmp(report->items[j].model, item->model) == 0) {
+                return invalid(error, "resources[%u] repeats resources[%u]", i, j);
+            }
+        }
+        report->item_count = i + 1;
+    }
+    return MESH_OK;
+}
+
+mesh_err node_http_parse_capacity(const char *body,
+                                  size_t body_size,
+                                  node_capacity_report *report_out,
+                                  char error_out[NODE_HTTP_MESSAGE_SIZE])
+{
+    MESH_ASSERT(body != NULL || body_size == 0);
+    MESH_ASSERT(report_out != NULL && error_out != NULL);
+    json_error_t json_error;
+    json_t *root =
+        json_loadb(body != NULL ? body : "", body_size, JSON_REJECT_DUPLICATES, &json_error);
+    if (root == NULL) {
+        (void) snprintf(error_out, NODE_HTTP_MESSAGE_SIZE, "%s (line %d, column %d)",
+                        json_error.text, json_error.line, json_error.column);
+        return MESH_EPROTO;
+    }
+    node_capacity_report draft;
+    memset(&draft, 0, sizeof(draft));
+    mesh_err err = capacity_report(root, &draft, error_out);
+    if (err == MESH_OK) {
+        *report_out = draft;
+    }
+    json_decref(root);
+    return err;
+}
+
+static mesh_err load_item(json_t *item, uint32_t index, node_load_item *out, char *error)
+{
+    static const char *const keys[2] = {"queued", "running"};
+    memset(out, 0, sizeof(*out));
+    return amounts_item(item, index, keys, &out->resource_class, out->model, &out->queued,
+                        &out->running, error);
 }
 
 static mesh_err load_report(json_t *root, node_load_report *report, char *error)

@@ -163,6 +163,26 @@ if command -v curl >/dev/null; then
   contains metrics.txt 'fedmesh_hook_runs_total' "hook runs"
 fi
 
+# An inventory system sets c's capacity through the API; the advert follows.
+if command -v curl >/dev/null; then
+  capi=http://127.0.0.1:${ports[8]}
+  auth="Authorization: Bearer $(cat token)"
+  code=$(curl -sS -m 5 -o cap.json -w '%{http_code}' -H "$auth" \
+    -d '{"resources":[{"class":"vcpu","total":512,"lendable":300}]}' "$capi/v1/capacity")
+  [ "$code" = 200 ] && [ "$(jq '.resources[0].total' cap.json)" = 512 ] &&
+    [ "$(jq '.resources[0].lendable' cap.json)" = 300 ] && ok || bad "POST /v1/capacity: $code $(cat cap.json)"
+  code=$(curl -sS -m 5 -o cap.json -w '%{http_code}' -H "$auth" \
+    -d '{"resources":[{"class":"gpu","model":"H100","total":8,"lendable":2}]}' "$capi/v1/capacity")
+  [ "$code" = 400 ] && grep -q 'does not lend gpu' cap.json && ok || bad "capacity for a class c lacks: $code $(cat cap.json)"
+  code=$(curl -sS -m 5 -o cap.json -w '%{http_code}' -H "$auth" \
+    -d '{"resources":[{"class":"vcpu","total":8,"lendable":9}]}' "$capi/v1/capacity")
+  [ "$code" = 400 ] && grep -q 'lendable is over its total' cap.json && ok || bad "lendable over total: $code $(cat cap.json)"
+  c_total() {
+    [ "$("$fedmesh" peers --config a.ini --json | jq '.members[] | select(.name == "c") | .resources[] | select(.class == "vcpu") | .total')" = 512 ]
+  }
+  wait_until 10 c_total && ok || bad "a sees c's new total in its advert"
+fi
+
 # 7. Release the health lease: it settles on both sides.
 expect 0 "release" -- "$fedmesh" release --config a.ini "$health_id"
 health_settled() { [ "$(lease_state a "$health_id")" = settled ] && [ "$(lease_state c "$health_id")" = settled ]; }
