@@ -756,13 +756,26 @@ void lease_borrower_on_record(lease_machine *m,
         return;
     }
     if (record->number < slot->record_count) {
-        // A proposal we already countersigned: the lender lost our answer.
+        // A proposal we already countersigned: the lender lost our answer,
+        // or restarted and proposed the same number anew (other bytes).
+        // Either way our agreed copy is the answer: the lender adopts it,
+        // since it carries the lender's own signature.
         lease_reject_count(m, LEASE_REJECT_REPLAY);
-        if (slot->has_last && record->number == slot->pending.number &&
-            lease_record_same(record, &slot->pending)) {
+        if (slot->has_last && record->number == slot->pending.number) {
             (void) lease_send_record(m, peer, slot->lease_id, &slot->pending,
                                      slot->pending_lender_signature,
                                      slot->pending_borrower_signature, outbox);
+            return;
+        }
+        const lease_directory *d = &m->config.directory;
+        ledger_record held;
+        uint8_t lender_signature[LEDGER_SIGNATURE_SIZE];
+        uint8_t borrower_signature[LEDGER_SIGNATURE_SIZE];
+        if (d->ledger_record != NULL &&
+            d->ledger_record(d->ctx, slot->lease_id, record->number, &held, lender_signature,
+                             borrower_signature) == MESH_OK) {
+            (void) lease_send_record(m, peer, slot->lease_id, &held, lender_signature,
+                                     borrower_signature, outbox);
         }
         return;
     }

@@ -557,8 +557,9 @@ static bool frame_expected(const lease_machine *m,
 }
 
 // A proposal for a lease this borrower has settled and forgotten: the
-// lender lost our countersignature. Answer with the ledger's copy when it
-// is the same record; the lender's retries stop there.
+// lender lost our countersignature, or restarted and proposed the number
+// anew. Answer with the ledger's agreed copy (the lender adopts it: it
+// carries the lender's own signature); the lender's retries stop there.
 static void answer_from_ledger(lease_machine *m,
                                const lease_peer *peer,
                                const wire_lease_record *message,
@@ -573,9 +574,7 @@ static void answer_from_ledger(lease_machine *m,
         memcmp(record->lender_key, peer->public_key, LEDGER_KEY_SIZE) != 0 ||
         memcmp(record->borrower_key, m->config.keypair.public_key, LEDGER_KEY_SIZE) != 0 ||
         d->ledger_record(d->ctx, record->lease_id, record->number, &held, lender_signature,
-                         borrower_signature) != MESH_OK ||
-        !lease_record_same(record, &held) ||
-        sodium_memcmp(lender_signature, message->lender_signature, LEDGER_SIGNATURE_SIZE) != 0) {
+                         borrower_signature) != MESH_OK) {
         lease_reject_count(m, LEASE_REJECT_UNEXPECTED);
         return;
     }

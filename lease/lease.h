@@ -169,16 +169,25 @@ MESH_MUST_USE mesh_err lease_create(const lease_config *config,
                                     lease_machine **machine_out);
 void lease_destroy(lease_machine *machine); /* NULL is a no-op */
 
+/* One durable record with its two signatures, as the ledger holds it. */
+typedef struct lease_signed_record {
+    ledger_record record;
+    uint8_t lender_signature[LEDGER_SIGNATURE_SIZE];
+    uint8_t borrower_signature[LEDGER_SIGNATURE_SIZE];
+} lease_signed_record;
+
 /* Restores one lease that the ledger holds and has not settled, at start,
  * before any other input: opened is its OPENED record, last its latest
- * record (== opened when it has one record), record_count its number of
- * records, usage_milli the sum of its USAGE amounts per amount of opened
- * (in opened's amount order). Errors: MESH_EINVAL (not a lease of this
- * node, inconsistent records), MESH_EFULL (leases_max). */
+ * record (the same as opened when it has one record), both with their
+ * signatures (a restored borrower resends its acceptance, and answers a
+ * resent proposal, with them); record_count its number of records,
+ * usage_milli the sum of its USAGE amounts per amount of opened (in
+ * opened's amount order). Errors: MESH_EINVAL (not a lease of this node,
+ * inconsistent records), MESH_EFULL (leases_max). */
 MESH_MUST_USE mesh_err lease_restore(lease_machine *machine,
                                      mesh_now now,
-                                     const ledger_record *opened,
-                                     const ledger_record *last,
+                                     const lease_signed_record *opened,
+                                     const lease_signed_record *last,
                                      uint32_t record_count,
                                      const uint64_t usage_milli[LEDGER_AMOUNTS_MAX]);
 
@@ -360,6 +369,7 @@ typedef struct lease_stats {
     uint64_t ended_lent;
     uint64_t ended_borrowed;
     uint64_t late_acceptances; /* honoured after the offer's hold */
+    uint64_t repairs;          /* agreed records adopted from the peer's copy (after a restart) */
     uint64_t reclaims;
     uint64_t retries;
     uint64_t ledger_writes;

@@ -71,6 +71,7 @@ typedef struct lease_slot {
     int64_t usage_time_ns; /* the time of the last usage record (the start at first) */
     uint64_t usage_milli[LEDGER_AMOUNTS_MAX];
     bool booked;        /* lender: counts in booked capacity */
+    bool void_lease;    /* lender: a late acceptance that did not fit: ended at once, no usage */
     bool release_asked; /* borrower asked to release (lender: an END release arrived) */
     int64_t end_at_ns;  /* realtime: when it ends (window end, release, reclaim) */
     uint32_t end_kind;  /* ledger_kind of the end to record */

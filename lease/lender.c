@@ -324,7 +324,10 @@ static void on_late_acceptance(lease_machine *m,
     if (late_fits(m, now, record)) {
         lease_book(m, slot, true);
     } else {
-        slot->reclaim_at_ns = now.realtime_ns; // recorded, then ended at once
+        // Recorded, then ended at once and charged nothing: the capacity
+        // went to someone else (docs/leases.md).
+        slot->reclaim_at_ns = now.realtime_ns;
+        slot->void_lease = true;
     }
     slot->has_pending = true;
     slot->pending = *record;
@@ -407,21 +410,35 @@ void lease_lender_on_record(lease_machine *m,
         }
         return;
     }
-    // A countersignature of the proposal in flight.
-    if (!slot->has_pending || slot->pending_in_ledger || slot->pending_rewrite ||
-        slot->pending_has_borrower || record->number != slot->pending.number) {
+    // The next record: the countersignature of the proposal in flight, or
+    // the borrower's copy of one this node proposed before it restarted
+    // (the proposal was lost with the crash; the borrower had made it
+    // durable). Both carry this node's own signature, which is what makes
+    // the copy agreed: adopting it is how the two ledgers stay one.
+    if (record->number != slot->record_count || slot->pending_in_ledger || slot->pending_rewrite ||
+        (slot->has_pending && slot->pending_has_borrower)) {
         lease_reject_count(m, LEASE_REJECT_UNEXPECTED);
         return;
     }
-    if (!lease_record_same(record, &slot->pending) ||
-        sodium_memcmp(message->lender_signature, slot->pending_lender_signature,
-                      LEDGER_SIGNATURE_SIZE) != 0) {
+    bool in_flight = slot->has_pending && lease_record_same(record, &slot->pending) &&
+                     sodium_memcmp(message->lender_signature, slot->pending_lender_signature,
+                                   LEDGER_SIGNATURE_SIZE) == 0;
+    if (!in_flight && lease_record_verify(record, m->config.keypair.public_key,
+                                          message->lender_signature) != MESH_OK) {
         lease_reject_count(m, LEASE_REJECT_MISMATCH);
         return;
     }
     if (lease_record_verify(record, peer->public_key, message->borrower_signature) != MESH_OK) {
         lease_reject_count(m, LEASE_REJECT_BAD_SIGNATURE);
         return;
+    }
+    if (!in_flight) {
+        m->stats.repairs++;
+        slot->pending = *record;
+        memcpy(slot->pending_lender_signature, message->lender_signature, LEDGER_SIGNATURE_SIZE);
+        slot->has_pending = true;
+        slot->has_last = false;
+        slot->pending_has_lender = true;
     }
     memcpy(slot->pending_borrower_signature, message->borrower_signature, LEDGER_SIGNATURE_SIZE);
     slot->pending_has_borrower = true;
@@ -550,6 +567,12 @@ static bool propose_next(lease_machine *m, mesh_now now, lease_slot *slot, ledge
         }
         return true;
     }
+    // A release or reclaim that crossed a usage proposal on the wire may
+    // name a time before the usage recorded since: the end is then that
+    // usage's time (the borrower countersigned the usage up to it).
+    if (slot->end_at_ns < slot->usage_time_ns) {
+        slot->end_at_ns = slot->usage_time_ns;
+    }
     bool over = now.realtime_ns >= slot->end_at_ns;
     int64_t until_ns = over ? slot->end_at_ns : now.realtime_ns;
     bool usage_due =
@@ -635,6 +658,13 @@ void lease_lender_after_write(lease_machine *m, mesh_now now, lease_slot *slot, 
         slot->end_kind = LEDGER_KIND_EXPIRED;
         if (slot->reclaim_at_ns != 0) {
             end_at(slot, slot->reclaim_at_ns, LEDGER_KIND_RECLAIMED);
+        }
+        if (slot->void_lease) {
+            // No usage: the end record comes at once, dated the window's
+            // start (never before it, never after the arrival).
+            slot->end_at_ns = slot->opened.terms.start_ns;
+            slot->end_kind = LEDGER_KIND_RECLAIMED;
+            slot->usage_time_ns = slot->end_at_ns;
         }
         if (reachable) {
             (void) lease_send_record(m, &peer, slot->lease_id, &slot->opened,

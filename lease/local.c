@@ -20,12 +20,14 @@
 
 mesh_err lease_restore(lease_machine *m,
                        mesh_now now,
-                       const ledger_record *opened,
-                       const ledger_record *last,
+                       const lease_signed_record *opened_signed,
+                       const lease_signed_record *last_signed,
                        uint32_t record_count,
                        const uint64_t usage_milli[LEDGER_AMOUNTS_MAX])
 {
-    MESH_ASSERT(m != NULL && opened != NULL && last != NULL);
+    MESH_ASSERT(m != NULL && opened_signed != NULL && last_signed != NULL);
+    const ledger_record *opened = &opened_signed->record;
+    const ledger_record *last = &last_signed->record;
     const uint8_t *self_key = m->config.keypair.public_key;
     bool lender = memcmp(opened->lender_key, self_key, LEDGER_KEY_SIZE) == 0;
     bool borrower = memcmp(opened->borrower_key, self_key, LEDGER_KEY_SIZE) == 0;
@@ -45,6 +47,17 @@ mesh_err lease_restore(lease_machine *m,
     memcpy(slot->peer_key, peer_key, LEDGER_KEY_SIZE);
     slot->opened = *opened;
     slot->has_opened = true;
+    memcpy(slot->opened_lender_signature, opened_signed->lender_signature, LEDGER_SIGNATURE_SIZE);
+    memcpy(slot->opened_borrower_signature, opened_signed->borrower_signature,
+           LEDGER_SIGNATURE_SIZE);
+    // The last durable record, to answer a resend of it byte for byte.
+    slot->pending = *last;
+    memcpy(slot->pending_lender_signature, last_signed->lender_signature, LEDGER_SIGNATURE_SIZE);
+    memcpy(slot->pending_borrower_signature, last_signed->borrower_signature,
+           LEDGER_SIGNATURE_SIZE);
+    slot->pending_has_lender = true;
+    slot->pending_has_borrower = true;
+    slot->has_last = true;
     slot->record_count = record_count;
     slot->resource_count = opened->amount_count;
     for (uint32_t i = 0; i < opened->amount_count; i++) {

@@ -107,12 +107,17 @@ void member_burst_step(member_node *m, mesh_now now, mesh_rng *rng)
         lease_capacity_at(m->lease, i, &capacity);
         uint64_t demand = state->queued + state->running;
         uint64_t have = capacity.total + capacity.borrowed;
+        if (demand > have && demand - have >= m->burst.threshold) {
+            state->surplus_since_ns = 0;
+            if (now.monotonic_ns >= state->retry_after_ns) {
+                state->retry_after_ns = 0;
+                burst_borrow(m, now, i, &capacity, demand - have, rng);
+            }
+            continue;
+        }
+        state->retry_after_ns = 0; // no overflow to borrow: nothing to retry
         if (demand > have) {
             state->surplus_since_ns = 0;
-            uint64_t overflow = demand - have;
-            if (overflow >= m->burst.threshold && now.monotonic_ns >= state->retry_after_ns) {
-                burst_borrow(m, now, i, &capacity, overflow, rng);
-            }
             continue;
         }
         lease_info newest;
@@ -173,8 +178,17 @@ uint64_t member_burst_deadline_ns(const member_node *m)
         uint64_t at = UINT64_MAX;
         if (state->surplus_since_ns != 0) {
             at = state->surplus_since_ns + m->burst.release_delay_ns;
-        } else if (state->queued + state->running > 0 && state->retry_after_ns > 0) {
-            at = state->retry_after_ns;
+        } else if (state->retry_after_ns > 0) {
+            // A retry is due only while there is an overflow to borrow;
+            // without one the step clears it (a deadline left in the past
+            // would have the shell spin).
+            lease_capacity capacity;
+            lease_capacity_at(m->lease, i, &capacity);
+            uint64_t demand = state->queued + state->running;
+            uint64_t have = capacity.total + capacity.borrowed;
+            if (demand > have && demand - have >= m->burst.threshold) {
+                at = state->retry_after_ns;
+            }
         }
         deadline = at < deadline ? at : deadline;
     }

@@ -419,10 +419,23 @@ typedef struct restore_walk {
     const uint8_t *lease_id;
     uint64_t last_seq;
     uint32_t count;
-    ledger_record opened;
-    ledger_record last;
+    lease_signed_record opened;
+    lease_signed_record last;
     uint64_t usage_milli[LEDGER_AMOUNTS_MAX];
 } restore_walk;
+
+static void signed_from_entry(const ledger_entry *entry, lease_signed_record *out)
+{
+    out->record = entry->record;
+    memset(out->lender_signature, 0, sizeof(out->lender_signature));
+    memset(out->borrower_signature, 0, sizeof(out->borrower_signature));
+    if (entry->has_lender_signature) {
+        memcpy(out->lender_signature, entry->lender_signature, LEDGER_SIGNATURE_SIZE);
+    }
+    if (entry->has_borrower_signature) {
+        memcpy(out->borrower_signature, entry->borrower_signature, LEDGER_SIGNATURE_SIZE);
+    }
+}
 
 static bool restore_visit(void *arg, const ledger_entry *entry)
 {
@@ -435,14 +448,14 @@ static bool restore_visit(void *arg, const ledger_entry *entry)
         return true;
     }
     if (record->kind == LEDGER_KIND_OPENED) {
-        walk->opened = *record;
+        signed_from_entry(entry, &walk->opened);
     }
     if (record->kind == LEDGER_KIND_USAGE) {
         for (uint32_t i = 0; i < record->amount_count && i < LEDGER_AMOUNTS_MAX; i++) {
             walk->usage_milli[i] += record->amounts[i].amount_milli;
         }
     }
-    walk->last = *record;
+    signed_from_entry(entry, &walk->last);
     walk->count++;
     return true;
 }
@@ -463,7 +476,7 @@ static bool restore_lease(void *arg, const ledger_lease *lease)
     walk.lease_id = lease->lease_id;
     walk.last_seq = lease->last_seq;
     mesh_err err = ledger_journal_walk(m->store, lease->first_seq, restore_visit, &walk);
-    if (err == MESH_OK && (walk.count != lease->record_count || walk.opened.kind == 0)) {
+    if (err == MESH_OK && (walk.count != lease->record_count || walk.opened.record.kind == 0)) {
         err = MESH_ECORRUPT;
     }
     if (err == MESH_OK) {
