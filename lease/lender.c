@@ -80,10 +80,12 @@ static uint32_t check_classes(lease_machine *m,
         if (free_units < resource->amount) {
             return WIRE_LEASE_REFUSAL_CAPACITY;
         }
-        uint64_t per_peer_max =
-            state->policy.per_peer_max != 0 ? state->policy.per_peer_max : state->policy.lendable;
-        uint64_t held = peer_booked(m, &peer->id, resource->resource_class, resource->model);
-        if (held + resource->amount > per_peer_max) {
+        // Without a per-peer limit, lendable bounds one peer as it bounds
+        // all (free_units above), so the scan of the slots is spared.
+        if (state->policy.per_peer_max != 0 &&
+            peer_booked(m, &peer->id, resource->resource_class, resource->model) +
+                    resource->amount >
+                state->policy.per_peer_max) {
             return WIRE_LEASE_REFUSAL_PEER_LIMIT;
         }
         // The last share of what can be lent goes only to peers that lent

@@ -29,7 +29,7 @@
 
 #define NODE_TRANSPORT_QUEUE_MAX    1024u
 #define NODE_TRANSPORT_PEERS_MAX    128u
-#define NODE_TRANSPORT_SENDBUF_MAX  16
+#define NODE_TRANSPORT_SENDBUF_MAX  64        /* one loop batch to one peer fits */
 #define NODE_TRANSPORT_BATCH_MAX    64u       /* frames handed to the loop per wake-up */
 #define NODE_CONTROL_REPLY_SIZE_MAX 16777216u /* 16 MiB */
 

@@ -17,7 +17,14 @@ typedef struct bench_options {
     bool json;
     uint32_t rounds;   /* interleaved rounds; the median is reported */
     uint64_t round_ns; /* target duration of one round of one side */
-    const char *dir;   /* ledger: where the databases go; NULL: the current directory */
+    const char *dir;   /* ledger, lease: where the databases go; NULL: the current directory */
+    /* lease only: */
+    const char *fedmesh;  /* the fedmesh binary; NULL: next to fedmesh-bench */
+    uint32_t lease_count; /* sequential leases measured */
+    uint32_t seconds;     /* duration of the concurrent phase */
+    uint32_t concurrency; /* HTTP connections in flight at once in that phase */
+    uint32_t leases_max;  /* the agents' [lease] leases_max; 0: sized for the run */
+    bool keep;            /* keep the temporary directory (logs, ledgers) */
 } bench_options;
 
 uint64_t bench_clock_ns(void);
@@ -25,5 +32,6 @@ double bench_median(double *values, uint32_t count);
 
 int bench_crypto(const bench_options *options);
 int bench_ledger(const bench_options *options);
+int bench_lease(const bench_options *options);
 
 #endif
