@@ -131,6 +131,23 @@ static uint32_t check_request(lease_machine *m,
         (peer->rtt_us == 0 || peer->rtt_us > constraints->rtt_us_max)) {
         return WIRE_LEASE_REFUSAL_LATENCY;
     }
+    if (constraints->cost_microeur_per_hour_max != 0) {
+        // The whole lease's price per hour at this lender's prices, as the
+        // OPENED record will state it (lease_cost_per_hour's arithmetic).
+        __extension__ typedef unsigned __int128 u128;
+        u128 cost = 0;
+        for (uint32_t i = 0; i < request->resource_count; i++) {
+            const wire_lease_resource *resource = &request->resources[i];
+            const lease_class_state *state =
+                lease_class_find(m, resource->resource_class, resource->model);
+            if (state != NULL) {
+                cost += (u128) resource->amount * state->policy.price_microeur_per_unit_hour;
+            }
+        }
+        if (cost > constraints->cost_microeur_per_hour_max) {
+            return WIRE_LEASE_REFUSAL_PRICE;
+        }
+    }
     return check_classes(m, now, peer, request);
 }
 

@@ -1,5 +1,6 @@
 /*
- * node/cli_sim.c: `fedmesh sim gossip`, the simulator's command.
+ * node/cli_sim.c: `fedmesh sim gossip` and `fedmesh sim leases`, the
+ * simulator's commands.
  *
  * The simulation itself is sim/'s (a pure function of its config); this
  * file is the shell around it and holds the only two things a simulation
@@ -235,14 +236,304 @@ static void print_summary(const sim_gossip_result *result)
     (void) printf("  false downs: %u\n", result->false_down);
 }
 
+/* ------------------------------------------------------------------ */
+/* fedmesh sim leases                                                   */
+/* ------------------------------------------------------------------ */
+
+static const char sim_usage_more[] =
+    "\n"
+    "       fedmesh sim leases [--nodes N] [--seed S] [--minutes M] [--loss P] [--crash K]\n"
+    "                          [--hostile K] [--json] ...   (see fedmesh sim leases --help)\n";
+
+static const char sim_leases_usage[] =
+    "usage: fedmesh sim leases [--nodes N] [--seed S] [--minutes M] [--loss P]\n"
+    "                          [--crash K] [--hostile K] [--drain-minutes D]\n"
+    "                          [--skew-ms M] [--json] [--no-wall] [--progress]\n"
+    "                          [--no-verify] [--inject-violation]\n"
+    "\n"
+    "Runs N whole members (gossip, leases and an in-memory ledger each, through the\n"
+    "same member code as the agent, built with its invariant checks on) and K hostile\n"
+    "ones, in virtual time, deterministically from the seed, over a simulated network\n"
+    "(each member in a European city; real city-to-city latency, +-10% jitter,\n"
+    "independent loss). Each member reports a load with random peaks, so that its\n"
+    "burst policy borrows the overflow and gives it back, and lenders reclaim when\n"
+    "their own peak comes; members also borrow directly with random constraints and\n"
+    "durations (2..10 min, usage every minute), and release some leases early. Then\n"
+    "the drain: no new borrows, loads fall to zero, every lease has time to end.\n"
+    "\n"
+    "Checked during the run: (a) no lease breaks its constraints or misstates its\n"
+    "lender's certificate (every OPENED record, as it is written); (b) no lender lends\n"
+    "beyond its lendable (after every event that wrote its ledger, and every virtual\n"
+    "second); (c) the two ledgers of a lease never hold two versions of one record.\n"
+    "At the end: (c) every pair of honest ledgers reconciles record for record, (d)\n"
+    "lent equals borrowed across the federation, (e) every lease between honest\n"
+    "members is settled, and every honest ledger verifies.\n"
+    "\n"
+    "  --nodes N          honest members, 2..256 (default 8)\n"
+    "  --seed S           the run's seed (default 1); the same seed gives the same run\n"
+    "  --minutes M        virtual minutes of workload, 1..1440 (default 30)\n"
+    "  --drain-minutes D  virtual minutes of drain after it, 11..1440 (default 20)\n"
+    "  --loss P           message loss probability, 0..0.5 (default 0)\n"
+    "  --crash K          crash/restart pairs among honest members at random times,\n"
+    "                     0..4N (default 0); a crash loses what was not synced\n"
+    "  --hostile K        hostile members on top, 0..16 (default 0): they promise\n"
+    "                     capacity they do not have, leave offers unconfirmed, offer\n"
+    "                     terms their certificate does not back, overcharge, answer\n"
+    "                     late or twice, replay, forge signatures, crash mid-lease\n"
+    "  --skew-ms M        each member's clock is off by up to +-M ms, 0..10000\n"
+    "                     (default 100)\n"
+    "  --json             one JSON object on stdout (keys in a fixed order)\n"
+    "  --no-wall          leave out wall_s, so that two runs of one seed print\n"
+    "                     identical bytes\n"
+    "  --progress         print the phase, virtual time and wall time to stderr\n"
+    "                     every virtual minute\n"
+    "  --no-verify        skip ledger_verify of every honest ledger at the end\n"
+    "  --inject-violation debug: write one validly signed lease that breaks its\n"
+    "                     constraints and its lender's capacity straight into a\n"
+    "                     ledger mid-run; the run must then report violations\n"
+    "\n"
+    "Exit codes: 0 the run completed and no invariant was broken, 1 invariant\n"
+    "violations (the first ten are printed to stderr, with the seed), 2 usage,\n"
+    "5 internal error.\n";
+
+static int sim_leases_usage_error(const char *message)
+{
+    node_say_error("sim", "%s", message);
+    (void) fputs(sim_leases_usage, stderr);
+    return NODE_EXIT_USAGE;
+}
+
+static void print_leases_summary(const sim_lease_result *result)
+{
+    const sim_lease_config *config = &result->config;
+    (void) printf("fedmesh sim leases: %u members + %u hostile, seed %llu, loss %.4f%%, %u "
+                  "crashes, %llu min workload\n",
+                  config->node_count, config->hostile_count, (unsigned long long) config->seed,
+                  (double) config->loss_ppm / 1e4, config->crash_count,
+                  (unsigned long long) (config->workload_ns / (60u * MESH_NS_PER_S)));
+    (void) printf(
+        "  leases: %llu granted, %llu settled (%llu with a hostile party, %llu of "
+        "those left open by it); %.3f vCPU-hours lent\n",
+        (unsigned long long) result->leases_granted, (unsigned long long) result->leases_settled,
+        (unsigned long long) result->leases_hostile, (unsigned long long) result->hostile_unsettled,
+        (double) result->lent_vcpu_milli_hours / 1000.0);
+    (void) printf("  borrows: %llu granted, %llu partial, %llu refused; %llu burst borrows, "
+                  "%llu burst releases, %llu reclaims\n",
+                  (unsigned long long) result->borrows[LEASE_BORROW_GRANTED],
+                  (unsigned long long) result->borrows[LEASE_BORROW_PARTIAL],
+                  (unsigned long long) result->borrows[LEASE_BORROW_REFUSED],
+                  (unsigned long long) result->burst_borrows,
+                  (unsigned long long) result->burst_releases,
+                  (unsigned long long) result->reclaims);
+    (void) printf("  rejected frames (honest members):");
+    for (uint32_t r = 0; r < LEASE_REJECT_COUNT; r++) {
+        if (result->rejected[r] > 0) {
+            (void) printf(" %s %llu", lease_reject_name((lease_reject) r),
+                          (unsigned long long) result->rejected[r]);
+        }
+    }
+    (void) printf("\n  invariants: %llu violations (",
+                  (unsigned long long) result->invariant_violations);
+    for (uint32_t i = 0; i < SIM_LEASE_INVARIANT_COUNT; i++) {
+        (void) printf("%s%s %llu", i == 0 ? "" : ", ", sim_lease_invariant_name(i),
+                      (unsigned long long) result->invariant[i]);
+    }
+    (void) printf("); policy violations %llu\n", (unsigned long long) result->policy_violations);
+}
+
+/* The first violations, with what replays them, on stderr. */
+static void print_violations(const sim_lease_result *result)
+{
+    for (uint32_t v = 0; v < result->violation_count; v++) {
+        const sim_lease_violation *violation = &result->violations[v];
+        (void) fprintf(stderr, "sim leases: seed %llu, %.3f s: %s: %s\n",
+                       (unsigned long long) result->config.seed, (double) violation->at_ns / 1e9,
+                       violation->invariant < SIM_LEASE_INVARIANT_COUNT
+                           ? sim_lease_invariant_name(violation->invariant)
+                           : "policy",
+                       violation->what);
+    }
+    uint64_t total = result->invariant_violations + result->policy_violations;
+    if (total > result->violation_count) {
+        (void) fprintf(stderr, "sim leases: ... and %llu more\n",
+                       (unsigned long long) (total - result->violation_count));
+    }
+}
+
+static int sim_leases_command(int argc, char **argv)
+{
+    if (node_wants_help(argc, argv)) {
+        (void) fputs(sim_leases_usage, stdout);
+        return NODE_EXIT_OK;
+    }
+    sim_lease_config config;
+    sim_lease_config_default(&config);
+    bool json = false;
+    bool wall = true;
+    bool show_progress = false;
+    static const struct option options[] = {
+        {"nodes", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},
+        {"minutes", required_argument, NULL, 'M'},
+        {"drain-minutes", required_argument, NULL, 'D'},
+        {"loss", required_argument, NULL, 'l'},
+        {"crash", required_argument, NULL, 'c'},
+        {"hostile", required_argument, NULL, 'H'},
+        {"skew-ms", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},
+        {"no-wall", no_argument, NULL, 'w'},
+        {"progress", no_argument, NULL, 'g'},
+        {"no-verify", no_argument, NULL, 'V'},
+        {"inject-violation", no_argument, NULL, 'I'},
+        {NULL, 0, NULL, 0},
+    };
+    int c = 0;
+    int64_t value = 0;
+    optind = 1;
+    opterr = 0;
+    // getopt sees "leases ..." with "leases" in the program name's place.
+    while ((c = getopt_long(argc - 1, argv + 1, "", options, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (node_parse_i64(optarg, 2, SIM_LEASE_NODES_MAX, &value) != MESH_OK) {
+                return sim_leases_usage_error("--nodes wants a whole number from 2 to 256");
+            }
+            config.node_count = (uint32_t) value;
+            break;
+        case 's':
+            if (node_parse_i64(optarg, 0, INT64_MAX, &value) != MESH_OK) {
+                return sim_leases_usage_error("--seed wants a whole number >= 0");
+            }
+            config.seed = (uint64_t) value;
+            break;
+        case 'M':
+            if (node_parse_i64(optarg, 1, 1440, &value) != MESH_OK) {
+                return sim_leases_usage_error("--minutes wants a whole number from 1 to 1440");
+            }
+            config.workload_ns = (uint64_t) value * 60u * MESH_NS_PER_S;
+            break;
+        case 'D':
+            // The drain must outlast the longest lease (10 min) with room for its end.
+            if (node_parse_i64(optarg, 11, 1440, &value) != MESH_OK) {
+                return sim_leases_usage_error(
+                    "--drain-minutes wants a whole number from 11 to 1440");
+            }
+            config.drain_ns = (uint64_t) value * 60u * MESH_NS_PER_S;
+            break;
+        case 'l':
+            if (parse_loss(optarg, &config.loss_ppm) != MESH_OK || config.loss_ppm > 500000u) {
+                return sim_leases_usage_error(
+                    "--loss wants a probability from 0 to 0.5 (0.01 = 1%)");
+            }
+            break;
+        case 'c':
+            if (node_parse_i64(optarg, 0, 4 * (int64_t) SIM_LEASE_NODES_MAX, &value) != MESH_OK) {
+                return sim_leases_usage_error("--crash wants a whole number from 0 to 4N");
+            }
+            config.crash_count = (uint32_t) value;
+            break;
+        case 'H':
+            if (node_parse_i64(optarg, 0, SIM_LEASE_HOSTILE_MAX, &value) != MESH_OK) {
+                return sim_leases_usage_error("--hostile wants a whole number from 0 to 16");
+            }
+            config.hostile_count = (uint32_t) value;
+            break;
+        case 'k':
+            if (node_parse_i64(optarg, 0, 10000, &value) != MESH_OK) {
+                return sim_leases_usage_error("--skew-ms wants milliseconds from 0 to 10000");
+            }
+            config.clock_skew_ns_max = value * (int64_t) MESH_NS_PER_MS;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'w':
+            wall = false;
+            break;
+        case 'g':
+            show_progress = true;
+            break;
+        case 'V':
+            config.verify_ledgers = false;
+            break;
+        case 'I':
+            config.inject_violation = true;
+            break;
+        default:
+            return sim_leases_usage_error("unknown option or missing value");
+        }
+    }
+    if (optind != argc - 1) {
+        return sim_leases_usage_error("unexpected argument");
+    }
+    if (config.crash_count > 4u * config.node_count) {
+        return sim_leases_usage_error("--crash K wants K <= 4 x --nodes");
+    }
+    mesh_now started = node_now();
+    progress_state progress = {.started = started};
+    if (show_progress) {
+        config.progress = print_progress;
+        config.progress_context = &progress;
+    }
+    sim_lease_result *result = calloc(1, sizeof(*result));
+    char *text = malloc(SIM_LEASE_JSON_SIZE_MAX);
+    if (result == NULL || text == NULL) {
+        free(result);
+        free(text);
+        node_say_error("sim", "out of memory");
+        return NODE_EXIT_INTERNAL;
+    }
+    int exit_code = NODE_EXIT_OK;
+    mesh_err err = sim_lease_run(&config, result);
+    mesh_now ended = node_now();
+    double wall_s = (double) (ended.monotonic_ns - started.monotonic_ns) / 1e9;
+    uint32_t text_size = 0;
+    if (err != MESH_OK) {
+        node_say_error("sim", "the run failed (seed %llu): %s", (unsigned long long) config.seed,
+                       mesh_strerror(err));
+        exit_code =
+            node_exit_from_err(err) == NODE_EXIT_USAGE ? NODE_EXIT_USAGE : NODE_EXIT_INTERNAL;
+    } else if (!json) {
+        print_leases_summary(result);
+        if (wall) {
+            (void) printf("  wall clock: %.2f s\n", wall_s);
+        }
+    } else if (sim_lease_result_json(result, text, SIM_LEASE_JSON_SIZE_MAX, &text_size) !=
+               MESH_OK) {
+        node_say_error("sim", "the result does not fit its JSON buffer");
+        exit_code = NODE_EXIT_INTERNAL;
+    } else {
+        MESH_ASSERT(text_size > 0 && text[text_size - 1] == '}');
+        // The run's own object, then what differs between runs of one seed.
+        text[text_size - 1] = '\0';
+        if (wall) {
+            (void) printf("%s,\"wall_s\":%.3f}\n", text, wall_s);
+        } else {
+            (void) printf("%s}\n", text);
+        }
+    }
+    if (err == MESH_OK && exit_code == NODE_EXIT_OK &&
+        result->invariant_violations + result->policy_violations > 0) {
+        print_violations(result);
+        exit_code = result->invariant_violations > 0 ? NODE_EXIT_INVALID : NODE_EXIT_OK;
+    }
+    free(result);
+    free(text);
+    return exit_code;
+}
+
 int node_cmd_sim(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "leases") == 0) {
+        return sim_leases_command(argc, argv);
+    }
     if (argc < 2 || node_wants_help(argc, argv)) {
         (void) fputs(sim_usage, argc < 2 ? stderr : stdout);
+        (void) fputs(sim_usage_more, argc < 2 ? stderr : stdout);
         return argc < 2 ? NODE_EXIT_USAGE : NODE_EXIT_OK;
     }
     if (strcmp(argv[1], "gossip") != 0) {
-        return sim_usage_error("unknown scenario; the one there is: gossip");
+        return sim_usage_error("unknown scenario; the ones there are: gossip, leases");
     }
     sim_gossip_config config;
     sim_gossip_config_default(&config);

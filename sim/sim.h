@@ -54,6 +54,7 @@
 #include <stdint.h>
 
 #include "gossip/gossip.h"
+#include "lease/lease.h"
 #include "mesh/mesh.h"
 
 #define SIM_NODES_MAX     100000u
@@ -164,5 +165,178 @@ MESH_MUST_USE mesh_err sim_gossip_result_json(const sim_gossip_result *result,
                                               char *buf,
                                               uint32_t buf_size,
                                               uint32_t *size_out);
+
+/* ------------------------------------------------------------------ */
+/* The lease scenario (sim/lease_run.c): whole members with leases.     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * sim_lease_run drives N honest members (member/member.h: gossip, the lease
+ * machine and a ledger on an in-memory store each, through the member's own
+ * executor) and K hostile ones, in virtual time, over the simulated
+ * network (each member in a city of the latency table, drawn from the
+ * seed; jitter; independent loss), from one seed:
+ *   1. join: every member boots in the first second; gossip joins and
+ *      measures round trips for join_ns;
+ *   2. workload (workload_ns): every member reports a load that rises and
+ *      falls with random peaks (member_set_load), so that its burst policy
+ *      borrows the overflow and gives it back by itself, and lenders reclaim
+ *      when their own peak arrives; members also borrow directly with random
+ *      constraints and durations, and release some leases early. K honest
+ *      crash/restart pairs happen at random times (LEDGER_CRASH_LOSE), and
+ *      hostile members misbehave (sim/lease_adversary.c says how);
+ *   3. drain (drain_ns): no new borrows, every load falls to zero, and the
+ *      run goes on until every lease has had the time to end.
+ * The invariants (sim/lease_check.c says exactly what and when) are checked
+ * during the run and at its end; each violation is counted, and the first
+ * SIM_LEASE_VIOLATIONS_KEPT are described.
+ *
+ * The digest is BLAKE2b-256 over every message's fate (as in the gossip
+ * scenario), every batch written to every ledger store (member, time, each
+ * key and value), and the result JSON without the digest.
+ */
+
+#define SIM_LEASE_NODES_MAX       256u
+#define SIM_LEASE_HOSTILE_MAX     16u
+#define SIM_LEASE_WORKLOAD_NS_MAX (24ull * 3600u * MESH_NS_PER_S)
+#define SIM_LEASE_VIOLATIONS_KEPT 10u
+#define SIM_LEASE_VIOLATION_SIZE  192u
+#define SIM_LEASE_JSON_SIZE_MAX   16384u
+
+/* The invariants, each with its own count. */
+typedef enum sim_lease_invariant {
+    SIM_LEASE_INV_CONSTRAINTS = 0, /* (a) no lease breaks its constraints or misstates facts */
+    SIM_LEASE_INV_CAPACITY = 1,    /* (b) no honest lender lends beyond its lendable */
+    SIM_LEASE_INV_AGREE = 2,       /* (c) the two ledgers of a lease agree record for record */
+    SIM_LEASE_INV_BALANCE = 3,     /* (d) lent equals borrowed across the federation */
+    SIM_LEASE_INV_END = 4,         /* (e) every lease ends (SETTLED after the drain) */
+    SIM_LEASE_INV_LEDGER = 5,      /* every honest ledger verifies (chain, signatures, state) */
+} sim_lease_invariant;
+#define SIM_LEASE_INVARIANT_COUNT 6u
+/* "constraints", "capacity", "agree", "balance", "end", "ledger". */
+const char *sim_lease_invariant_name(uint32_t invariant);
+
+/* What hostile members do (sim/lease_adversary.c), each counted. */
+typedef enum sim_lease_attack {
+    SIM_LEASE_ATTACK_WITHHELD = 0,      /* a lease frame of an offer never confirmed, dropped */
+    SIM_LEASE_ATTACK_FALSE_TERMS = 1,   /* an offer whose terms its certificate does not back */
+    SIM_LEASE_ATTACK_OVERCHARGE = 2,    /* a usage proposal over reserved x time */
+    SIM_LEASE_ATTACK_LATE = 3,          /* a lease frame held back 0.5..15 s */
+    SIM_LEASE_ATTACK_TWICE = 4,         /* a lease frame sent twice */
+    SIM_LEASE_ATTACK_REPLAY = 5,        /* an old lease frame sent again */
+    SIM_LEASE_ATTACK_FORGED_SIGNER = 6, /* a frame naming another member, signed by itself */
+    SIM_LEASE_ATTACK_FORGED_RECORD = 7, /* a record with a signature made with the wrong key */
+    SIM_LEASE_ATTACK_CRASH = 8,         /* a crash and restart (torn ledger write) */
+} sim_lease_attack;
+#define SIM_LEASE_ATTACK_COUNT 9u
+const char *sim_lease_attack_name(uint32_t attack);
+
+typedef struct sim_lease_config {
+    uint32_t node_count;    /* honest members, 2..SIM_LEASE_NODES_MAX */
+    uint32_t hostile_count; /* hostile members on top, 0..SIM_LEASE_HOSTILE_MAX */
+    uint64_t seed;
+    uint32_t loss_ppm;           /* message loss, parts per million */
+    uint32_t crash_count;        /* crash/restart pairs among honest members, 0..4 x node_count */
+    int64_t clock_skew_ns_max;   /* each member's realtime is off by up to +- this */
+    uint64_t join_ns;            /* gossip alone before the workload */
+    uint64_t workload_ns;        /* 1 s..SIM_LEASE_WORKLOAD_NS_MAX */
+    uint64_t drain_ns;           /* after the workload: no new borrows */
+    uint64_t usage_interval_ns;  /* lease usage records */
+    uint64_t duration_ns_min;    /* direct and burst leases last min..max */
+    uint64_t duration_ns_max;    /* must fit in drain_ns with room for the end */
+    uint64_t borrow_interval_ns; /* mean time between one member's direct borrows */
+    uint64_t load_interval_ns;   /* mean time between one member's load reports */
+    uint64_t attack_interval_ns; /* each hostile member's forged or replayed frame */
+    uint64_t check_ns;           /* how often hostile promises are measured (and progress) */
+    bool verify_ledgers;         /* ledger_verify every honest ledger at the end */
+    /* Debug: write, mid-run, one validly signed OPENED record that breaks
+     * its constraints and its lender's capacity straight into an honest
+     * ledger (bypassing the lease machine): the checker must see it. */
+    bool inject_violation;
+    uint32_t events_max;
+    uint64_t inflight_bytes_max;
+    uint32_t records_max;     /* records the checker tracks (both copies of each) */
+    sim_progress_fn progress; /* may be NULL; every virtual minute and at each phase:
+                                 "join", "workload", "drain", "end" */
+    void *progress_context;
+} sim_lease_config;
+
+/* Defaults: 8 members, no hostile one, seed 1, no loss, no crash, skew
+ * 100 ms, join 20 s, workload 30 min, drain 20 min, usage every 60 s,
+ * leases of 2..10 min, a direct borrow every 3 min and a load report every
+ * 20 s per member on average, an attack every 5 s per hostile member, a
+ * sweep every second, ledgers verified, 16 M events, 1 GiB in flight, 4 M
+ * records. */
+void sim_lease_config_default(sim_lease_config *config);
+
+typedef struct sim_lease_violation {
+    uint32_t invariant; /* sim_lease_invariant */
+    uint64_t at_ns;     /* virtual time */
+    char what[SIM_LEASE_VIOLATION_SIZE];
+} sim_lease_violation;
+
+typedef struct sim_lease_result {
+    sim_lease_config config;
+    uint64_t end_ns;
+    uint64_t events;
+    uint64_t sends;
+    uint64_t delivered;
+    uint64_t dropped[6]; /* by sim_verdict; [0] unused */
+    uint64_t call_errors;
+    /* Ticks after which the member was still due, and episodes of a
+     * deadline that stays in the past tick after tick (a member whose
+     * shell would spin; SIM_LEASE_STUCK_TICKS ticks make one), with the
+     * first one's time and member. */
+    uint64_t late_ticks;
+    uint64_t stuck_deadlines;
+    uint64_t stuck_first_ns;
+    uint32_t stuck_first_member;
+    uint64_t ledger_writes; /* batches written to the stores */
+    uint64_t records_written;
+    /* Leases, counted once per lease in the honest ledgers. */
+    uint64_t leases_granted;        /* an OPENED record in some honest ledger */
+    uint64_t leases_settled;        /* SETTLED in every honest ledger that holds it */
+    uint64_t leases_hostile;        /* of those granted: a hostile party */
+    uint64_t hostile_unsettled;     /* leases with a hostile party not settled: not a violation */
+    uint64_t lent_vcpu_milli_hours; /* vCPU usage lent, summed over honest lenders */
+    uint64_t borrows[4];            /* by lease_borrow_status ([0] unused), honest members */
+    uint64_t direct_borrows;
+    uint64_t releases;
+    uint64_t burst_borrows;
+    uint64_t burst_releases;
+    uint64_t reclaims;
+    uint64_t late_acceptances;
+    uint64_t refusals[WIRE_LEASE_REFUSAL_MAX + 1]; /* sent by honest lenders, by reason */
+    uint64_t rejected[LEASE_REJECT_COUNT];         /* by honest members, by reason */
+    uint64_t crashes;                              /* honest */
+    uint64_t attacks[SIM_LEASE_ATTACK_COUNT];
+    uint64_t hostile_overpromised_vcpu_max; /* hostile booked beyond its true capacity, peak */
+    uint64_t reconciled_pairs;              /* honest pairs reconciled at the end */
+    uint64_t reconciled_pairs_crashed;      /* of those: one side crashed during the run */
+    uint64_t reconciled_records;            /* records both sides hold, summed */
+    uint64_t checks;                        /* capacity checks made */
+    uint64_t invariant[SIM_LEASE_INVARIANT_COUNT];
+    uint64_t invariant_violations;
+    uint64_t policy_violations;
+    uint32_t violation_count; /* described below: at most SIM_LEASE_VIOLATIONS_KEPT */
+    sim_lease_violation violations[SIM_LEASE_VIOLATIONS_KEPT];
+    uint8_t digest[SIM_DIGEST_SIZE];
+} sim_lease_result;
+
+/* Runs the scenario. Errors: MESH_EINVAL (a config field out of range),
+ * MESH_ENOMEM, MESH_EFULL (events_max or records_max reached),
+ * MESH_EINTERNAL (a member refused its own config, or the simulator's
+ * own bookkeeping failed). A run that completes returns MESH_OK whatever
+ * the invariants say: read invariant_violations. On error *result_out is
+ * untouched. */
+MESH_MUST_USE mesh_err sim_lease_run(const sim_lease_config *config, sim_lease_result *result_out);
+
+/* The result as one JSON object, keys in a fixed order, as
+ * sim_gossip_result_json. Errors: MESH_EFULL (SIM_LEASE_JSON_SIZE_MAX is
+ * enough). */
+MESH_MUST_USE mesh_err sim_lease_result_json(const sim_lease_result *result,
+                                             char *buf,
+                                             uint32_t buf_size,
+                                             uint32_t *size_out);
 
 #endif /* SIM_SIM_H */

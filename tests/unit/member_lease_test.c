@@ -147,6 +147,18 @@ static void test_constraints_refuse_and_narrow(void **state)
     assert_int_equal(lease_find(member_lease(c->nodes[0]), granted->event.lease_id, &info),
                      MESH_OK);
     assert_int_equal(info.phase, LEASE_PHASE_ACTIVE);
+    // A cost limit under every lender's price: each lender refuses it, naming the price.
+    wire_lease_constraints cheap;
+    memset(&cheap, 0, sizeof(cheap));
+    cheap.cost_microeur_per_hour_max = 1000; // 4 vCPUs at 30,000+ per vCPU-hour cost 120,000+
+    mark = c->event_count;
+    mc_borrow_vcpu(c, 0, 4, HOUR_NS, &cheap, NULL);
+    mc_run(c, c->now_ns + MESH_NS_PER_S);
+    done = mc_find_event(c, 0, LEASE_EVENT_BORROW_DONE, mark);
+    assert_non_null(done);
+    assert_int_equal(done->event.status, LEASE_BORROW_REFUSED);
+    assert_int_equal(done->event.refusal, WIRE_LEASE_REFUSAL_PRICE);
+    assert_int_equal(done->event.refusal_counts[WIRE_LEASE_REFUSAL_PRICE], 3);
     // A latency bound below what gossip measured (2 ms round trip) finds no one.
     wire_lease_constraints near;
     memset(&near, 0, sizeof(near));
