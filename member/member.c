@@ -529,13 +529,19 @@ member_create(const member_config *config, mesh_now now, mesh_rng *rng, member_n
     m->keypair = config->gossip.keypair;
     mcrypto_node_id(m->keypair.public_key, &m->self_id);
     mesh_outbox_init(&m->outbox, m->items, MEMBER_OUTBOX_ITEMS);
-    m->staged_tokens = calloc(MEMBER_ACKS_MAX, sizeof(*m->staged_tokens));
-    m->acks = calloc(MEMBER_ACKS_MAX, sizeof(*m->acks));
-    m->held = calloc(MEMBER_HELD_SENDS_MAX, sizeof(*m->held));
-    m->held_bytes = malloc(MEMBER_HELD_BYTES_MAX);
     mesh_err err = MESH_ENOMEM;
-    if (m->staged_tokens == NULL || m->acks == NULL || m->held == NULL || m->held_bytes == NULL) {
-        goto out_destroy;
+    // The write queues only a member with a ledger can need (a gossip-only
+    // member never stages a write, so it never holds a send): the
+    // simulator's thousands of members pay nothing for them.
+    if (config->ledger_handle != NULL) {
+        m->staged_tokens = calloc(MEMBER_ACKS_MAX, sizeof(*m->staged_tokens));
+        m->acks = calloc(MEMBER_ACKS_MAX, sizeof(*m->acks));
+        m->held = calloc(MEMBER_HELD_SENDS_MAX, sizeof(*m->held));
+        m->held_bytes = malloc(MEMBER_HELD_BYTES_MAX);
+        if (m->staged_tokens == NULL || m->acks == NULL || m->held == NULL ||
+            m->held_bytes == NULL) {
+            goto out_destroy;
+        }
     }
     if (m->ledger_handle != NULL &&
         memcmp(ledger_self_key(m->ledger_handle), config->gossip.keypair.public_key,
@@ -600,6 +606,22 @@ void member_destroy(member_node *m)
 /* Inputs.                                                           */
 /* ---------------------------------------------------------------- */
 
+/* The envelope's type, read from its first bytes without decoding the
+ * frame (the machine it goes to decodes it in full): a canonical envelope
+ * starts with fixarray(5) 0x95, the version as a positive fixint, and the
+ * type as a positive fixint (types are at most WIRE_TYPE_MAX, 31). 0 for
+ * anything else; such a frame goes to gossip, which refuses and counts it. */
+static uint32_t peek_type(const uint8_t *frame, uint32_t frame_size)
+{
+    _Static_assert(WIRE_TYPE_MAX < 0x80, "a type is a positive fixint");
+    _Static_assert(WIRE_VERSION < 0x80, "the version is a positive fixint");
+    if (frame_size < 3 || frame[0] != 0x95 || frame[1] != WIRE_VERSION ||
+        frame[2] > WIRE_TYPE_MAX) {
+        return 0;
+    }
+    return frame[2];
+}
+
 mesh_err member_on_frame(
     member_node *m, mesh_now now, const uint8_t *frame, uint32_t frame_size, mesh_rng *rng)
 {
@@ -608,13 +630,12 @@ mesh_err member_on_frame(
     // The type is the envelope's second field; the machines decode the
     // frame in full themselves. A frame too short to say is gossip's to
     // refuse and count.
-    wire_envelope envelope;
-    bool decoded = wire_envelope_decode(frame, frame_size, &envelope, NULL) == MESH_OK;
-    if (decoded && envelope.type == WIRE_TYPE_LEDGER_SUMMARY) {
+    uint32_t type = peek_type(frame, frame_size);
+    if (type == WIRE_TYPE_LEDGER_SUMMARY) {
         member_reconcile_on_frame(m, now, frame, frame_size); // the member's own (reconcile.c)
         return MESH_OK;
     }
-    bool lease_frame = decoded && envelope.type >= WIRE_TYPE_LEASE_REQUEST;
+    bool lease_frame = type >= WIRE_TYPE_LEASE_REQUEST;
     if (!lease_frame) {
         m->stats.frames_gossip++;
         mesh_err err =

@@ -38,12 +38,12 @@
 
 #include "crypto/crypto.h"
 #include "gossip/gossip.h"
+#include "member/member.h"
 #include "sim/sim_int.h"
 #include "wire/wire.h"
 
 #define SIM_EPOCH_NS       (1767225600ll * (int64_t) MESH_NS_PER_S) /* 2026-01-01T00:00:00Z */
 #define SIM_DAY_NS         (86400ll * (int64_t) MESH_NS_PER_S)
-#define SIM_OUTBOX_ITEMS   (4u * GOSSIP_OUTBOX_MIN)
 #define SIM_SEED_COUNT_MAX 3u
 #define SIM_ENDPOINT_SIZE  24u
 
@@ -70,7 +70,8 @@ static const struct {
 };
 
 typedef struct sim_node {
-    gossip *machine;
+    member_node *member;   /* a member without a ledger: gossip through the one executor */
+    const gossip *machine; /* member_gossip(member), for queries */
     mesh_rng rng;
     mesh_node_id id;
     uint64_t start_ns;
@@ -112,8 +113,11 @@ typedef struct sim_run {
     uint64_t now_ns;
     uint64_t inflight_bytes;
     crypto_generichash_state digest;
-    mesh_output outbox_items[SIM_OUTBOX_ITEMS];
-    mesh_outbox outbox;
+    struct sim_io {
+        struct sim_run *run;
+        uint32_t index;
+    } * io;            /* one per node: the member_io context */
+    mesh_err io_error; /* the first error a member_io callback met in a call */
 
     phase phase;
     bool false_down_counting;
@@ -244,7 +248,7 @@ static mesh_err push_event(sim_run *run, const sim_event *event)
 static mesh_err schedule_timer(sim_run *run, uint32_t index, bool after_tick)
 {
     sim_node *node = &run->nodes[index];
-    uint64_t deadline_ns = gossip_deadline_ns(node->machine);
+    uint64_t deadline_ns = member_deadline_ns(node->member);
     if (deadline_ns == UINT64_MAX) {
         node->timer_armed = false;
         return MESH_OK;
@@ -371,7 +375,44 @@ static void on_gossip_event(sim_run *run, const mesh_output *item)
     run->result.false_down++;
 }
 
-/* Executes a node's outbox in order, then re-reads its deadline. */
+/* member_io: the member's executor hands each frame and event here, in
+ * order, as the agent's and the unit tests' shells get them. */
+static void sim_io_send(void *ctx,
+                        const mesh_node_id *peer,
+                        const char *endpoint,
+                        const uint8_t *frame,
+                        uint32_t frame_size)
+{
+    struct sim_io *io = ctx;
+    sim_run *run = io->run;
+    if (run->io_error != MESH_OK) {
+        return;
+    }
+    mesh_output item = {.kind = MESH_OUTPUT_SEND,
+                        .peer = *peer,
+                        .endpoint = endpoint,
+                        .payload = frame,
+                        .payload_size = frame_size};
+    run->io_error = send_frame(run, io->index, &item);
+}
+
+static void sim_io_event(void *ctx, mesh_now now, member_source source, const void *event)
+{
+    struct sim_io *io = ctx;
+    (void) now;
+    if (source != MEMBER_SOURCE_GOSSIP) {
+        return;
+    }
+    io->run->result.outputs_event++;
+    mesh_output item = {.kind = MESH_OUTPUT_EVENT,
+                        .payload = event,
+                        .payload_size = (uint32_t) sizeof(gossip_event)};
+    on_gossip_event(io->run, &item);
+}
+
+/* After a call on a node's member: its executor has run the outputs
+ * (member_flush, as every shell calls it after an input; without a ledger
+ * nothing waits for a sync); then re-reads its deadline. */
 static mesh_err after_call(sim_run *run, uint32_t index, mesh_err call_err, bool after_tick)
 {
     if (call_err == MESH_EFULL) {
@@ -379,30 +420,23 @@ static mesh_err after_call(sim_run *run, uint32_t index, mesh_err call_err, bool
     } else if (call_err != MESH_OK) {
         run->result.call_errors++;
     }
-    for (uint32_t i = 0; i < run->outbox.count; i++) {
-        const mesh_output *item = &run->outbox.items[i];
-        if (item->kind == MESH_OUTPUT_SEND) {
-            mesh_err err = send_frame(run, index, item);
-            if (err != MESH_OK) {
-                return err;
-            }
-        } else if (item->kind == MESH_OUTPUT_LEDGER_WRITE) {
-            run->result.outputs_ledger++;
-        } else {
-            run->result.outputs_event++;
-            on_gossip_event(run, item);
-        }
+    sim_node *node = &run->nodes[index];
+    mesh_err flushed = member_flush(node->member, node_now(run, node), &node->rng);
+    if (flushed != MESH_OK) {
+        run->result.call_errors++;
     }
-    mesh_outbox_clear(&run->outbox);
+    mesh_err err = run->io_error;
+    run->io_error = MESH_OK;
+    if (err != MESH_OK) {
+        return err;
+    }
     return schedule_timer(run, index, after_tick);
 }
 
 static mesh_err tick_node(sim_run *run, uint32_t index)
 {
     sim_node *node = &run->nodes[index];
-    mesh_outbox_clear(&run->outbox);
-    mesh_err call_err =
-        gossip_on_tick(node->machine, node_now(run, node), &node->rng, &run->outbox);
+    mesh_err call_err = member_on_tick(node->member, node_now(run, node), &node->rng);
     return after_call(run, index, call_err, true);
 }
 
@@ -442,9 +476,8 @@ static mesh_err deliver(sim_run *run, sim_event *event)
     }
     digest_message(run, event->from_index, event->node_index, SIM_VERDICT_DELIVER, event->payload,
                    event->payload_size);
-    mesh_outbox_clear(&run->outbox);
-    mesh_err call_err = gossip_on_message(node->machine, node_now(run, node), event->payload,
-                                          event->payload_size, &node->rng, &run->outbox);
+    mesh_err call_err = member_on_frame(node->member, node_now(run, node), event->payload,
+                                        event->payload_size, &node->rng);
     free(event->payload);
     event->payload = NULL;
     mesh_err err = after_call(run, event->node_index, call_err, false);
@@ -981,13 +1014,23 @@ static mesh_err make_node(sim_run *run,
         index < HOSTILE_FIRST + config->hostile_count) {
         run->hostile_keys[index - HOSTILE_FIRST] = machine_config.keypair;
     }
-    err = gossip_create(&machine_config, node_now(run, node), &node->machine);
+    member_config member_settings;
+    member_config_default(&member_settings);
+    member_settings.gossip = machine_config;
+    run->io[index] = (struct sim_io){.run = run, .index = index};
+    member_settings.io =
+        (member_io){.ctx = &run->io[index], .send = sim_io_send, .event = sim_io_event};
+    err = member_create(&member_settings, node_now(run, node), &node->rng, &node->member);
     mcrypto_keypair_wipe(&machine_config.keypair);
+    mcrypto_keypair_wipe(&member_settings.gossip.keypair);
+    if (err == MESH_OK) {
+        node->machine = member_gossip(node->member);
+    }
     if (err == MESH_ENOMEM) {
         return err;
     }
     if (err != MESH_OK) {
-        (void) fprintf(stderr, "sim: node %u: gossip_create: %s\n", index, mesh_strerror(err));
+        (void) fprintf(stderr, "sim: node %u: member_create: %s\n", index, mesh_strerror(err));
         return MESH_EINTERNAL;
     }
     sim_event start = {.time_ns = node->start_ns, .kind = SIM_EVENT_START, .node_index = index};
@@ -1012,12 +1055,13 @@ static mesh_err setup(sim_run *run)
         return err;
     }
     sim_heap_init(&run->heap, config->events_max);
-    mesh_outbox_init(&run->outbox, run->outbox_items, SIM_OUTBOX_ITEMS);
     MESH_ASSERT(crypto_generichash_init(&run->digest, NULL, 0, SIM_DIGEST_SIZE) == 0);
     run->nodes = calloc(config->node_count, sizeof(sim_node));
+    run->io = calloc(config->node_count, sizeof(*run->io));
     run->crashed_flags = calloc(config->node_count, 1);
     run->id_order = calloc(config->node_count, sizeof(id_entry));
-    if (run->nodes == NULL || run->crashed_flags == NULL || run->id_order == NULL) {
+    if (run->nodes == NULL || run->crashed_flags == NULL || run->id_order == NULL ||
+        run->io == NULL) {
         return MESH_ENOMEM;
     }
     run->node_count = config->node_count;
@@ -1110,10 +1154,11 @@ static void teardown(sim_run *run)
 {
     if (run->nodes != NULL) {
         for (uint32_t i = 0; i < run->node_count; i++) {
-            gossip_destroy(run->nodes[i].machine);
+            member_destroy(run->nodes[i].member);
         }
     }
     free(run->nodes);
+    free(run->io);
     free(run->crashed_flags);
     free(run->id_order);
     mcrypto_verify_cache_destroy(run->verify_cache);
@@ -1155,9 +1200,8 @@ static mesh_err phase_advert(sim_run *run)
     advert.resources[0].lendable = advert.resources[0].free / 2u;
     enter_phase(run, PHASE_ADVERT);
     run->advert_at_ns = run->now_ns;
-    mesh_outbox_clear(&run->outbox);
     mesh_err call_err =
-        gossip_update_advert(node->machine, node_now(run, node), &advert, &node->rng, &run->outbox);
+        member_update_advert(node->member, node_now(run, node), &advert, &node->rng);
     if (call_err != MESH_OK) {
         (void) fprintf(stderr, "sim: gossip_update_advert: %s\n", mesh_strerror(call_err));
         return MESH_EINTERNAL;
