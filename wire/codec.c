@@ -198,6 +198,33 @@ mesh_err wire_map_end(wire_reader *reader, const wire_body_map *map)
     return MESH_OK;
 }
 
+mesh_err wire_decode_map(wire_reader *reader,
+                         uint32_t key_count,
+                         wire_field_decoder decode_field,
+                         void *value_out)
+{
+    MESH_ASSERT(decode_field != NULL);
+    MESH_ASSERT(value_out != NULL);
+    wire_body_map map;
+    mesh_err err = wire_map_begin(reader, key_count, &map);
+    if (err != MESH_OK) {
+        return err;
+    }
+    MESH_ASSERT(map.count <= WIRE_MAP_COUNT_MAX);
+    for (uint32_t i = 0; i < map.count; i++) {
+        uint32_t key = 0;
+        err = wire_map_next_key(reader, &map, &key);
+        if (err != MESH_OK) {
+            return err;
+        }
+        err = decode_field(reader, &map, key, value_out);
+        if (err != MESH_OK) {
+            return err;
+        }
+    }
+    return wire_map_end(reader, &map);
+}
+
 mesh_err wire_decode_top(const uint8_t *bytes,
                          uint32_t size,
                          uint32_t size_max,

@@ -95,38 +95,6 @@ static mesh_err decode_fail(wire_reader *reader, wire_reason reason, uint32_t of
     return wire_reader_fail(reader, reason, offset);
 }
 
-// Every map body decoder has this loop: begin, keys in order, one field
-// per key, end. field_decoder reads the value of one known key.
-typedef mesh_err (*field_decoder)(wire_reader *reader,
-                                  const wire_body_map *map,
-                                  uint32_t key,
-                                  void *value_out);
-
-static mesh_err
-decode_map(wire_reader *reader, uint32_t key_count, field_decoder decode_field, void *value_out)
-{
-    MESH_ASSERT(decode_field != NULL);
-    MESH_ASSERT(value_out != NULL);
-    wire_body_map map;
-    mesh_err err = wire_map_begin(reader, key_count, &map);
-    if (err != MESH_OK) {
-        return err;
-    }
-    MESH_ASSERT(map.count <= WIRE_MAP_COUNT_MAX);
-    for (uint32_t i = 0; i < map.count; i++) {
-        uint32_t key = 0;
-        err = wire_map_next_key(reader, &map, &key);
-        if (err != MESH_OK) {
-            return err;
-        }
-        err = decode_field(reader, &map, key, value_out);
-        if (err != MESH_OK) {
-            return err;
-        }
-    }
-    return wire_map_end(reader, &map);
-}
-
 /* The suspicion. */
 
 static mesh_err
@@ -161,7 +129,7 @@ suspect_decode_field(wire_reader *reader, const wire_body_map *map, uint32_t key
 
 static mesh_err suspect_decode_fields(wire_reader *reader, void *value_out)
 {
-    return decode_map(reader, SUSPECT_KEY_COUNT, suspect_decode_field, value_out);
+    return wire_decode_map(reader, SUSPECT_KEY_COUNT, suspect_decode_field, value_out);
 }
 
 mesh_err wire_suspect_decode(const uint8_t *body,
@@ -242,7 +210,7 @@ ping_decode_field(wire_reader *reader, const wire_body_map *map, uint32_t key, v
 
 static mesh_err ping_decode_fields(wire_reader *reader, void *value_out)
 {
-    return decode_map(reader, PING_KEY_COUNT, ping_decode_field, value_out);
+    return wire_decode_map(reader, PING_KEY_COUNT, ping_decode_field, value_out);
 }
 
 mesh_err wire_ping_decode(const uint8_t *body,
@@ -315,7 +283,7 @@ ping_req_decode_field(wire_reader *reader, const wire_body_map *map, uint32_t ke
 
 static mesh_err ping_req_decode_fields(wire_reader *reader, void *value_out)
 {
-    return decode_map(reader, PING_REQ_KEY_COUNT, ping_req_decode_field, value_out);
+    return wire_decode_map(reader, PING_REQ_KEY_COUNT, ping_req_decode_field, value_out);
 }
 
 mesh_err wire_ping_req_decode(const uint8_t *body,
@@ -465,7 +433,7 @@ digest_decode_field(wire_reader *reader, const wire_body_map *map, uint32_t key,
 
 static mesh_err digest_decode_fields(wire_reader *reader, void *value_out)
 {
-    return decode_map(reader, DIGEST_KEY_COUNT, digest_decode_field, value_out);
+    return wire_decode_map(reader, DIGEST_KEY_COUNT, digest_decode_field, value_out);
 }
 
 mesh_err wire_digest_decode(const uint8_t *body,
@@ -582,7 +550,7 @@ pull_decode_field(wire_reader *reader, const wire_body_map *map, uint32_t key, v
 
 static mesh_err pull_decode_fields(wire_reader *reader, void *value_out)
 {
-    return decode_map(reader, PULL_KEY_COUNT, pull_decode_field, value_out);
+    return wire_decode_map(reader, PULL_KEY_COUNT, pull_decode_field, value_out);
 }
 
 mesh_err wire_pull_decode(const uint8_t *body,
@@ -687,7 +655,7 @@ push_decode_field(wire_reader *reader, const wire_body_map *map, uint32_t key, v
 
 static mesh_err push_decode_fields(wire_reader *reader, void *value_out)
 {
-    return decode_map(reader, PUSH_KEY_COUNT, push_decode_field, value_out);
+    return wire_decode_map(reader, PUSH_KEY_COUNT, push_decode_field, value_out);
 }
 
 mesh_err wire_push_decode(const uint8_t *body,

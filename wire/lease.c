@@ -347,38 +347,6 @@ static bool lease_end_valid(const wire_lease_end *end)
 
 /* Shared decoding steps. */
 
-// Every map body decoder has this loop (gossip.c's, which is static
-// there): begin, keys in order, one field per key, end.
-typedef mesh_err (*field_decoder)(wire_reader *reader,
-                                  const wire_body_map *map,
-                                  uint32_t key,
-                                  void *value_out);
-
-static mesh_err
-decode_map(wire_reader *reader, uint32_t key_count, field_decoder decode_field, void *value_out)
-{
-    MESH_ASSERT(decode_field != NULL);
-    MESH_ASSERT(value_out != NULL);
-    wire_body_map map;
-    mesh_err err = wire_map_begin(reader, key_count, &map);
-    if (err != MESH_OK) {
-        return err;
-    }
-    MESH_ASSERT(map.count <= WIRE_MAP_COUNT_MAX);
-    for (uint32_t i = 0; i < map.count; i++) {
-        uint32_t key = 0;
-        err = wire_map_next_key(reader, &map, &key);
-        if (err != MESH_OK) {
-            return err;
-        }
-        err = decode_field(reader, &map, key, value_out);
-        if (err != MESH_OK) {
-            return err;
-        }
-    }
-    return wire_map_end(reader, &map);
-}
-
 // A str of at most size_max bytes that passes rule, copied NUL-terminated
 // into out (out_size > size_max); RANGE otherwise, at the string. An
 // embedded NUL is refused first: it would cut the string short in every C
@@ -620,8 +588,8 @@ request_decode_field(wire_reader *reader, const wire_body_map *map, uint32_t key
         return err;
     case REQUEST_KEY_CONSTRAINTS:
         // A nested body map: the same rules (ascending, known, all present).
-        return decode_map(reader, CONSTRAINTS_KEY_COUNT, constraints_decode_field,
-                          &request->constraints);
+        return wire_decode_map(reader, CONSTRAINTS_KEY_COUNT, constraints_decode_field,
+                               &request->constraints);
     case REQUEST_KEY_EXPIRES:
         return decode_positive_ns(reader, &request->expires_ns);
     case REQUEST_KEY_COUNT:
@@ -633,7 +601,7 @@ request_decode_field(wire_reader *reader, const wire_body_map *map, uint32_t key
 
 static mesh_err request_decode_fields(wire_reader *reader, void *value_out)
 {
-    return decode_map(reader, REQUEST_KEY_COUNT, request_decode_field, value_out);
+    return wire_decode_map(reader, REQUEST_KEY_COUNT, request_decode_field, value_out);
 }
 
 mesh_err wire_lease_request_decode(const uint8_t *body,
@@ -761,7 +729,7 @@ offer_decode_field(wire_reader *reader, const wire_body_map *map, uint32_t key, 
 
 static mesh_err offer_decode_fields(wire_reader *reader, void *value_out)
 {
-    return decode_map(reader, OFFER_KEY_COUNT, offer_decode_field, value_out);
+    return wire_decode_map(reader, OFFER_KEY_COUNT, offer_decode_field, value_out);
 }
 
 mesh_err wire_lease_offer_decode(const uint8_t *body,
@@ -889,7 +857,7 @@ refuse_decode_field(wire_reader *reader, const wire_body_map *map, uint32_t key,
 
 static mesh_err refuse_decode_fields(wire_reader *reader, void *value_out)
 {
-    return decode_map(reader, REFUSE_KEY_COUNT, refuse_decode_field, value_out);
+    return wire_decode_map(reader, REFUSE_KEY_COUNT, refuse_decode_field, value_out);
 }
 
 mesh_err wire_lease_refuse_decode(const uint8_t *body,
@@ -1013,7 +981,7 @@ record_decode_field(wire_reader *reader, const wire_body_map *map, uint32_t key,
 
 static mesh_err record_decode_fields(wire_reader *reader, void *value_out)
 {
-    return decode_map(reader, RECORD_KEY_COUNT, record_decode_field, value_out);
+    return wire_decode_map(reader, RECORD_KEY_COUNT, record_decode_field, value_out);
 }
 
 mesh_err wire_lease_record_decode(const uint8_t *body,
@@ -1110,7 +1078,7 @@ end_decode_field(wire_reader *reader, const wire_body_map *map, uint32_t key, vo
 
 static mesh_err end_decode_fields(wire_reader *reader, void *value_out)
 {
-    return decode_map(reader, END_KEY_COUNT, end_decode_field, value_out);
+    return wire_decode_map(reader, END_KEY_COUNT, end_decode_field, value_out);
 }
 
 mesh_err wire_lease_end_decode(const uint8_t *body,

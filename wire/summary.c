@@ -231,28 +231,16 @@ summary_decode_field(wire_reader *reader, const wire_body_map *map, uint32_t key
     return MESH_EINTERNAL;
 }
 
+static mesh_err
+summary_decode_one(wire_reader *reader, const wire_body_map *map, uint32_t key, void *value_out)
+{
+    return summary_decode_field(reader, map, key, value_out);
+}
+
 static mesh_err summary_decode_fields(wire_reader *reader, void *value_out)
 {
-    wire_summary *summary = value_out;
-    MESH_ASSERT(summary != NULL);
-    wire_body_map map;
-    mesh_err err = wire_map_begin(reader, SUMMARY_KEY_COUNT, &map);
-    if (err != MESH_OK) {
-        return err;
-    }
-    MESH_ASSERT(map.count <= WIRE_MAP_COUNT_MAX);
-    for (uint32_t i = 0; i < map.count; i++) {
-        uint32_t key = 0;
-        err = wire_map_next_key(reader, &map, &key);
-        if (err != MESH_OK) {
-            return err;
-        }
-        err = summary_decode_field(reader, &map, key, summary);
-        if (err != MESH_OK) {
-            return err;
-        }
-    }
-    return wire_map_end(reader, &map);
+    MESH_ASSERT(value_out != NULL);
+    return wire_decode_map(reader, SUMMARY_KEY_COUNT, summary_decode_one, value_out);
 }
 
 mesh_err wire_summary_decode(const uint8_t *body,

@@ -132,6 +132,16 @@ MESH_MUST_USE mesh_err wire_map_next_key(wire_reader *reader,
                                          uint32_t *key_out);
 /* MISSING_FIELD unless every key was seen. */
 MESH_MUST_USE mesh_err wire_map_end(wire_reader *reader, const wire_body_map *map);
+/* Every map body decoder's loop: begin, keys in order, one field per key
+ * (decode_field reads the value of one known key into value_out), end. */
+typedef mesh_err (*wire_field_decoder)(wire_reader *reader,
+                                       const wire_body_map *map,
+                                       uint32_t key,
+                                       void *value_out);
+MESH_MUST_USE mesh_err wire_decode_map(wire_reader *reader,
+                                       uint32_t key_count,
+                                       wire_field_decoder decode_field,
+                                       void *value_out);
 /* True when key was read in this map (for rules across fields that can
  * only be checked in place when the other field came first). */
 bool wire_map_seen(const wire_body_map *map, uint32_t key);
