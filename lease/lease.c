@@ -491,6 +491,24 @@ void lease_event_from_slot(const lease_slot *slot, lease_event_kind kind, lease_
     }
 }
 
+void lease_settled(lease_machine *m,
+                   lease_slot *slot,
+                   const ledger_record *settled,
+                   mesh_outbox *outbox)
+{
+    MESH_ASSERT(settled->kind == LEDGER_KIND_SETTLED);
+    MESH_ASSERT(settled->amount_count <= LEDGER_AMOUNTS_MAX);
+    lease_event event;
+    lease_event_from_slot(slot, LEASE_EVENT_ENDED, &event);
+    event.end_ns = settled->time_ns;
+    event.end_kind = slot->end_kind;
+    for (uint32_t i = 0; i < settled->amount_count; i++) {
+        event.amounts[i] = settled->amounts[i];
+    }
+    (void) lease_emit(m, &event, outbox);
+    lease_slot_free(m, slot);
+}
+
 /* ---------------------------------------------------------------- */
 /* Inputs.                                                           */
 /* ---------------------------------------------------------------- */

@@ -184,6 +184,12 @@ MESH_MUST_USE mesh_err lease_write_pending(lease_machine *m, lease_slot *slot, m
 /* Room for one more handler's outputs. */
 bool lease_room(const lease_machine *m, const mesh_outbox *outbox);
 void lease_event_from_slot(const lease_slot *slot, lease_event_kind kind, lease_event *event_out);
+/* Both sides, once the SETTLED record is durable: the ENDED event with the
+ * totals, and the slot is freed. */
+void lease_settled(lease_machine *m,
+                   lease_slot *slot,
+                   const ledger_record *settled,
+                   mesh_outbox *outbox);
 
 /* policy.c: constraints, capacity, usage. */
 /* 0 when the facts satisfy the constraints, else the wire_lease_refusal. */

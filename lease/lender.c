@@ -713,19 +713,10 @@ void lease_lender_after_write(lease_machine *m, mesh_now now, lease_slot *slot, 
             lease_book(m, slot, false);
         }
         break;
-    case LEDGER_KIND_SETTLED: {
+    case LEDGER_KIND_SETTLED:
         m->stats.ended_lent++;
-        lease_event event;
-        lease_event_from_slot(slot, LEASE_EVENT_ENDED, &event);
-        event.end_ns = record->time_ns;
-        event.end_kind = slot->end_kind;
-        for (uint32_t i = 0; i < record->amount_count; i++) {
-            event.amounts[i] = record->amounts[i];
-        }
-        (void) lease_emit(m, &event, outbox);
-        lease_slot_free(m, slot);
+        lease_settled(m, slot, record, outbox);
         return;
-    }
     default:
         MESH_ASSERT(false);
     }
