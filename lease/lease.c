@@ -818,6 +818,21 @@ static void info_from_slot(const lease_slot *slot, lease_info *info)
     }
 }
 
+void lease_visit(const lease_machine *m, lease_visit_fn visit, void *arg)
+{
+    MESH_ASSERT(m != NULL && visit != NULL);
+    for (uint32_t i = 0; i < m->slot_count; i++) {
+        if (!m->slots[i].used) {
+            continue;
+        }
+        lease_info info;
+        info_from_slot(&m->slots[i], &info);
+        if (!visit(arg, &info)) {
+            return;
+        }
+    }
+}
+
 uint32_t lease_count(const lease_machine *m)
 {
     return m->stats.leases_open;

@@ -422,8 +422,12 @@ typedef struct lease_info {
     char data_class[WIRE_DATA_CLASS_SIZE_MAX + 1]; /* of the lease's constraints */
 } lease_info;
 uint32_t lease_count(const lease_machine *machine);
-/* The index-th slot in use, in lease id order is not promised: slot order. */
+/* The index-th slot in use, in slot order (not lease id order). O(slots):
+ * to walk them all, use lease_visit. */
 MESH_MUST_USE mesh_err lease_at(const lease_machine *machine, uint32_t index, lease_info *info_out);
+/* Every slot in use, once, in slot order; visit returns false to stop. */
+typedef bool (*lease_visit_fn)(void *arg, const lease_info *info);
+void lease_visit(const lease_machine *machine, lease_visit_fn visit, void *arg);
 MESH_MUST_USE mesh_err lease_find(const lease_machine *machine,
                                   const uint8_t lease_id[LEDGER_LEASE_ID_SIZE],
                                   lease_info *info_out);

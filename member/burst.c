@@ -32,32 +32,45 @@ static bool lease_has_class(const lease_info *info, const lease_capacity *capaci
     return false;
 }
 
+typedef struct newest_search {
+    const lease_capacity *capacity;
+    bool found;
+    lease_info newest;
+    uint64_t units;
+} newest_search;
+
+static bool newest_visit(void *arg, const lease_info *info)
+{
+    newest_search *search = arg;
+    uint64_t units = 0;
+    if (info->self_is_lender || info->phase != LEASE_PHASE_ACTIVE || info->reclaim_at_ns != 0 ||
+        !lease_has_class(info, search->capacity, &units)) {
+        return true;
+    }
+    if (!search->found || info->start_ns > search->newest.start_ns ||
+        (info->start_ns == search->newest.start_ns &&
+         memcmp(info->lease_id, search->newest.lease_id, LEDGER_LEASE_ID_SIZE) > 0)) {
+        search->newest = *info;
+        search->units = units;
+        search->found = true;
+    }
+    return true;
+}
+
 // The newest active lease borrowed for this class that is not already
-// being given back, and its size in units.
+// being given back, and its size in units; one pass over the slots.
 static bool newest_borrowed(const member_node *m,
                             const lease_capacity *capacity,
                             lease_info *newest,
                             uint64_t *units_out)
 {
-    bool found = false;
-    uint32_t count = lease_count(m->lease);
-    for (uint32_t i = 0; i < count; i++) {
-        lease_info info;
-        uint64_t units = 0;
-        if (lease_at(m->lease, i, &info) != MESH_OK || info.self_is_lender ||
-            info.phase != LEASE_PHASE_ACTIVE || info.reclaim_at_ns != 0 ||
-            !lease_has_class(&info, capacity, &units)) {
-            continue;
-        }
-        if (!found || info.start_ns > newest->start_ns ||
-            (info.start_ns == newest->start_ns &&
-             memcmp(info.lease_id, newest->lease_id, LEDGER_LEASE_ID_SIZE) > 0)) {
-            *newest = info;
-            *units_out = units;
-            found = true;
-        }
+    newest_search search = {.capacity = capacity, .found = false, .units = 0};
+    lease_visit(m->lease, newest_visit, &search);
+    if (search.found) {
+        *newest = search.newest;
+        *units_out = search.units;
     }
-    return found;
+    return search.found;
 }
 
 static void burst_borrow(member_node *m,

@@ -645,6 +645,20 @@ static bool list_visit(void *arg, const ledger_lease *held)
     return true;
 }
 
+typedef struct in_flight_walk {
+    const node_leases_context *context;
+    json_t *list;
+} in_flight_walk;
+
+static bool in_flight_visit(void *arg, const lease_info *info)
+{
+    in_flight_walk *walk = arg;
+    if (info->record_count == 0 && json_array_size(walk->list) < LEASES_LIST_MAX) {
+        (void) json_array_append_new(walk->list, node_leases_info_json(walk->context, info));
+    }
+    return true;
+}
+
 json_t *node_leases_list_json(const node_leases_context *context, mesh_err *err_out)
 {
     list_walk walk = {.context = context, .list = json_array(), .count = 0, .truncated = false};
@@ -661,14 +675,10 @@ json_t *node_leases_list_json(const node_leases_context *context, mesh_err *err_
         }
     }
     // In flight, not in the ledger yet: requests and offers.
-    json_t *in_flight = json_array();
+    in_flight_walk in_flight = {.context = context, .list = json_array()};
     const lease_machine *machine = member_lease(context->member);
-    uint32_t count = machine != NULL ? lease_count(machine) : 0;
-    for (uint32_t i = 0; i < count && in_flight != NULL; i++) {
-        lease_info info;
-        if (lease_at(machine, i, &info) == MESH_OK && info.record_count == 0) {
-            (void) json_array_append_new(in_flight, node_leases_info_json(context, &info));
-        }
+    if (machine != NULL && in_flight.list != NULL) {
+        lease_visit(machine, in_flight_visit, &in_flight);
     }
     char self[MCRYPTO_NODE_ID_TEXT_SIZE];
     gossip_member_info info;
@@ -682,5 +692,6 @@ json_t *node_leases_list_json(const node_leases_context *context, mesh_err *err_
     }
     *err_out = MESH_OK;
     return json_pack("{s:s, s:I, s:b, s:o, s:o}", "self", self, "count", (json_int_t) walk.count,
-                     "truncated", walk.truncated, "leases", walk.list, "in_flight", in_flight);
+                     "truncated", walk.truncated, "leases", walk.list, "in_flight",
+                     in_flight.list != NULL ? in_flight.list : json_array());
 }
