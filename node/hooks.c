@@ -44,6 +44,7 @@ struct node_hooks_runner {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool stopping;
+    pid_t running;  /* the hook's process (group) now, 0 when none; under lock */
     hook_job *jobs; /* ring of NODE_HOOKS_QUEUE_MAX */
     uint32_t job_head;
     uint32_t job_count;
@@ -100,7 +101,11 @@ typedef struct run_outcome {
     size_t output_size;
 } run_outcome;
 
-static void run_one(const char *command, const hook_job *job, uint64_t timeout_ns, run_outcome *out)
+static void run_one(node_hooks_runner *r,
+                    const char *command,
+                    const hook_job *job,
+                    uint64_t timeout_ns,
+                    run_outcome *out)
 {
     memset(out, 0, sizeof(*out));
     int in_pipe[2] = {-1, -1};
@@ -145,6 +150,13 @@ static void run_one(const char *command, const hook_job *job, uint64_t timeout_n
         goto out_close;
     }
     out->started = true;
+    (void) pthread_mutex_lock(&r->lock);
+    r->running = pid;
+    bool stopping = r->stopping;
+    (void) pthread_mutex_unlock(&r->lock);
+    if (stopping) {
+        (void) kill(-pid, SIGKILL); // the agent is stopping: no hook outlives it
+    }
     // The JSON is small (< 4 KiB, under the pipe's buffer): one write.
     ssize_t wrote = write(in_pipe[1], job->json, job->json_size);
     (void) wrote;
@@ -186,6 +198,9 @@ static void run_one(const char *command, const hook_job *job, uint64_t timeout_n
         exited = done == pid;
     }
     out->status = status;
+    (void) pthread_mutex_lock(&r->lock);
+    r->running = 0;
+    (void) pthread_mutex_unlock(&r->lock);
 out_close:
     for (int i = 0; i < 2; i++) {
         if (in_pipe[i] >= 0) {
@@ -222,7 +237,7 @@ static void *worker_main(void *arg)
         const char *command = command_of(&r->config, job.kind);
         uint64_t started_ms = monotonic_ms();
         run_outcome outcome;
-        run_one(command, &job, r->config.timeout_ns, &outcome);
+        run_one(r, command, &job, r->config.timeout_ns, &outcome);
         bool ok = outcome.started && !outcome.timed_out && WIFEXITED(outcome.status) &&
                   WEXITSTATUS(outcome.status) == 0;
         sanitize(outcome.output, outcome.output_size);
@@ -299,6 +314,11 @@ void node_hooks_destroy(node_hooks_runner *r)
     }
     (void) pthread_mutex_lock(&r->lock);
     r->stopping = true;
+    if (r->running > 0) {
+        // A stop is bounded (5 s): the hook running now is killed, its
+        // process group with it, rather than waited for.
+        (void) kill(-r->running, SIGKILL);
+    }
     (void) pthread_cond_signal(&r->cond);
     (void) pthread_mutex_unlock(&r->lock);
     (void) pthread_join(r->thread, NULL);

@@ -64,8 +64,9 @@ typedef struct node_hooks_runner node_hooks_runner;
 MESH_MUST_USE mesh_err node_hooks_create(const node_hooks *config,
                                          node_transport *transport,
                                          node_hooks_runner **runner_out);
-/* Waits for the hook running now (at most its timeout), drops the queued
- * ones (logged), joins the worker. NULL is a no-op. */
+/* Kills the hook running now (its process group, SIGKILL: a stop is
+ * bounded), drops the queued ones (logged), joins the worker. NULL is a
+ * no-op. */
 void node_hooks_destroy(node_hooks_runner *runner);
 
 /* Loop thread: runs the hook of `kind` (when one is configured) with json
