@@ -61,6 +61,7 @@
 #include "node/log_int.h"
 #include "node/metrics_int.h"
 #include "node/node_int.h"
+#include "node/record_int.h"
 
 #define FLUSH_MS        200
 #define STOP_BOUND_S    5      /* from the stop signal to exit, at most */
@@ -240,7 +241,7 @@ static void agent_send(void *ctx,
                        uint32_t frame_size)
 {
     agent *a = ctx;
-    (void) peer;
+    node_record_send(peer, endpoint, frame, frame_size);
     mesh_err sent = node_transport_send(a->transport, endpoint, frame, frame_size);
     if (sent != MESH_OK && node_log_enabled(NODE_LOG_DEBUG)) {
         char quoted[WIRE_ENDPOINT_SIZE_MAX + 3];
@@ -253,6 +254,7 @@ static void agent_send(void *ctx,
 static void agent_event(void *ctx, mesh_now now, member_source source, const void *event)
 {
     agent *a = ctx;
+    node_record_event(source, event);
     if (source == MEMBER_SOURCE_GOSSIP) {
         log_event(a, event);
         return;
@@ -269,8 +271,10 @@ static void agent_event(void *ctx, mesh_now now, member_source source, const voi
  * (one group commit), then what waited for them is sent. */
 static void flush(agent *a, const char *call)
 {
-    uint64_t started_ns = node_now().monotonic_ns;
-    mesh_err err = member_flush(a->member, node_now(), &a->rng);
+    mesh_now now = node_now();
+    uint64_t started_ns = now.monotonic_ns;
+    node_record_flush(now);
+    mesh_err err = member_flush(a->member, now, &a->rng);
     if (err != MESH_OK) {
         a->call_errors++;
         node_log(NODE_LOG_ERROR, "ledger", "commit_failed", "call=%s error=%s", call,
@@ -439,7 +443,9 @@ static json_t *refresh_json(agent *a)
     // Logged before the frames leave, so that a reader of the logs can
     // time the advert's journey from here.
     node_log(NODE_LOG_INFO, "gossip", "advert_refresh_start", NULL);
-    mesh_err err = member_update_advert(a->member, node_now(), &a->advert, &a->rng);
+    mesh_now now = node_now();
+    node_record_update_advert(now, &a->advert);
+    mesh_err err = member_update_advert(a->member, now, &a->advert, &a->rng);
     check(a, err, "update_advert");
     flush(a, "update_advert");
     gossip_member_info self;
@@ -746,6 +752,9 @@ static void respond_metrics(agent *a, node_http_request *request)
     char *text = NULL;
     size_t size = 0;
     mesh_err err = node_metrics_render(&input, &text, &size);
+    if (err == MESH_OK) {
+        err = node_record_metrics_append(&text, &size);
+    }
     if (err != MESH_OK) {
         node_http_respond_error(a->http, request, 500, "internal", mesh_strerror(err));
         return;
@@ -764,7 +773,9 @@ static void accept_load(agent *a, node_http_request *request)
     // is kept in the report and otherwise ignored.
     for (uint32_t i = 0; i < a->load.item_count; i++) {
         const node_load_item *item = &a->load.items[i];
-        mesh_err err = member_set_load(a->member, node_now(), item->resource_class, item->model,
+        mesh_now now = node_now();
+        node_record_set_load(now, item->resource_class, item->model, item->queued, item->running);
+        mesh_err err = member_set_load(a->member, now, item->resource_class, item->model,
                                        item->queued, item->running, &a->rng);
         if (err != MESH_OK && err != MESH_ENOTFOUND) {
             check(a, err, "set_load");
@@ -869,6 +880,7 @@ static void set_capacity(agent *a, node_http_request *request)
     }
     for (uint32_t i = 0; i < report->item_count; i++) {
         const node_capacity_item *item = &report->items[i];
+        node_record_set_capacity(item->resource_class, item->model, item->total, item->lendable);
         mesh_err err = member_set_capacity(a->member, item->resource_class, item->model,
                                            item->total, item->lendable);
         MESH_ASSERT(err == MESH_OK); // checked above
@@ -985,7 +997,9 @@ static void agent_reload(agent *a)
             refused++;
             continue;
         }
-        err = member_add_revocation(a->member, node_now(), frame, size, &a->rng);
+        mesh_now now = node_now();
+        node_record_add_revocation(now, frame, size);
+        err = member_add_revocation(a->member, now, frame, size, &a->rng);
         flush(a, "add_revocation"); // a refusal is counted below
         if (err != MESH_OK) {
             refused++;
@@ -1012,6 +1026,7 @@ static void agent_reload(agent *a)
         // (leases already made stay), and the advert follows.
         for (uint32_t i = 0; i < fresh->lease.class_count; i++) {
             const lease_class_policy *p = &fresh->lease.classes[i];
+            node_record_set_capacity(p->resource_class, p->model, p->total, p->lendable);
             mesh_err set =
                 member_set_capacity(a->member, p->resource_class, p->model, p->total, p->lendable);
             if (set != MESH_OK) {
@@ -1019,7 +1034,9 @@ static void agent_reload(agent *a)
                          node_http_class_name(p->resource_class), p->model, mesh_err_name(set));
             }
         }
-        err = member_update_advert(a->member, node_now(), &fresh->gossip.advert, &a->rng);
+        mesh_now now = node_now();
+        node_record_update_advert(now, &fresh->gossip.advert);
+        err = member_update_advert(a->member, now, &fresh->gossip.advert, &a->rng);
         check(a, err, "update_advert");
         flush(a, "update_advert");
         capacity = err == MESH_OK ? "republished" : "refused";
@@ -1044,6 +1061,7 @@ static void on_frame(agent *a, nng_msg *frame)
         return;
     }
     mesh_now now = node_now();
+    node_record_frame(now, nng_msg_body(frame), (uint32_t) size);
     mesh_err err = member_on_frame(a->member, now, nng_msg_body(frame), (uint32_t) size, &a->rng);
     check(a, err, "on_message");
     node_metrics_observe(&a->message_rounds, node_now().monotonic_ns - now.monotonic_ns);
@@ -1055,6 +1073,7 @@ static void tick_if_due(agent *a)
     if (now.monotonic_ns < member_deadline_ns(a->member)) {
         return;
     }
+    node_record_tick(now);
     mesh_err err = member_on_tick(a->member, now, &a->rng);
     check(a, err, "on_tick");
     flush(a, "on_tick");
@@ -1148,7 +1167,9 @@ static int add_revocations(agent *a, const node_config *config)
         if (node_read_armored("agent", path, "REVOCATION", frame, &size) != MESH_OK) {
             return NODE_EXIT_INPUT;
         }
-        mesh_err err = member_add_revocation(a->member, node_now(), frame, size, &a->rng);
+        mesh_now now = node_now();
+        node_record_add_revocation(now, frame, size);
+        mesh_err err = member_add_revocation(a->member, now, frame, size, &a->rng);
         flush(a, "add_revocation");
         if (err != MESH_OK) {
             node_say_error("agent", "%s: revocation refused: %s", path, mesh_strerror(err));
@@ -1203,7 +1224,9 @@ static int agent_create_machine(agent *a)
     member_settings.ledger_handle = a->ledger;
     member_settings.store = a->ledger != NULL ? &a->ledger_iface : NULL;
     member_settings.io = (member_io){.ctx = a, .send = agent_send, .event = agent_event};
-    mesh_err err = member_create(&member_settings, node_now(), &a->rng, &a->member);
+    mesh_now now = node_now();
+    node_record_create(now, &member_settings, &a->rng);
+    mesh_err err = member_create(&member_settings, now, &a->rng, &a->member);
     mcrypto_keypair_wipe(&settings.keypair);
     mcrypto_keypair_wipe(&member_settings.gossip.keypair);
     if (err != MESH_OK) {
@@ -1236,10 +1259,12 @@ static int agent_open_ledger(agent *a)
         return node_exit_from_err(err);
     }
     a->ledger_iface = ledger_rocks_store_interface(a->ledger_rocks);
+    node_record_wrap_store(&a->ledger_iface); // snapshot and wrap, when recording
     ledger_config settings;
     ledger_config_default(&settings);
     memcpy(settings.self_key, a->self_public_key, LEDGER_KEY_SIZE);
     settings.half_life_ns = a->config->ledger_half_life_ns;
+    node_record_ledger_open(&settings);
     err = ledger_open(&settings, &a->ledger_iface, &a->ledger);
     if (err != MESH_OK) {
         node_say_error("agent", "%s: %s%s", path, mesh_strerror(err),
@@ -1262,6 +1287,7 @@ static void agent_close_ledger(agent *a, bool flush)
 {
     if (a->ledger != NULL && flush) {
         uint64_t started_ns = node_now().monotonic_ns;
+        node_record_ledger_sync();
         mesh_err err = ledger_sync(a->ledger, NULL, NULL);
         uint64_t took_ns = node_now().monotonic_ns - started_ns;
         node_metrics_observe(&a->ledger_writes, took_ns);
@@ -1338,7 +1364,9 @@ static int agent_run_with_signals(agent *a, signal_waiter *waiter)
     node_leases_forget_requests(a->leases);
     flush(a, "stop"); // every staged ledger write is synced before the goodbye
     agent_close_ledger(a, true);
-    err = member_leave(a->member, node_now(), &a->rng);
+    mesh_now now = node_now();
+    node_record_leave(now);
+    err = member_leave(a->member, now, &a->rng);
     check(a, err, "leave");
     nng_msleep(FLUSH_MS);
     node_log(NODE_LOG_INFO, "agent", "stopped", "member=%s name=%s", a->self_text, a->config->name);
@@ -1390,6 +1418,16 @@ int node_agent_run(const node_config *config, const char *config_path, bool log_
     uint64_t seed = 0;
     randombytes_buf(&seed, sizeof(seed));
     mesh_rng_seed(&a->rng, seed);
+    if (config->record_path[0] != '\0') {
+        char error[NODE_RECORD_PATH_SIZE + 128];
+        if (node_record_start(config->record_path, config->record_bytes_max, config->record_keep,
+                              config->name, error, sizeof(error)) != MESH_OK) {
+            node_say_error("agent", "--record: %s", error);
+            node_leases_destroy(a->leases);
+            free(a);
+            return NODE_EXIT_INPUT;
+        }
+    }
 
     int rc = agent_run_with_signals(a, &waiter);
 
@@ -1399,6 +1437,7 @@ int node_agent_run(const node_config *config, const char *config_path, bool log_
     agent_close_ledger(a, false);
     node_transport_destroy(a->transport);
     node_leases_destroy(a->leases);
+    node_record_stop(); // after the last input (the goodbye) and its outputs
     free(a);
     return rc;
 }

@@ -16,6 +16,7 @@
 #include "node/agent_reconcile_int.h"
 #include "node/log_int.h"
 #include "node/node_int.h"
+#include "node/record_int.h"
 
 #define LEASES_LIST_MAX 10000u
 
@@ -361,7 +362,9 @@ serve_borrow(node_leases *leases, const node_leases_context *context, node_http_
     pending->used = true;
     pending->request = request;
     uint32_t borrow_id = 0;
-    mesh_err err = member_borrow(context->member, node_now(), &borrow, context->rng, &borrow_id);
+    mesh_now now = node_now();
+    node_record_borrow(now, &borrow);
+    mesh_err err = member_borrow(context->member, now, &borrow, context->rng, &borrow_id);
     if (err != MESH_OK) {
         pending->used = false;
         leases->stats.borrows_refused++;
@@ -518,8 +521,9 @@ void node_leases_poll(node_leases *leases, const node_leases_context *context)
             continue;
         }
         // The capacity could not be set aside: end the lease now, cleanly.
-        mesh_err err =
-            member_reclaim(context->member, node_now(), result->lease_id, 0, context->rng);
+        mesh_now now = node_now();
+        node_record_reclaim(now, result->lease_id, 0);
+        mesh_err err = member_reclaim(context->member, now, result->lease_id, 0, context->rng);
         if (err == MESH_OK) {
             leases->stats.hook_reclaims++;
         }
@@ -540,7 +544,9 @@ serve_release(node_leases *leases, const node_leases_context *context, node_http
     const uint8_t *id = node_http_request_lease_id(request);
     char text[LEDGER_LEASE_ID_SIZE * 2 + 1];
     hex_id(id, text);
-    mesh_err err = member_release(context->member, node_now(), id, context->rng);
+    mesh_now now = node_now();
+    node_record_release(now, id);
+    mesh_err err = member_release(context->member, now, id, context->rng);
     if (err != MESH_OK) {
         node_http_respond_error(context->http, request, 404, "not_found",
                                 "no open lease borrowed under this id");

@@ -18,6 +18,7 @@
 #include "node/agent_reconcile_int.h"
 #include "node/log_int.h"
 #include "node/node_int.h"
+#include "node/record_int.h"
 
 struct node_reconciles {
     bool pending;
@@ -129,7 +130,9 @@ void node_reconciles_serve(node_reconciles *reconciles,
         return;
     }
     uint64_t request_id = 0;
-    mesh_err err = member_reconcile_start(context->member, node_now(), &peer, body->timeout_ns,
+    mesh_now now = node_now(); // one time, recorded and given (node/record_int.h)
+    node_record_reconcile(now, &peer, body->timeout_ns);
+    mesh_err err = member_reconcile_start(context->member, now, &peer, body->timeout_ns,
                                           context->rng, &request_id);
     if (err != MESH_OK) {
         char message[NODE_HTTP_MESSAGE_SIZE];

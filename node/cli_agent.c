@@ -26,6 +26,7 @@
 
 static const char agent_usage[] =
     "usage: fedmesh agent --config NODE.INI [--log-level debug|info|warn|error]\n"
+    "                     [--record FILE [--record-max-mib M] [--record-keep K]]\n"
     "\n"
     "Runs this node's agent: joins the federation through the configured seeds,\n"
     "gossips this node's signed capacity advert, and detects failed members.\n"
@@ -35,7 +36,11 @@ static const char agent_usage[] =
     "Signals: SIGTERM or SIGINT: say goodbye to the peers and exit 0 within 5 s;\n"
     "SIGHUP: reload the log level, revocation files, HTTP token and capacity from\n"
     "NODE.INI, and log what was reloaded. Every config key is described in\n"
-    "docs/node.example.ini.\n";
+    "docs/node.example.ini.\n"
+    "--record FILE records every input of this node's member (frames, timers,\n"
+    "commands, ledger answers; no secret key) for `fedmesh sim replay`; FILE rotates\n"
+    "to FILE.1, FILE.2, ... at M MiB (default 64), K old segments kept (default 4).\n"
+    "They override [record] path, max_mib and keep.\n";
 
 static const char peers_usage[] =
     "usage: fedmesh peers [--config NODE.INI | --control URL] [--json | --stats | --refresh]\n"
@@ -53,6 +58,9 @@ int node_cmd_agent(int argc, char **argv)
 {
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"log-level", required_argument, NULL, 'l'},
+                                            {"record", required_argument, NULL, 'r'},
+                                            {"record-max-mib", required_argument, NULL, 'm'},
+                                            {"record-keep", required_argument, NULL, 'k'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     if (node_wants_help(argc, argv)) {
@@ -61,6 +69,9 @@ int node_cmd_agent(int argc, char **argv)
     }
     const char *config_path = NULL;
     const char *log_level_text = NULL;
+    const char *record_path = NULL;
+    int64_t record_mib = 0;
+    int64_t record_keep = 0;
     optind = 1;
     opterr = 0;
     int c;
@@ -71,6 +82,18 @@ int node_cmd_agent(int argc, char **argv)
             break;
         case 'l':
             log_level_text = optarg;
+            break;
+        case 'r':
+            record_path = optarg;
+            break;
+        case 'm':
+        case 'k':
+            if (node_parse_i64(optarg, 1, c == 'm' ? 1048576 : 100,
+                               c == 'm' ? &record_mib : &record_keep) != MESH_OK) {
+                node_say_error("agent", "--record-%s: expected a whole number in 1..%d",
+                               c == 'm' ? "max-mib" : "keep", c == 'm' ? 1048576 : 100);
+                return NODE_EXIT_USAGE;
+            }
             break;
         default:
             node_say_error("agent", "unknown or incomplete option");
@@ -100,6 +123,15 @@ int node_cmd_agent(int argc, char **argv)
         node_say_error("agent", "%s", error);
         free(config);
         return NODE_EXIT_INPUT;
+    }
+    if (record_path != NULL) {
+        (void) snprintf(config->record_path, sizeof(config->record_path), "%s", record_path);
+    }
+    if (record_mib > 0) {
+        config->record_bytes_max = (uint64_t) record_mib * 1048576u;
+    }
+    if (record_keep > 0) {
+        config->record_keep = (uint32_t) record_keep;
     }
     node_log_set_level(log_level_text != NULL ? override : config->log_level);
     int rc = node_agent_run(config, config_path, log_level_text != NULL);

@@ -27,6 +27,7 @@
 #include <sys/resource.h>
 
 #include "node/node_int.h"
+#include "node/record_int.h"
 #include "sim/sim.h"
 
 // Under AddressSanitizer, malloc is ASan's and mallinfo2 sees none of it.
@@ -526,6 +527,24 @@ int node_cmd_sim(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "leases") == 0) {
         return sim_leases_command(argc, argv);
+    }
+    if (argc >= 2 && strcmp(argv[1], "replay") == 0) {
+        return node_cmd_sim_replay(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "run") == 0) {
+        return node_cmd_sim_run(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "trace") == 0) {
+        return node_cmd_sim_trace(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "sweep") == 0) {
+        return node_cmd_sim_sweep(argc, argv);
+    }
+    if (argc >= 2 && strcmp(argv[1], "aggregate") == 0) {
+        return node_cmd_sim_aggregate(argc, argv);
+    }
+    if (argc >= 2 && strcmp(argv[1], "report") == 0) {
+        return node_cmd_sim_report(argc, argv);
     }
     if (argc < 2 || node_wants_help(argc, argv)) {
         (void) fputs(sim_usage, argc < 2 ? stderr : stdout);

@@ -142,6 +142,9 @@ typedef enum key_id {
     KEY_HOOK_ON_RECLAIM_NOTICE,
     KEY_HOOK_ON_ENDED,
     KEY_HOOK_TIMEOUT,
+    KEY_RECORD_PATH,
+    KEY_RECORD_MAX_MIB,
+    KEY_RECORD_KEEP,
 } key_id;
 
 typedef struct key_spec {
@@ -270,16 +273,20 @@ static const key_spec keys[] = {
     {"hooks", "on_reclaim_notice", KEY_HOOK_ON_RECLAIM_NOTICE, KIND_HOOK, 0, 0, 0, 0},
     {"hooks", "on_ended", KEY_HOOK_ON_ENDED, KIND_HOOK, 0, 0, 0, 0},
     {"hooks", "timeout_ms", KEY_HOOK_TIMEOUT, KIND_MS, 100, 600000, 0, 0},
+    {"record", "path", KEY_RECORD_PATH, KIND_PATH, 0, 0, 0, 0},
+    {"record", "max_mib", KEY_RECORD_MAX_MIB, KIND_U64, 1, 1048576, 0, 0},
+    {"record", "keep", KEY_RECORD_KEEP, KIND_U64, 1, 100, 0, 0},
 };
 
 #define KEY_COUNT   (sizeof(keys) / sizeof(keys[0]))
 #define CLASS_COUNT 3u
 
-static const char *const sections[] = {"node", "capacity", "gossip", "http", "ledger",
-                                       "tls",  "lease",    "burst",  "hooks"};
+static const char *const sections[] = {"node", "capacity", "gossip", "http",  "ledger",
+                                       "tls",  "lease",    "burst",  "hooks", "record"};
 /* Every section, for messages. */
-#define SECTION_LIST                                                                        \
-    "[node], [capacity], [gossip], [http], [ledger], [tls], [lease], [burst], [hooks] and " \
+#define SECTION_LIST                                                                     \
+    "[node], [capacity], [gossip], [http], [ledger], [tls], [lease], [burst], [hooks], " \
+    "[record] and "                                                                      \
     "[data_class NAME]"
 static const uint32_t class_of_index[CLASS_COUNT] = {WIRE_RESOURCE_VCPU, WIRE_RESOURCE_MEMORY_GIB,
                                                      WIRE_RESOURCE_STORAGE_GIB};
@@ -1066,6 +1073,12 @@ static void set_number(parser *p, const key_spec *key, uint64_t value)
     case KEY_LEDGER_HALF_LIFE:
         p->config->ledger_half_life_ns = ns;
         break;
+    case KEY_RECORD_MAX_MIB:
+        p->config->record_bytes_max = value * 1048576u;
+        break;
+    case KEY_RECORD_KEEP:
+        p->config->record_keep = (uint32_t) value;
+        break;
     default:
         MESH_ASSERT(false && "set_number: a key of another kind");
     }
@@ -1167,6 +1180,7 @@ static void set_value(parser *p, const key_spec *key, const char *value)
                     : key->id == KEY_LEDGER_PATH       ? config->ledger_path
                     : key->id == KEY_TLS_CERT_KEY_FILE ? config->tls_cert_key_file
                     : key->id == KEY_TLS_CA_FILE       ? config->tls_ca_file
+                    : key->id == KEY_RECORD_PATH       ? config->record_path
                                                        : config->root_public_key_file;
         resolve_path(p, key, value, strlen(value), out);
         return;
@@ -1680,6 +1694,8 @@ mesh_err node_config_parse(const char *text,
     config_out->http_body_max = NODE_CONFIG_HTTP_BODY_MAX_DEFAULT;
     config_out->udp_probes = true;
     config_out->ledger_half_life_ns = NODE_CONFIG_LEDGER_HALF_LIFE_S_DEFAULT * MESH_NS_PER_S;
+    config_out->record_bytes_max = 64ull * 1048576u; /* NODE_RECORD_MAX_MIB_DEFAULT */
+    config_out->record_keep = 4;                     /* NODE_RECORD_KEEP_DEFAULT */
     gossip_config_default(&config_out->gossip);
     lease_config_default(&config_out->lease);
     member_config_default(&p->member_defaults);

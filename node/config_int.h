@@ -104,6 +104,14 @@ typedef struct node_config {
     char ledger_path[NODE_CONFIG_PATH_SIZE_MAX];
     uint64_t ledger_half_life_ns;
 
+    /* [record] (node/record_int.h): record every input of the member to
+     * record_path (empty: no recording; fedmesh agent --record sets it
+     * too), rotated at record_bytes_max ([record] max_mib, default 64),
+     * record_keep old segments kept ([record] keep, default 4). */
+    char record_path[NODE_CONFIG_PATH_SIZE_MAX];
+    uint64_t record_bytes_max;
+    uint32_t record_keep;
+
     /* [tls]: for tls+tcp:// endpoints (mutual TLS, NNG with mbedtls). */
     char tls_cert_key_file[NODE_CONFIG_PATH_SIZE_MAX];
     char tls_ca_file[NODE_CONFIG_PATH_SIZE_MAX];

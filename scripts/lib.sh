@@ -4,13 +4,15 @@
 
 # What building and running fedmesh needs.
 FEDMESH_BUILD_PACKAGES="gcc make cmake pkg-config libnng-dev libmsgpack-dev libsodium-dev
-  librocksdb-dev libinih-dev libjansson-dev iproute2"
+  librocksdb-dev libinih-dev libjansson-dev iproute2 zlib1g-dev"
 # What the test suite needs on top (clang for fuzzing, lint tools, valgrind).
 FEDMESH_TEST_PACKAGES="libcmocka-dev clang clang-format-14 clang-tidy-14 valgrind
-  libclang-rt-14-dev curl jq prometheus openssl"
+  libclang-rt-14-dev curl jq prometheus openssl gnuplot-nox chromium libsimgrid-dev g++"
 # prometheus: for promtool (integration.metrics_promtool); openssl makes the
 # TLS certificates of integration.agents_tls; curl and jq drive
-# the HTTP API tests and the demo.
+# the HTTP API tests and the demo. gnuplot-nox draws the plots of the
+# simulator's report.html; chromium loads it headless (sim.report_browser);
+# libsimgrid-dev and g++ build SimGrid's side of bench.simgrid_compare.
 # What scripts/demo needs on top of the build: curl and jq drive the HTTP
 # API and read the JSON, procps has pgrep; scripts/trace-replay is bash and awk.
 FEDMESH_DEMO_PACKAGES="curl jq procps"

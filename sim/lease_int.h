@@ -40,6 +40,7 @@
 #define SIM_LEASE_EVENT_CRASH   19u /* a member crashes */
 #define SIM_LEASE_EVENT_RESTART 20u /* and comes back */
 #define SIM_LEASE_EVENT_INJECT  21u /* --inject-violation */
+#define SIM_LEASE_EVENT_PLUGIN  32u /* and above: a plugin's own events */
 
 #define SIM_LEASE_ENDPOINT_SIZE 24u
 #define SIM_LEASE_REPLAY_MAX    64u
@@ -49,6 +50,44 @@
 #define SIM_LEASE_DIRECT_TAG    (1ull << 62) /* the tag of direct borrows */
 
 typedef struct sim_lease_world sim_lease_world;
+typedef struct sim_lease_node sim_lease_node;
+
+/* A plugin replaces the lease scenario's fabricated federation and random
+ * workload with its own (sim/fed_run.c: scenario sites and job traces),
+ * and keeps the rest: members, network, adversaries, faults' mechanics,
+ * the invariant checker and the digest. With a plugin:
+ *   - the network routes between the plugin's sites with its rtt_us table
+ *     (site_count x site_count); member i sits at site i (hostile member
+ *     h at site h mod site_count);
+ *   - node_facts sets each member's certificate facts (cert.country,
+ *     jurisdictions, certifications), capacities, keep, price and carbon
+ *     after the default draws (the certificate is issued after it), and
+ *     node_config adjusts its member_config (burst, timings);
+ *   - no random load, direct borrow or crash is scheduled: start pushes
+ *     the plugin's first events; kinds >= SIM_LEASE_EVENT_PLUGIN go to
+ *     on_event; every lease event of an honest member goes to
+ *     member_event (inside the member's executor: it must only take note);
+ *     after_event runs after every event, outside any member, and may
+ *     drive members (sim_lease_set_load); drain runs at the drain's
+ *     start instead of setting every load to zero.
+ * Every callback may be NULL but start. */
+typedef struct sim_lease_plugin {
+    void *context;
+    uint32_t site_count;
+    const uint32_t *rtt_us;
+    uint64_t workload_ns_max; /* replaces SIM_LEASE_WORKLOAD_NS_MAX */
+    void (*node_facts)(void *context, uint32_t index, sim_lease_node *node, uint64_t *price);
+    void (*node_config)(void *context, uint32_t index, sim_lease_node *node);
+    mesh_err (*start)(void *context, sim_lease_world *world);
+    void (*on_event)(void *context, sim_lease_world *world, sim_event *event);
+    void (*member_event)(void *context,
+                         sim_lease_world *world,
+                         uint32_t index,
+                         const lease_event *event);
+    /* member: the member the event was an input to (UINT32_MAX: none). */
+    void (*after_event)(void *context, sim_lease_world *world, uint32_t member);
+    void (*drain)(void *context, sim_lease_world *world);
+} sim_lease_plugin;
 
 typedef struct sim_lease_io {
     sim_lease_world *world;
@@ -65,7 +104,7 @@ typedef struct sim_lease_totals {
     uint64_t burst_releases;
 } sim_lease_totals;
 
-typedef struct sim_lease_node {
+struct sim_lease_node {
     bool hostile;
     bool started;
     bool crashed;
@@ -82,6 +121,7 @@ typedef struct sim_lease_node {
     uint64_t total_vcpu;    /* the lease policy's */
     uint64_t lendable_vcpu; /* the lease policy's */
     uint64_t per_peer_max;  /* the lease policy's */
+    uint64_t keep_vcpu;     /* the lease policy's */
     uint64_t true_vcpu;     /* what it really has (hostile members lie about it) */
     member_config config;
     member_node *member;
@@ -104,7 +144,7 @@ typedef struct sim_lease_node {
     uint64_t peak_load;        /* during a peak */
     uint64_t peak_until_ns;
     sim_lease_totals totals; /* of earlier lives */
-} sim_lease_node;
+};
 
 /* A hostile member's memory (sim/lease_adversary.c). */
 typedef struct sim_lease_replay {
@@ -174,6 +214,7 @@ typedef enum sim_lease_phase {
 
 struct sim_lease_world {
     const sim_lease_config *config;
+    const sim_lease_plugin *plugin; /* NULL: the lease scenario's own workload */
     sim_lease_result result;
     sim_lease_node *nodes;
     uint32_t node_count; /* honest + hostile */
@@ -206,6 +247,20 @@ void sim_lease_route(sim_lease_world *world,
                      const uint8_t *frame,
                      uint32_t frame_size,
                      uint64_t extra_ns);
+/* Runs the scenario with a plugin (NULL: sim_lease_run). */
+MESH_MUST_USE mesh_err sim_lease_run_plugin(const sim_lease_config *config,
+                                            const sim_lease_plugin *plugin,
+                                            sim_lease_result *result_out);
+/* Queues an event (time >= now); MESH_EFULL/ENOMEM also stop the run. */
+mesh_err sim_lease_push(sim_lease_world *world, const sim_event *event);
+/* The load of member `index` (member_set_load of its vCPU class), then the
+ * shell's flush and deadline; nothing when it is down. */
+void sim_lease_set_load(sim_lease_world *world, uint32_t index, uint64_t queued, uint64_t running);
+/* A crash (LEDGER_CRASH_LOSE: unsynced writes lost) and a restart. */
+void sim_lease_crash(sim_lease_world *world, uint32_t index);
+void sim_lease_restart(sim_lease_world *world, uint32_t index);
+/* Adds a value to the run's digest. */
+void sim_lease_digest_u64(sim_lease_world *world, uint64_t value);
 /* The member whose public key this is; UINT32_MAX when none. */
 uint32_t sim_lease_index_of_key(const sim_lease_world *world, const uint8_t key[LEDGER_KEY_SIZE]);
 /* Counts a violation and keeps its description (the first ten). */

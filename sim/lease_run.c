@@ -101,17 +101,18 @@ void sim_lease_config_default(sim_lease_config *config)
     config->records_max = 1u << 22;
 }
 
-static mesh_err config_check(const sim_lease_config *c)
+static mesh_err config_check(const sim_lease_config *c, const sim_lease_plugin *plugin)
 {
+    uint64_t workload_ns_max = plugin != NULL ? plugin->workload_ns_max : SIM_LEASE_WORKLOAD_NS_MAX;
     if (c->node_count < 2 || c->node_count > SIM_LEASE_NODES_MAX ||
         c->hostile_count > SIM_LEASE_HOSTILE_MAX || c->loss_ppm > SIM_PPM ||
         c->crash_count > 4u * c->node_count || c->clock_skew_ns_max < 0 ||
         c->clock_skew_ns_max > 10 * (int64_t) MESH_NS_PER_S) {
         return MESH_EINVAL;
     }
-    if (c->workload_ns < MESH_NS_PER_S || c->workload_ns > SIM_LEASE_WORKLOAD_NS_MAX ||
+    if (c->workload_ns < MESH_NS_PER_S || c->workload_ns > workload_ns_max ||
         c->join_ns < 5 * MESH_NS_PER_S || c->join_ns > 3600 * MESH_NS_PER_S ||
-        c->drain_ns > SIM_LEASE_WORKLOAD_NS_MAX) {
+        c->drain_ns > workload_ns_max) {
         return MESH_EINVAL;
     }
     if (c->usage_interval_ns < MESH_NS_PER_S || c->duration_ns_min < MESH_NS_PER_S ||
@@ -266,6 +267,11 @@ static void digest_message(sim_lease_world *world,
     }
 }
 
+void sim_lease_digest_u64(sim_lease_world *world, uint64_t value)
+{
+    digest_u64(world, value);
+}
+
 static mesh_err push_event(sim_lease_world *world, const sim_event *event)
 {
     MESH_ASSERT(event->time_ns >= world->now_ns);
@@ -285,6 +291,10 @@ void sim_lease_route(sim_lease_world *world,
 {
     MESH_ASSERT(from < world->node_count && to < world->node_count);
     world->result.sends++;
+    if (from < world->config->node_count) {
+        bool lease_frame = frame_size >= 3 && frame[2] >= WIRE_TYPE_LEASE_REQUEST;
+        *(lease_frame ? &world->result.lease_bytes : &world->result.gossip_bytes) += frame_size;
+    }
     uint64_t delay_ns = 0;
     sim_verdict verdict =
         sim_net_route(&world->net, world->nodes[from].city, world->nodes[to].city, &delay_ns);
@@ -388,6 +398,9 @@ static void on_member_event(void *ctx, mesh_now now, member_source source, const
     }
     const lease_event *event = payload;
     bool honest = !world->nodes[io->index].hostile;
+    if (honest && world->plugin != NULL && world->plugin->member_event != NULL) {
+        world->plugin->member_event(world->plugin->context, world, io->index, event);
+    }
     switch (event->kind) {
     case LEASE_EVENT_BORROW_DONE:
         if (honest && event->status >= 1 && event->status <= 3) {
@@ -631,6 +644,22 @@ static mesh_err make_node(sim_lease_world *world, uint32_t index)
         uint64_t span = 2u * (uint64_t) config->clock_skew_ns_max + 1u;
         node->skew_ns = (int64_t) mesh_rng_below(rng, span) - config->clock_skew_ns_max;
     }
+    node->keep_vcpu = node->hostile ? 0 : node->total_vcpu / 10u;
+    if (world->plugin != NULL) {
+        // The scenario's site, after the draws (which keep their order):
+        // its facts, then its certificate issued afresh.
+        node->city = index % world->plugin->site_count;
+        if (world->plugin->node_facts != NULL) {
+            world->plugin->node_facts(world->plugin->context, index, node, &price);
+        }
+        err = mcrypto_cert_issue(&world->root, cert, node->cert_frame, sizeof(node->cert_frame),
+                                 &node->cert_frame_size);
+        if (err != MESH_OK) {
+            return MESH_EINTERNAL;
+        }
+        MESH_ASSERT(crypto_generichash(node->cert_hash, sizeof(node->cert_hash), node->cert_frame,
+                                       node->cert_frame_size, NULL, 0) == 0);
+    }
 
     member_config *mc = &node->config;
     member_config_default(mc);
@@ -653,7 +682,7 @@ static mesh_err make_node(sim_lease_world *world, uint32_t index)
     lc->classes[0].resource_class = WIRE_RESOURCE_VCPU;
     lc->classes[0].total = node->total_vcpu;
     lc->classes[0].lendable = node->lendable_vcpu;
-    lc->classes[0].keep = node->hostile ? 0 : node->total_vcpu / 10u;
+    lc->classes[0].keep = node->keep_vcpu;
     lc->classes[0].per_peer_max = node->per_peer_max;
     lc->classes[0].price_microeur_per_unit_hour = price;
     lc->usage_interval_ns = config->usage_interval_ns;
@@ -673,6 +702,9 @@ static mesh_err make_node(sim_lease_world *world, uint32_t index)
         draw_constraints(rng, 16, &burst->constraints);
         burst->constraints.rtt_us_max = 0; // operators rarely cap latency for bursts
         burst->constraints.cost_microeur_per_hour_max = 0;
+    }
+    if (world->plugin != NULL && world->plugin->node_config != NULL) {
+        world->plugin->node_config(world->plugin->context, index, node);
     }
     node->io = (sim_lease_io){.world = world, .index = index};
     mc->io = (member_io){.ctx = &node->io, .send = on_send, .event = on_member_event};
@@ -1133,7 +1165,11 @@ static void on_event(sim_lease_world *world, sim_event *event)
         inject_step(world);
         break;
     default:
-        MESH_ASSERT(false && "unknown event kind");
+        MESH_ASSERT(world->plugin != NULL && event->kind >= SIM_LEASE_EVENT_PLUGIN &&
+                    "unknown event kind");
+        if (world->plugin->on_event != NULL) {
+            world->plugin->on_event(world->plugin->context, world, event);
+        }
     }
 }
 
@@ -1156,9 +1192,14 @@ static mesh_err run_until(sim_lease_world *world, uint64_t limit_ns)
         // The payload (a frame, a lease id) is the loop's to free; events
         // that recur (CHECK, ATTACK) carry none.
         uint8_t *payload = event.payload;
+        uint32_t member = event.kind < SIM_LEASE_EVENT_PLUGIN ? event.node_index : UINT32_MAX;
         on_event(world, &event);
         free(payload);
         check_dirty(world);
+        if (world->plugin != NULL && world->plugin->after_event != NULL) {
+            world->plugin->after_event(world->plugin->context, world, member);
+            check_dirty(world);
+        }
     }
 }
 
@@ -1214,7 +1255,15 @@ static mesh_err schedule_start(sim_lease_world *world)
 {
     const sim_lease_config *config = world->config;
     mesh_rng *rng = &world->workload_rng;
-    for (uint32_t i = 0; i < world->node_count; i++) {
+    for (uint32_t i = 0; i < world->node_count && world->plugin != NULL; i++) {
+        sim_event start = {.time_ns = mesh_rng_below(&world->setup_rng, MESH_NS_PER_S),
+                           .kind = SIM_EVENT_START,
+                           .node_index = i};
+        if (push_event(world, &start) != MESH_OK) {
+            return world->fatal;
+        }
+    }
+    for (uint32_t i = 0; i < world->node_count && world->plugin == NULL; i++) {
         sim_event start = {.time_ns = mesh_rng_below(&world->setup_rng, MESH_NS_PER_S),
                            .kind = SIM_EVENT_START,
                            .node_index = i};
@@ -1262,6 +1311,12 @@ static mesh_err schedule_start(sim_lease_world *world)
     if (push_event(world, &check) != MESH_OK) {
         return world->fatal;
     }
+    if (world->plugin != NULL) {
+        mesh_err err = world->plugin->start(world->plugin->context, world);
+        if (err != MESH_OK) {
+            return err;
+        }
+    }
     if (config->inject_violation) {
         sim_event inject = {.time_ns = config->join_ns + config->workload_ns / 2u,
                             .kind = SIM_LEASE_EVENT_INJECT};
@@ -1283,10 +1338,14 @@ static mesh_err setup(sim_lease_world *world)
     mesh_rng_seed(&world->fault_rng, stream_seed(config->seed, STREAM_FAULT));
     // The network routes city to city: sim_net is given the cities as its
     // nodes, and each member's city stands in for its index.
-    mesh_err err = sim_net_init(&world->net, SIM_CITY_COUNT, config->loss_ppm,
+    uint32_t net_nodes = world->plugin != NULL ? world->plugin->site_count : SIM_CITY_COUNT;
+    mesh_err err = sim_net_init(&world->net, net_nodes, config->loss_ppm,
                                 stream_seed(config->seed, STREAM_NETWORK));
     if (err != MESH_OK) {
         return err;
+    }
+    if (world->plugin != NULL) {
+        sim_net_set_rtt_table(&world->net, world->plugin->rtt_us);
     }
     sim_heap_init(&world->heap, config->events_max);
     MESH_ASSERT(crypto_generichash_init(&world->digest, NULL, 0, SIM_DIGEST_SIZE) == 0);
@@ -1401,9 +1460,15 @@ static mesh_err run_scenario(sim_lease_world *world)
     // what it borrowed; nobody borrows any more; every lease can end.
     world->phase = SIM_LEASE_PHASE_DRAIN;
     report(world, phase_names[world->phase]);
-    for (uint32_t i = 0; i < world->node_count; i++) {
-        if (!world->nodes[i].crashed) {
-            set_load(world, i, 0);
+    if (world->plugin != NULL) {
+        if (world->plugin->drain != NULL) {
+            world->plugin->drain(world->plugin->context, world);
+        }
+    } else {
+        for (uint32_t i = 0; i < world->node_count; i++) {
+            if (!world->nodes[i].crashed) {
+                set_load(world, i, 0);
+            }
         }
     }
     check_dirty(world);
@@ -1418,8 +1483,17 @@ static mesh_err run_scenario(sim_lease_world *world)
 
 mesh_err sim_lease_run(const sim_lease_config *config, sim_lease_result *result_out)
 {
+    return sim_lease_run_plugin(config, NULL, result_out);
+}
+
+mesh_err sim_lease_run_plugin(const sim_lease_config *config,
+                              const sim_lease_plugin *plugin,
+                              sim_lease_result *result_out)
+{
     MESH_ASSERT(config != NULL && result_out != NULL);
-    mesh_err err = config_check(config);
+    MESH_ASSERT(plugin == NULL ||
+                (plugin->start != NULL && plugin->site_count > 0 && plugin->rtt_us != NULL));
+    mesh_err err = config_check(config, plugin);
     if (err != MESH_OK) {
         return err;
     }
@@ -1428,6 +1502,7 @@ mesh_err sim_lease_run(const sim_lease_config *config, sim_lease_result *result_
         return MESH_ENOMEM;
     }
     world->config = config;
+    world->plugin = plugin;
     world->result.config = *config;
     world->result.config.progress = NULL;
     world->result.config.progress_context = NULL;
@@ -1467,4 +1542,41 @@ mesh_err sim_lease_result_json(const sim_lease_result *result,
                                uint32_t *size_out)
 {
     return sim_lease_json_body(result, true, buf, buf_size, size_out);
+}
+
+/* ---------------------------------------------------------------- */
+/* What a plugin drives (lease_int.h).                               */
+/* ---------------------------------------------------------------- */
+
+mesh_err sim_lease_push(sim_lease_world *world, const sim_event *event)
+{
+    return push_event(world, event);
+}
+
+void sim_lease_set_load(sim_lease_world *world, uint32_t index, uint64_t queued, uint64_t running)
+{
+    sim_lease_node *node = &world->nodes[index];
+    if (node->crashed || !node->started) {
+        return;
+    }
+    mesh_err err = member_set_load(node->member, sim_lease_now(world, node), WIRE_RESOURCE_VCPU, "",
+                                   queued, running, &node->rng);
+    after_call(world, index, err, false);
+}
+
+void sim_lease_crash(sim_lease_world *world, uint32_t index)
+{
+    sim_lease_node *node = &world->nodes[index];
+    if (node->crashed || !node->started) {
+        return;
+    }
+    crash_member(world, index, LEDGER_CRASH_LOSE);
+    world->result.crashes++;
+}
+
+void sim_lease_restart(sim_lease_world *world, uint32_t index)
+{
+    if (world->nodes[index].crashed) {
+        restart_step(world, index);
+    }
 }

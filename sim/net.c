@@ -61,13 +61,31 @@ uint64_t sim_net_latency_ns(uint32_t from_index, uint32_t to_index)
     return (uint64_t) rtt_us * MESH_NS_PER_US / 2u;
 }
 
+void sim_net_set_rtt_table(sim_net *net, const uint32_t *rtt_us)
+{
+    MESH_ASSERT(net != NULL);
+    net->rtt_us = rtt_us;
+}
+
+static uint64_t route_latency_ns(const sim_net *net, uint32_t from_index, uint32_t to_index)
+{
+    if (net->rtt_us == NULL) {
+        return sim_net_latency_ns(from_index, to_index);
+    }
+    uint32_t rtt_us = net->rtt_us[(size_t) from_index * net->node_count + to_index];
+    if (from_index == to_index || rtt_us == 0) {
+        return SIM_SAME_CITY_LATENCY_NS;
+    }
+    return (uint64_t) rtt_us * MESH_NS_PER_US / 2u;
+}
+
 sim_verdict
 sim_net_route(sim_net *net, uint32_t from_index, uint32_t to_index, uint64_t *delay_ns_out)
 {
     MESH_ASSERT(net != NULL && delay_ns_out != NULL);
     MESH_ASSERT(from_index < net->node_count && to_index < net->node_count);
     uint64_t loss_draw = mesh_rng_below(&net->rng, SIM_PPM);
-    uint64_t latency_ns = sim_net_latency_ns(from_index, to_index);
+    uint64_t latency_ns = route_latency_ns(net, from_index, to_index);
     uint64_t jitter_ns = latency_ns / 10u;
     uint64_t jitter_draw = mesh_rng_below(&net->rng, 2u * jitter_ns + 1u);
     if (loss_draw < net->loss_ppm) {

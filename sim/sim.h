@@ -283,6 +283,11 @@ typedef struct sim_lease_result {
     uint64_t delivered;
     uint64_t dropped[6]; /* by sim_verdict; [0] unused */
     uint64_t call_errors;
+    /* Bytes that honest members handed to the network (delivered or not):
+     * gossip frames (envelope types below 16) and lease frames (the
+     * rest). Not in the JSON. */
+    uint64_t gossip_bytes;
+    uint64_t lease_bytes;
     /* Ticks after which the member was still due, and episodes of a
      * deadline that stays in the past tick after tick (a member whose
      * shell would spin; SIM_LEASE_STUCK_TICKS ticks make one), with the

@@ -103,6 +103,10 @@ typedef struct sim_net {
     uint32_t loss_ppm;
     bool partitioned;
     uint8_t *group; /* node_count entries; compared only while partitioned */
+    /* NULL: nodes sit in the embedded table's cities (sim_net_latency_ns).
+     * Else node_count x node_count round trips in us (a scenario's own
+     * table), borrowed; the diagonal means "same site". */
+    const uint32_t *rtt_us;
 } sim_net;
 
 /* Errors: MESH_EINVAL (node_count 0, loss_ppm over 10^6), MESH_ENOMEM. */
@@ -111,6 +115,11 @@ MESH_MUST_USE mesh_err sim_net_init(sim_net *net,
                                     uint32_t loss_ppm,
                                     uint64_t seed);
 void sim_net_fini(sim_net *net);
+/* Latency from a scenario's own table instead of the embedded cities:
+ * rtt_us (node_count x node_count, borrowed for the net's life) gives
+ * one-way latency rtt / 2, SIM_SAME_CITY_LATENCY_NS on the diagonal and
+ * for a zero entry. */
+void sim_net_set_rtt_table(sim_net *net, const uint32_t *rtt_us);
 /* The city a node sits in. */
 uint32_t sim_net_city_of(uint32_t node_index);
 /* One-way latency before jitter, in ns. */

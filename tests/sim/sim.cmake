@@ -56,3 +56,45 @@ foreach(bug burst_deadline release_race restore_acceptance late_unfit lender_res
   add_test(NAME sim.bug_${bug} COMMAND sim_bug_${bug})
   set_tests_properties(sim.bug_${bug} PROPERTIES TIMEOUT 60 LABELS sim)
 endforeach()
+
+# The simulator's report (node/sim_report.c, `fedmesh sim report DIR`) from
+# run files written by the test: five plots per site, the tables, nothing
+# remote, no gnuplot, bad input; and in headless Chromium, every plot
+# rendered (chromium required: FEDMESH_NO_BROWSER=1 skips, loudly).
+add_test(NAME sim.report_files
+  COMMAND ${MESH_SIM_SCRIPTS}/report_html_test.sh $<TARGET_FILE:fedmesh> ${PROJECT_SOURCE_DIR} files)
+add_test(NAME sim.report_browser
+  COMMAND ${MESH_SIM_SCRIPTS}/report_html_test.sh $<TARGET_FILE:fedmesh> ${PROJECT_SOURCE_DIR} browser)
+# Sweeps (node/cli_sim_sweep.c): the aggregate against figures computed in
+# the test; the sweep end to end (failures counted, the Slurm script run
+# by hand, a real sweep of tests/sim/scenarios/small.ini).
+add_test(NAME sim.sweep_aggregate
+  COMMAND ${MESH_SIM_SCRIPTS}/sweep_aggregate_test.sh $<TARGET_FILE:fedmesh>)
+add_test(NAME sim.sweep_run
+  COMMAND ${MESH_SIM_SCRIPTS}/sweep_run_test.sh $<TARGET_FILE:fedmesh> ${PROJECT_SOURCE_DIR})
+set_tests_properties(sim.report_files sim.report_browser sim.sweep_aggregate sim.sweep_run
+  PROPERTIES TIMEOUT 300 LABELS sim SKIP_RETURN_CODE 77)
+# integration.slurm_sweep (registered by the integration glob) starts a
+# private Slurm cluster and runs a sweep as a job array: more time.
+if(TEST integration.slurm_sweep)
+  set_tests_properties(integration.slurm_sweep PROPERTIES TIMEOUT 600)
+endif()
+# The trace readers (sim/trace.h through node/sim_input.c): both whole SWF
+# logs in data/ (gzip) load with every counter equal to what awk counts in
+# the file; the GPU jobs CSV; strict and lenient malformed lines; a damaged
+# gzip file.
+add_test(NAME sim.trace_swf
+  COMMAND ${MESH_SIM_SCRIPTS}/trace_swf_test.sh $<TARGET_FILE:fedmesh> ${PROJECT_SOURCE_DIR})
+set_tests_properties(sim.trace_swf PROPERTIES TIMEOUT 120 LABELS sim SKIP_RETURN_CODE 77
+  ENVIRONMENT "MESH_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}/tmp")
+
+# The federation run (fedmesh sim run, sim/fed.h): scenario files, traces,
+# schedulers and bursting, compared with the sites alone.
+add_test(NAME sim.run_small
+  COMMAND ${MESH_SIM_SCRIPTS}/fed_run_test.sh $<TARGET_FILE:fedmesh> ${PROJECT_SOURCE_DIR})
+add_test(NAME sim.run_determinism
+  COMMAND ${MESH_SIM_SCRIPTS}/fed_determinism_test.sh $<TARGET_FILE:fedmesh> ${PROJECT_SOURCE_DIR})
+add_test(NAME sim.run_scenario_errors
+  COMMAND ${MESH_SIM_SCRIPTS}/fed_scenario_errors_test.sh $<TARGET_FILE:fedmesh> ${PROJECT_SOURCE_DIR})
+set_tests_properties(sim.run_small sim.run_determinism sim.run_scenario_errors
+  PROPERTIES TIMEOUT 300 LABELS sim)
