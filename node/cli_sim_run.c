@@ -184,6 +184,10 @@ static json_t *summary_json(const char *scenario_name,
     (void) json_object_set_new(o, "scenario", json_string(scenario_name));
     (void) json_object_set_new(o, "seed", json_integer((json_int_t) r->seed));
     (void) json_object_set_new(o, "mesh", json_boolean(r->mesh));
+    char resource[WIRE_MODEL_SIZE_MAX + 8];
+    (void) snprintf(resource, sizeof(resource), "%s%s",
+                    config->resource_class == WIRE_RESOURCE_GPU ? "gpu:" : "vcpu", config->model);
+    (void) json_object_set_new(o, "resource", json_string(resource));
     (void) json_object_set_new(o, "digest", json_string(digest));
     (void) json_object_set_new(o, "sim_s", real(window_s));
     (void) json_object_set_new(o, "wall_s", real(wall_s));

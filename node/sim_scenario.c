@@ -459,6 +459,16 @@ static void read_federation(node_scenario *s)
     get_u64(s, "federation", "burst_threshold", WIRE_AMOUNT_MAX, &c->burst_threshold_vcpu);
     get_u32(s, "federation", "vcpu_watts", 10000, &c->vcpu_watts);
     get_u32(s, "federation", "backfill_depth", 100000, &c->backfill_depth);
+    const char *resource = get(s, "federation", "resource");
+    if (resource != NULL && strcmp(resource, "vcpu") != 0) {
+        size_t model = strlen(resource) > 4 ? strlen(resource) - 4 : 0;
+        if (strncmp(resource, "gpu:", 4) != 0 || model == 0 || model > WIRE_MODEL_SIZE_MAX) {
+            fail(s, "[federation] resource: '%s' is not vcpu or gpu:MODEL (gpu:H100)", resource);
+        } else {
+            c->resource_class = WIRE_RESOURCE_GPU;
+            memcpy(c->model, resource + 4, model + 1);
+        }
+    }
     if (c->backfill_depth == 0) {
         fail(s, "[federation] backfill_depth: at least 1");
     }
@@ -610,9 +620,11 @@ static void read_site(node_scenario *s, const char *section, bool lenient)
     }
     memcpy(site->country, country[0], 3);
     get_certifications(s, section, "certifications", &site->certifications);
-    get_u64(s, section, "vcpu", WIRE_AMOUNT_MAX, &site->vcpu);
+    const char *unit = c->resource_class == WIRE_RESOURCE_GPU ? "gpu" : "vcpu";
+    get_u64(s, section, unit, WIRE_AMOUNT_MAX, &site->vcpu);
     if (site->vcpu == 0) {
-        fail(s, "[%s] vcpu: missing or 0 (the site's vCPUs)", section);
+        fail(s, "[%s] %s: missing or 0 (the site's %s; [federation] resource says which)", section,
+             unit, c->resource_class == WIRE_RESOURCE_GPU ? "GPUs" : "vCPUs");
         return;
     }
     site->lendable_vcpu = site->vcpu / 2u;

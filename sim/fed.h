@@ -146,7 +146,13 @@ typedef struct sim_fed_config {
     uint64_t burst_lease_ns;
     uint64_t burst_release_delay_ns;
     wire_lease_constraints constraints; /* of burst leases (the operators' defaults) */
-    uint32_t vcpu_watts;                /* power per busy vCPU, for carbon */
+    /* What the sites have, lend and their jobs take: WIRE_RESOURCE_VCPU
+     * (model "": sizes are jobs' procs) or WIRE_RESOURCE_GPU with a model
+     * (sizes are jobs' gpus). Every "vcpu" figure of the site and of the
+     * result counts these units. */
+    uint32_t resource_class;
+    char model[WIRE_MODEL_SIZE_MAX + 1];
+    uint32_t vcpu_watts; /* power per busy vCPU, for carbon */
     uint32_t backfill_depth;
     uint32_t loss_ppm;
     int64_t clock_skew_ns_max;

@@ -158,6 +158,7 @@ void sim_fed_config_default(sim_fed_config *config)
     config->burst_lease_ns = 12ull * 3600u * MESH_NS_PER_S;
     config->burst_release_delay_ns = 300ull * MESH_NS_PER_S;
     config->vcpu_watts = 10;
+    config->resource_class = WIRE_RESOURCE_VCPU;
     config->backfill_depth = 100;
     config->clock_skew_ns_max = 100 * (int64_t) MESH_NS_PER_MS;
     config->events_max = 1u << 24;
@@ -923,7 +924,8 @@ on_member_event(void *context, sim_lease_world *world, uint32_t index, const lea
     memcpy(note->lease_id, event->lease_id, LEDGER_LEASE_ID_SIZE);
     note->end_ns = event->end_ns;
     for (uint32_t i = 0; i < event->amount_count; i++) {
-        if (event->amounts[i].resource_class == WIRE_RESOURCE_VCPU) {
+        if (event->amounts[i].resource_class == run->config->resource_class &&
+            strcmp(event->amounts[i].model, run->config->model) == 0) {
             note->vcpu += event->amounts[i].amount_milli / 1000u;
         }
     }
@@ -1006,7 +1008,12 @@ static mesh_err site_setup(fed_run *run, uint32_t s, mesh_rng *rng)
         if (at >= window_ns) {
             break;
         }
-        uint64_t procs = scaled(in->procs, spec->trace_scale_milli);
+        uint32_t size = config->resource_class == WIRE_RESOURCE_GPU ? in->gpus : in->procs;
+        if (size == 0) {
+            run->result->sites[s].jobs_skipped++; // none of the run's resource
+            continue;
+        }
+        uint64_t procs = scaled(size, spec->trace_scale_milli);
         if (procs > spec->vcpu) {
             run->result->sites[s].jobs_skipped++;
             continue;
@@ -1212,6 +1219,8 @@ mesh_err sim_fed_run(const sim_fed_config *config, sim_fed_result *result_out)
         lc.drain_ns = config->drain_ns > drain_min ? config->drain_ns : drain_min;
         lc.check_ns = 60u * MESH_NS_PER_S;
         lc.events_max = config->events_max;
+        lc.resource_class = config->resource_class;
+        memcpy(lc.model, config->model, sizeof(lc.model));
         lc.progress = config->progress;
         lc.progress_context = config->progress_context;
         sim_lease_plugin plugin = {.context = run,

@@ -323,11 +323,23 @@ static const char *opened_fault(const sim_lease_world *world,
     return NULL;
 }
 
-static uint64_t vcpu_milli(const ledger_record *record)
+/* Whether an amount is of the run's one resource class (sim.h,
+ * resource_class; the wire's and the ledger's class numbers are the same). */
+static bool of_run_class(const sim_lease_world *world, uint32_t resource_class, const char *model)
+{
+    _Static_assert((uint32_t) WIRE_RESOURCE_VCPU == (uint32_t) LEDGER_CLASS_VCPU &&
+                       (uint32_t) WIRE_RESOURCE_GPU == (uint32_t) LEDGER_CLASS_GPU,
+                   "one numbering of resource classes");
+    return resource_class == world->config->resource_class &&
+           strcmp(model, world->config->model) == 0;
+}
+
+/* The record's units of the run's class (vCPUs, or GPUs of its model), milli. */
+static uint64_t vcpu_milli_of(const sim_lease_world *world, const ledger_record *record)
 {
     uint64_t milli = 0;
     for (uint32_t i = 0; i < record->amount_count; i++) {
-        if (record->amounts[i].resource_class == LEDGER_CLASS_VCPU) {
+        if (of_run_class(world, record->amounts[i].resource_class, record->amounts[i].model)) {
             milli += record->amounts[i].amount_milli;
         }
     }
@@ -364,7 +376,7 @@ static void check_opened(sim_lease_world *world, uint32_t writer, const ledger_r
     }
     row->lender = lender;
     row->borrower = borrower;
-    row->vcpu_milli = vcpu_milli(record);
+    row->vcpu_milli = vcpu_milli_of(world, record);
     char id[33];
     sim_lease_hex_id(record->lease_id, id);
     const char *fault = opened_fault(world, record, lender, borrower);
@@ -384,7 +396,7 @@ static void check_opened(sim_lease_world *world, uint32_t writer, const ledger_r
                                  lender);
     }
     for (uint32_t i = 0; i < record->amount_count && i < terms->price_count; i++) {
-        if (record->amounts[i].resource_class == LEDGER_CLASS_VCPU &&
+        if (of_run_class(world, record->amounts[i].resource_class, record->amounts[i].model) &&
             terms->prices[i] != policy->classes[0].price_microeur_per_unit_hour) {
             sim_lease_policy_violate(world, "lease %s: not at lender %u's price", id, lender);
         }
@@ -457,7 +469,7 @@ void sim_lease_check_entry(sim_lease_world *world, uint32_t index, const ledger_
         check_opened(world, index, record);
         return;
     }
-    if (record->kind != LEDGER_KIND_USAGE || !is_lender || vcpu_milli(record) == 0) {
+    if (record->kind != LEDGER_KIND_USAGE || !is_lender || vcpu_milli_of(world, record) == 0) {
         return;
     }
     sim_lease_row *lease = lease_row(world, record->lease_id, false);
@@ -466,7 +478,7 @@ void sim_lease_check_entry(sim_lease_world *world, uint32_t index, const ledger_
         sim_lease_violate(world, SIM_LEASE_INV_CAPACITY,
                           "lease %s: member %u recorded it with no capacity for it, to end at "
                           "once, and charged %llu milli vCPU-hours of usage for it",
-                          id, index, (unsigned long long) vcpu_milli(record));
+                          id, index, (unsigned long long) vcpu_milli_of(world, record));
     }
 }
 
@@ -621,7 +633,7 @@ static void check_balance(sim_lease_world *world)
         for (uint32_t k = 0; k < count; k++) {
             ledger_balance balance;
             ledger_balance_at(handle, k, &balance);
-            if (balance.resource_class == LEDGER_CLASS_VCPU) {
+            if (of_run_class(world, balance.resource_class, balance.model)) {
                 world->result.lent_vcpu_milli_hours += balance.lent_milli;
             }
             if (!honest_index(world, sim_lease_index_of_key(world, balance.peer_key))) {

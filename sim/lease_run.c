@@ -96,6 +96,7 @@ void sim_lease_config_default(sim_lease_config *config)
     config->attack_interval_ns = 5 * MESH_NS_PER_S;
     config->check_ns = MESH_NS_PER_S;
     config->verify_ledgers = true;
+    config->resource_class = WIRE_RESOURCE_VCPU;
     config->events_max = 1u << 24;
     config->inflight_bytes_max = 1ull << 30;
     config->records_max = 1u << 22;
@@ -127,6 +128,11 @@ static mesh_err config_check(const sim_lease_config *c, const sim_lease_plugin *
         return MESH_EINVAL;
     }
     if (c->events_max == 0 || c->records_max < 1024 || c->records_max > (1u << 28)) {
+        return MESH_EINVAL;
+    }
+    bool gpu = c->resource_class == WIRE_RESOURCE_GPU && c->model[0] != '\0';
+    bool vcpu = c->resource_class == WIRE_RESOURCE_VCPU && c->model[0] == '\0';
+    if ((!gpu && !vcpu) || memchr(c->model, '\0', sizeof(c->model)) == NULL) {
         return MESH_EINVAL;
     }
     return MESH_OK;
@@ -679,7 +685,8 @@ static mesh_err make_node(sim_lease_world *world, uint32_t index)
     lease_config *lc = &mc->lease;
     lc->class_count = 1;
     memset(&lc->classes[0], 0, sizeof(lc->classes[0]));
-    lc->classes[0].resource_class = WIRE_RESOURCE_VCPU;
+    lc->classes[0].resource_class = config->resource_class;
+    memcpy(lc->classes[0].model, config->model, sizeof(lc->classes[0].model));
     lc->classes[0].total = node->total_vcpu;
     lc->classes[0].lendable = node->lendable_vcpu;
     lc->classes[0].keep = node->keep_vcpu;
@@ -903,8 +910,9 @@ static void set_load(sim_lease_world *world, uint32_t index, uint64_t load)
 {
     sim_lease_node *node = &world->nodes[index];
     uint64_t running = load < node->total_vcpu ? load : node->total_vcpu;
-    mesh_err err = member_set_load(node->member, sim_lease_now(world, node), WIRE_RESOURCE_VCPU, "",
-                                   load - running, running, &node->rng);
+    mesh_err err =
+        member_set_load(node->member, sim_lease_now(world, node), world->config->resource_class,
+                        world->config->model, load - running, running, &node->rng);
     after_call(world, index, err, false);
 }
 
@@ -1559,8 +1567,9 @@ void sim_lease_set_load(sim_lease_world *world, uint32_t index, uint64_t queued,
     if (node->crashed || !node->started) {
         return;
     }
-    mesh_err err = member_set_load(node->member, sim_lease_now(world, node), WIRE_RESOURCE_VCPU, "",
-                                   queued, running, &node->rng);
+    mesh_err err =
+        member_set_load(node->member, sim_lease_now(world, node), world->config->resource_class,
+                        world->config->model, queued, running, &node->rng);
     after_call(world, index, err, false);
 }
 

@@ -253,6 +253,11 @@ typedef struct sim_lease_config {
      * its constraints and its lender's capacity straight into an honest
      * ledger (bypassing the lease machine): the checker must see it. */
     bool inject_violation;
+    /* The one resource class members lend and borrow: WIRE_RESOURCE_VCPU
+     * (the default, model "") or WIRE_RESOURCE_GPU with a model. Not in
+     * the JSON. */
+    uint32_t resource_class;
+    char model[WIRE_MODEL_SIZE_MAX + 1];
     uint32_t events_max;
     uint64_t inflight_bytes_max;
     uint32_t records_max;     /* records the checker tracks (both copies of each) */

@@ -73,10 +73,11 @@ hourly "$de" "$out/carbon-de-2020-hourly.csv"
 # arrival (UTC, aligned to the minute); a window's GPU work is
 #   W = sum(ContextTokens) / 5000 + sum(GeneratedTokens) / 500   GPU-seconds
 # (prefill 5,000 tokens and batched decode 500 tokens per GPU-second); it
-# becomes one job submitted at the window's start that takes
-# gpus = ceil(W / 10) GPUs (enough to serve the window within the window),
-# 8 vCPUs per GPU, runs W / gpus seconds (rounded up to the millisecond)
-# and requests the 10 s window.
+# is served by gpus = ceil(W / 10) GPUs (enough to serve the window within
+# the window), each one job of 1 GPU and 8 vCPUs submitted at the window's
+# start, running W / gpus seconds (rounded up to the millisecond) and
+# requesting the 10 s window: inference replicas, which a site may run
+# anywhere it has a GPU (bursting moves some of them to another site).
 awk -F, '
   function days_from_civil(y, m, d,    era, yoe, doy, doe) {
     y -= (m <= 2); era = int(y / 400); yoe = y - era * 400
@@ -101,7 +102,9 @@ awk -F, '
       gpus = int(work / 10); if (gpus * 10 < work) gpus++
       if (gpus < 1) gpus = 1
       ms = int(work / gpus * 1000); if (ms < work / gpus * 1000) ms++
-      printf "%d,%d,%d.%03d,10,%d,%d\n", i, w, int(ms / 1000), ms % 1000, gpus, gpus * 8
+      for (g = 1; g <= gpus; g++) {
+        printf "%d,%d,%d.%03d,10,1,8\n", ++jobs, w, int(ms / 1000), ms % 1000
+      }
     }
   }
 ' "$azure" > "$out/workload-azure-llm-code-gpu.csv"
