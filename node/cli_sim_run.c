@@ -48,7 +48,9 @@ static const char run_usage[] =
     "                  site.paris.vcpu=256, faults.loss=0.01 (repeatable)\n"
     "  --out DIR       write summary.json, timeseries.csv, jobs.csv and report.html\n"
     "  --json          print the summary as one JSON object\n"
-    "  --lenient       count and skip malformed trace lines instead of failing\n";
+    "  --lenient       count and skip malformed trace lines instead of failing\n"
+    "  --keep-going    count every violation instead of stopping at the first\n"
+    "  --inject-violation  debug: plant a record that breaks the invariants mid-run\n";
 
 typedef struct run_output {
     FILE *timeseries;
@@ -276,22 +278,37 @@ static json_t *summary_json(const char *scenario_name,
     (void) json_object_set_new(o, "policy_violations",
                                json_integer((json_int_t) r->policy_violations));
     (void) json_object_set_new(o, "sites", sites);
+    if (r->stopped) {
+        json_t *stopped = json_object();
+        (void) json_object_set_new(stopped, "at_s", real((double) r->stopped_at_ns / 1e9));
+        (void) json_object_set_new(stopped, "event", json_string(r->stopped_event));
+        (void) json_object_set_new(o, "stopped", stopped);
+    }
     if (command != NULL) {
         (void) json_object_set_new(o, "command", json_string(command));
     }
     return o;
 }
 
-static void print_violations(const sim_fed_result *r)
+static void print_violations(const sim_fed_result *r, const char *command)
 {
     const sim_lease_result *lr = &r->lease;
+    if (r->stopped) {
+        node_say_error("sim run",
+                       "stopped at virtual time %.6f s (seed %" PRIu64
+                       ") after the event '%s', which broke what follows; '%s' replays it",
+                       (double) r->stopped_at_ns / 1e9, r->seed, r->stopped_event,
+                       command != NULL ? command : "the same command");
+    }
     for (uint32_t i = 0; i < lr->violation_count; i++) {
         const sim_lease_violation *v = &lr->violations[i];
-        node_say_error(
-            "sim run", "invariant %s broken at virtual time %.3f s (seed %" PRIu64 "): %s",
-            sim_lease_invariant_name(v->invariant), (double) v->at_ns / 1e9, r->seed, v->what);
+        bool invariant = v->invariant < SIM_LEASE_INVARIANT_COUNT;
+        node_say_error("sim run", "%s%s broken at virtual time %.6f s (seed %" PRIu64 "): %s",
+                       invariant ? "invariant " : "policy",
+                       invariant ? sim_lease_invariant_name(v->invariant) : "",
+                       (double) v->at_ns / 1e9, r->seed, v->what);
     }
-    if (r->policy_violations > 0) {
+    if (r->policy_violations > 0 && lr->violation_count == 0) {
         node_say_error("sim run", "%" PRIu64 " policy violations (seed %" PRIu64 ")",
                        r->policy_violations, r->seed);
     }
@@ -363,7 +380,7 @@ static int run_once(node_scenario *scenario,
     *summary_out = summary_json(node_scenario_name(scenario), command, config, result, wall_s);
     int code = NODE_EXIT_OK;
     if (result->invariant_violations > 0 || result->policy_violations > 0) {
-        print_violations(result);
+        print_violations(result, command);
         code = NODE_EXIT_INVALID;
     }
     if (dir != NULL) {
@@ -419,16 +436,19 @@ int node_cmd_sim_run(int argc, char **argv)
         return NODE_EXIT_OK;
     }
     static const struct option options[] = {
-        {"seed", required_argument, NULL, 's'}, {"no-mesh", no_argument, NULL, 'n'},
-        {"compare", no_argument, NULL, 'c'},    {"set", required_argument, NULL, 'S'},
-        {"out", required_argument, NULL, 'o'},  {"json", no_argument, NULL, 'j'},
-        {"lenient", no_argument, NULL, 'l'},    {NULL, 0, NULL, 0},
+        {"seed", required_argument, NULL, 's'},       {"no-mesh", no_argument, NULL, 'n'},
+        {"compare", no_argument, NULL, 'c'},          {"set", required_argument, NULL, 'S'},
+        {"out", required_argument, NULL, 'o'},        {"json", no_argument, NULL, 'j'},
+        {"lenient", no_argument, NULL, 'l'},          {"keep-going", no_argument, NULL, 'k'},
+        {"inject-violation", no_argument, NULL, 'I'}, {NULL, 0, NULL, 0},
     };
     uint64_t seed = 1;
     bool mesh = true;
     bool compare = false;
     bool json = false;
     bool lenient = false;
+    bool keep_going = false;
+    bool inject = false;
     const char *dir = NULL;
     const char *sets[SETS_MAX];
     uint32_t set_count = 0;
@@ -466,6 +486,12 @@ int node_cmd_sim_run(int argc, char **argv)
         case 'l':
             lenient = true;
             break;
+        case 'k':
+            keep_going = true;
+            break;
+        case 'I':
+            inject = true;
+            break;
         default:
             return usage_error("unknown option or missing value");
         }
@@ -484,10 +510,13 @@ int node_cmd_sim_run(int argc, char **argv)
         node_say_error("sim run", "%s", error);
         return NODE_EXIT_INPUT;
     }
+    node_scenario_config(scenario)->stop_on_violation = !keep_going;
+    node_scenario_config(scenario)->inject_violation = inject;
     // The command that reproduces the run, for the report.
     char command[2048];
-    int used = snprintf(command, sizeof(command), "fedmesh sim run %s --seed %" PRIu64 "%s", path,
-                        seed, mesh ? "" : " --no-mesh");
+    int used = snprintf(command, sizeof(command), "fedmesh sim run %s --seed %" PRIu64 "%s%s%s",
+                        path, seed, mesh ? "" : " --no-mesh", keep_going ? " --keep-going" : "",
+                        inject ? " --inject-violation" : "");
     for (uint32_t i = 0; i < set_count && used > 0 && (size_t) used < sizeof(command); i++) {
         used += snprintf(command + used, sizeof(command) - (size_t) used, " --set %s", sets[i]);
     }

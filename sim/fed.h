@@ -160,6 +160,13 @@ typedef struct sim_fed_config {
     uint32_t fault_count;
     sim_fed_fault faults[SIM_FED_FAULTS_MAX];
     uint32_t events_max; /* queued at once */
+    /* Stop after the first event that breaks an invariant or a policy
+     * (default); false runs to the end and counts them all. */
+    bool stop_on_violation;
+    /* Debug: an honest ledger is given a record that breaks its
+     * constraints and its lender's capacity mid-run (sim_lease_config's
+     * inject_violation): the checker must stop the run. */
+    bool inject_violation;
 
     sim_progress_fn progress; /* may be NULL: phases, and every virtual hour */
     void *progress_context;
@@ -216,6 +223,11 @@ typedef struct sim_fed_result {
     uint64_t
         policy_violations; /* a data-class job away from an allowed lender, a pool overfilled */
     uint64_t invariant_violations;
+    /* stop_on_violation: where the run stopped (the lease world's
+     * result has the violations' descriptions). */
+    bool stopped;
+    uint64_t stopped_at_ns;
+    char stopped_event[64];
     /* lent_vcpu_ns[lender * site_count + borrower]: used capacity. */
     uint64_t lent_vcpu_ns[SIM_FED_SITES_MAX * SIM_FED_SITES_MAX];
     sim_fed_site_result sites[SIM_FED_SITES_MAX];

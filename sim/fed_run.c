@@ -162,6 +162,7 @@ void sim_fed_config_default(sim_fed_config *config)
     config->backfill_depth = 100;
     config->clock_skew_ns_max = 100 * (int64_t) MESH_NS_PER_MS;
     config->events_max = 1u << 24;
+    config->stop_on_violation = true;
 }
 
 static mesh_err config_check(const sim_fed_config *c)
@@ -347,11 +348,16 @@ static void job_started(fed_run *run, uint32_t s, const sim_sched_start *start)
         for (uint32_t c = 0; c < run->config->class_count; c++) {
             if (job->class_bit == 1u << c &&
                 !class_served(&run->config->classes[c], &run->config->sites[pool->lender])) {
-                run->result->policy_violations++;
+                sim_lease_policy_violate(
+                    run->world, "job %llu of site %u (data class %s) ran at %s",
+                    (unsigned long long) job->number, s, run->config->classes[c].name,
+                    run->config->sites[pool->lender].name);
             }
         }
         if (pool->busy > pool->vcpu || job->start_ns + job->request_ns > pool->until_ns) {
-            run->result->policy_violations++; // beyond the lease's size or window
+            sim_lease_policy_violate(
+                run->world, "job %llu of site %u overfills or outlives its lease on %s",
+                (unsigned long long) job->number, s, run->config->sites[pool->lender].name);
         }
     }
     if (job->start_ns <= run->window_end_ns) {
@@ -1219,6 +1225,8 @@ mesh_err sim_fed_run(const sim_fed_config *config, sim_fed_result *result_out)
         lc.drain_ns = config->drain_ns > drain_min ? config->drain_ns : drain_min;
         lc.check_ns = 60u * MESH_NS_PER_S;
         lc.events_max = config->events_max;
+        lc.stop_on_violation = config->stop_on_violation;
+        lc.inject_violation = config->inject_violation;
         lc.resource_class = config->resource_class;
         memcpy(lc.model, config->model, sizeof(lc.model));
         lc.progress = config->progress;
@@ -1240,6 +1248,9 @@ mesh_err sim_fed_run(const sim_fed_config *config, sim_fed_result *result_out)
             result_out->events = lr->events;
             result_out->sim_ns = lr->end_ns;
             result_out->invariant_violations = lr->invariant_violations;
+            result_out->stopped = lr->stopped;
+            result_out->stopped_at_ns = lr->stopped_at_ns;
+            memcpy(result_out->stopped_event, lr->stopped_event, sizeof(lr->stopped_event));
             result_out->gossip_bytes = lr->gossip_bytes;
             result_out->lease_bytes = lr->lease_bytes;
             result_out->policy_violations += lr->policy_violations;

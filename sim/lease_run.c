@@ -1181,6 +1181,43 @@ static void on_event(sim_lease_world *world, sim_event *event)
     }
 }
 
+static const char *event_kind_name(uint32_t kind)
+{
+    static const char *const names[] = {
+        [SIM_EVENT_START] = "start",         [SIM_EVENT_TIMER] = "timer",
+        [SIM_EVENT_DELIVER] = "deliver",     [SIM_EVENT_CHECK] = "check",
+        [SIM_EVENT_ATTACK] = "attack",       [SIM_LEASE_EVENT_LOAD] = "load",
+        [SIM_LEASE_EVENT_BORROW] = "borrow", [SIM_LEASE_EVENT_RELEASE] = "release",
+        [SIM_LEASE_EVENT_CRASH] = "crash",   [SIM_LEASE_EVENT_RESTART] = "restart",
+        [SIM_LEASE_EVENT_INJECT] = "inject",
+    };
+    if (kind >= SIM_LEASE_EVENT_PLUGIN) {
+        return "workload";
+    }
+    return kind < MESH_ARRAY_COUNT(names) && names[kind] != NULL ? names[kind] : "unknown";
+}
+
+/* stop_on_violation: the event after which the first violation stood. */
+static void stop_after(sim_lease_world *world, const sim_event *event)
+{
+    sim_lease_result *r = &world->result;
+    r->stopped = true;
+    r->stopped_at_ns = world->now_ns;
+    int written = 0;
+    if (event->kind == SIM_EVENT_DELIVER) {
+        written =
+            snprintf(r->stopped_event, sizeof(r->stopped_event),
+                     "deliver to member %u from member %u", event->node_index, event->from_index);
+    } else if (event->kind >= SIM_LEASE_EVENT_PLUGIN) {
+        written = snprintf(r->stopped_event, sizeof(r->stopped_event), "workload %u at site %u",
+                           event->kind - SIM_LEASE_EVENT_PLUGIN, event->node_index);
+    } else {
+        written = snprintf(r->stopped_event, sizeof(r->stopped_event), "%s of member %u",
+                           event_kind_name(event->kind), event->node_index);
+    }
+    MESH_ASSERT(written > 0 && (size_t) written < sizeof(r->stopped_event));
+}
+
 static mesh_err run_until(sim_lease_world *world, uint64_t limit_ns)
 {
     for (;;) {
@@ -1201,12 +1238,18 @@ static mesh_err run_until(sim_lease_world *world, uint64_t limit_ns)
         // that recur (CHECK, ATTACK) carry none.
         uint8_t *payload = event.payload;
         uint32_t member = event.kind < SIM_LEASE_EVENT_PLUGIN ? event.node_index : UINT32_MAX;
+        sim_event seen = event; // on_event may reuse it (recurring events)
         on_event(world, &event);
         free(payload);
         check_dirty(world);
         if (world->plugin != NULL && world->plugin->after_event != NULL) {
             world->plugin->after_event(world->plugin->context, world, member);
             check_dirty(world);
+        }
+        if (world->config->stop_on_violation &&
+            world->result.invariant_violations + world->result.policy_violations > 0) {
+            stop_after(world, &seen);
+            return MESH_OK;
         }
     }
 }
@@ -1455,13 +1498,13 @@ static mesh_err run_scenario(sim_lease_world *world)
     world->phase = SIM_LEASE_PHASE_JOIN;
     report(world, phase_names[world->phase]);
     mesh_err err = run_until(world, config->join_ns);
-    if (err != MESH_OK) {
+    if (err != MESH_OK || world->result.stopped) {
         return err;
     }
     world->phase = SIM_LEASE_PHASE_WORKLOAD;
     report(world, phase_names[world->phase]);
     err = run_until(world, workload_end_ns(world));
-    if (err != MESH_OK) {
+    if (err != MESH_OK || world->result.stopped) {
         return err;
     }
     // The drain: loads fall to zero, so that the burst policy gives back
@@ -1481,7 +1524,7 @@ static mesh_err run_scenario(sim_lease_world *world)
     }
     check_dirty(world);
     err = run_until(world, workload_end_ns(world) + config->drain_ns);
-    if (err != MESH_OK) {
+    if (err != MESH_OK || world->result.stopped) {
         return err;
     }
     sweep(world, true);

@@ -258,6 +258,10 @@ typedef struct sim_lease_config {
      * the JSON. */
     uint32_t resource_class;
     char model[WIRE_MODEL_SIZE_MAX + 1];
+    /* Stop at the end of the first event after which an invariant or a
+     * policy is broken (result.stopped says which event); the checks of
+     * the end are then not made. Not in the JSON. */
+    bool stop_on_violation;
     uint32_t events_max;
     uint64_t inflight_bytes_max;
     uint32_t records_max;     /* records the checker tracks (both copies of each) */
@@ -328,6 +332,11 @@ typedef struct sim_lease_result {
     uint64_t invariant[SIM_LEASE_INVARIANT_COUNT];
     uint64_t invariant_violations;
     uint64_t policy_violations;
+    /* stop_on_violation: the run stopped after this event (its virtual
+     * time, and "KIND member M [from F]"). Not in the JSON. */
+    bool stopped;
+    uint64_t stopped_at_ns;
+    char stopped_event[64];
     uint32_t violation_count; /* described below: at most SIM_LEASE_VIOLATIONS_KEPT */
     sim_lease_violation violations[SIM_LEASE_VIOLATIONS_KEPT];
     uint8_t digest[SIM_DIGEST_SIZE];
