@@ -197,6 +197,36 @@ MESH_MUST_USE mesh_err mcrypto_mac_verify(const uint8_t key[MCRYPTO_PAIR_KEY_SIZ
                                           const uint8_t *body,
                                           uint32_t body_size,
                                           const uint8_t mac[WIRE_MAC_SIZE]);
+/* A memo of MACs computed, for a process where the same (pair key, type,
+ * body) is MAC'd on one side and checked on the other: the simulator,
+ * where the receiver of every control message verifies what its sender
+ * sealed in the same process. A MAC is a pure function of (key, type,
+ * body), and a hit requires every byte of the three to be equal, so it
+ * gives exactly what a fresh computation would; a miss, or a body longer
+ * than MCRYPTO_MAC_MEMO_BODY_MAX, computes afresh. Direct-mapped over
+ * slot_count slots (a power of two) of about 256 bytes, indexed by
+ * SipHash-2-4 of the body under a fixed key mixed with the key and type:
+ * a collision of slots, even one a peer arranged, only costs a fresh MAC.
+ * The slots hold pair keys, compared with memcmp (the memo is for a
+ * simulator's process, with nobody to time it): wiped on destroy. Not
+ * thread-safe. The agent does not use one. */
+#define MCRYPTO_MAC_MEMO_BODY_MAX 192u
+typedef struct mcrypto_mac_memo mcrypto_mac_memo;
+/* Errors: MESH_EINVAL (slot_count not a power of two, or over 2^24),
+ * MESH_ENOMEM. */
+MESH_MUST_USE mesh_err mcrypto_mac_memo_create(uint32_t slot_count, mcrypto_mac_memo **memo_out);
+void mcrypto_mac_memo_destroy(mcrypto_mac_memo *memo);
+void mcrypto_mac_memo_counts(const mcrypto_mac_memo *memo,
+                             uint64_t *hits_out,
+                             uint64_t *misses_out);
+/* mcrypto_mac_verify through a memo (NULL: plain). */
+MESH_MUST_USE mesh_err mcrypto_mac_verify_memo(mcrypto_mac_memo *memo,
+                                               const uint8_t key[MCRYPTO_PAIR_KEY_SIZE],
+                                               wire_type type,
+                                               const uint8_t *body,
+                                               uint32_t body_size,
+                                               const uint8_t mac[WIRE_MAC_SIZE]);
+
 /* Writes a whole envelope frame for a MAC'd type, signer = self_id.
  * Errors: MESH_EINVAL, MESH_EFULL. */
 MESH_MUST_USE mesh_err mcrypto_envelope_seal_mac(const mesh_node_id *self_id,
@@ -207,6 +237,16 @@ MESH_MUST_USE mesh_err mcrypto_envelope_seal_mac(const mesh_node_id *self_id,
                                                  uint8_t *frame,
                                                  uint32_t frame_size_max,
                                                  uint32_t *frame_size_out);
+/* The same through a memo (NULL: plain), which remembers the MAC. */
+MESH_MUST_USE mesh_err mcrypto_envelope_seal_mac_memo(mcrypto_mac_memo *memo,
+                                                      const mesh_node_id *self_id,
+                                                      const uint8_t key[MCRYPTO_PAIR_KEY_SIZE],
+                                                      wire_type type,
+                                                      const uint8_t *body,
+                                                      uint32_t body_size,
+                                                      uint8_t *frame,
+                                                      uint32_t frame_size_max,
+                                                      uint32_t *frame_size_out);
 
 /* Certificates. */
 typedef enum mcrypto_cert_status {

@@ -37,6 +37,7 @@
  * enough to forge MACs, so it is wiped (384 bytes) before return.
  * Comparison is constant-time (crypto_verify_16).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -192,6 +193,118 @@ static mesh_err mac_compute(const uint8_t key[MCRYPTO_PAIR_KEY_SIZE],
     return MESH_OK;
 }
 
+/* ---------------------------------------------------------------- */
+/* The memo (crypto.h says when it is used, and why it is exact).    */
+/* ---------------------------------------------------------------- */
+
+typedef struct mac_memo_slot {
+    bool used;
+    uint32_t type;
+    uint32_t body_size;
+    uint8_t key[MCRYPTO_PAIR_KEY_SIZE];
+    uint8_t mac[WIRE_MAC_SIZE];
+    uint8_t body[MCRYPTO_MAC_MEMO_BODY_MAX];
+} mac_memo_slot;
+
+struct mcrypto_mac_memo {
+    mac_memo_slot *slots;
+    uint32_t mask;
+    uint64_t hits;
+    uint64_t misses;
+};
+
+mesh_err mcrypto_mac_memo_create(uint32_t slot_count, mcrypto_mac_memo **memo_out)
+{
+    MESH_ASSERT(memo_out != NULL);
+    if (slot_count == 0 || slot_count > (1u << 24) || (slot_count & (slot_count - 1u)) != 0) {
+        return MESH_EINVAL;
+    }
+    mcrypto_mac_memo *memo = calloc(1, sizeof(*memo));
+    mac_memo_slot *slots = calloc(slot_count, sizeof(mac_memo_slot));
+    if (memo == NULL || slots == NULL) {
+        free(memo);
+        free(slots);
+        return MESH_ENOMEM;
+    }
+    memo->slots = slots;
+    memo->mask = slot_count - 1u;
+    *memo_out = memo;
+    return MESH_OK;
+}
+
+void mcrypto_mac_memo_destroy(mcrypto_mac_memo *memo)
+{
+    if (memo == NULL) {
+        return;
+    }
+    sodium_memzero(memo->slots, ((size_t) memo->mask + 1u) * sizeof(mac_memo_slot));
+    free(memo->slots);
+    free(memo);
+}
+
+void mcrypto_mac_memo_counts(const mcrypto_mac_memo *memo, uint64_t *hits_out, uint64_t *misses_out)
+{
+    MESH_ASSERT(memo != NULL && hits_out != NULL && misses_out != NULL);
+    *hits_out = memo->hits;
+    *misses_out = memo->misses;
+}
+
+/* The memo's slot for (key, type, body): SipHash of the body under a
+ * fixed key, mixed with the pair key's first bytes and the type. It only
+ * spreads the entries: a hit still needs every byte to match. */
+static mac_memo_slot *memo_slot(mcrypto_mac_memo *memo,
+                                const uint8_t key[MCRYPTO_PAIR_KEY_SIZE],
+                                wire_type type,
+                                const uint8_t *body,
+                                uint32_t body_size)
+{
+    static const uint8_t index_key[crypto_shorthash_siphash24_KEYBYTES] = {0};
+    uint8_t hash[crypto_shorthash_siphash24_BYTES];
+    MESH_ASSERT(crypto_shorthash_siphash24(hash, body, body_size, index_key) == 0);
+    uint32_t index = 0;
+    for (uint32_t i = 0; i < 4; i++) {
+        index |= (uint32_t) (hash[i] ^ key[i]) << (8 * i);
+    }
+    return &memo->slots[(index ^ (uint32_t) type) & memo->mask];
+}
+
+/* The MAC of (key, type, body): remembered (lookup true, a receiver's
+ * check), or computed and remembered (a sender's seal, which never finds
+ * its fresh body: no lookup). The memo lives only in the simulator's
+ * process (crypto.h), so the key is compared with memcmp. */
+static mesh_err mac_memoized(mcrypto_mac_memo *memo,
+                             bool lookup,
+                             const uint8_t key[MCRYPTO_PAIR_KEY_SIZE],
+                             wire_type type,
+                             const uint8_t *body,
+                             uint32_t body_size,
+                             uint8_t mac_out[WIRE_MAC_SIZE])
+{
+    if (memo == NULL || body_size > MCRYPTO_MAC_MEMO_BODY_MAX || body_size == 0) {
+        return mac_compute(key, type, body, body_size, mac_out);
+    }
+    mac_memo_slot *slot = memo_slot(memo, key, type, body, body_size);
+    if (lookup && slot->used && slot->type == (uint32_t) type && slot->body_size == body_size &&
+        memcmp(slot->key, key, MCRYPTO_PAIR_KEY_SIZE) == 0 &&
+        memcmp(slot->body, body, body_size) == 0) {
+        memo->hits++;
+        memcpy(mac_out, slot->mac, WIRE_MAC_SIZE);
+        return MESH_OK;
+    }
+    mesh_err err = mac_compute(key, type, body, body_size, mac_out);
+    if (err != MESH_OK) {
+        return err;
+    }
+    memo->misses++;
+    slot->used = true;
+    slot->type = (uint32_t) type;
+    slot->body_size = body_size;
+    memcpy(slot->key, key, MCRYPTO_PAIR_KEY_SIZE);
+    memcpy(slot->mac, mac_out, WIRE_MAC_SIZE);
+    memcpy(slot->body, body, body_size);
+    return MESH_OK;
+}
+
 mesh_err mcrypto_mac(const uint8_t key[MCRYPTO_PAIR_KEY_SIZE],
                      wire_type type,
                      const uint8_t *body,
@@ -216,10 +329,20 @@ mesh_err mcrypto_mac_verify(const uint8_t key[MCRYPTO_PAIR_KEY_SIZE],
                             uint32_t body_size,
                             const uint8_t mac[WIRE_MAC_SIZE])
 {
+    return mcrypto_mac_verify_memo(NULL, key, type, body, body_size, mac);
+}
+
+mesh_err mcrypto_mac_verify_memo(mcrypto_mac_memo *memo,
+                                 const uint8_t key[MCRYPTO_PAIR_KEY_SIZE],
+                                 wire_type type,
+                                 const uint8_t *body,
+                                 uint32_t body_size,
+                                 const uint8_t mac[WIRE_MAC_SIZE])
+{
     MESH_ASSERT(key != NULL);
     MESH_ASSERT(mac != NULL);
     uint8_t expected[WIRE_MAC_SIZE];
-    mesh_err err = mac_compute(key, type, body, body_size, expected);
+    mesh_err err = mac_memoized(memo, true, key, type, body, body_size, expected);
     if (err != MESH_OK) {
         return err;
     }
@@ -240,6 +363,20 @@ mesh_err mcrypto_envelope_seal_mac(const mesh_node_id *self_id,
                                    uint32_t frame_size_max,
                                    uint32_t *frame_size_out)
 {
+    return mcrypto_envelope_seal_mac_memo(NULL, self_id, key, type, body, body_size, frame,
+                                          frame_size_max, frame_size_out);
+}
+
+mesh_err mcrypto_envelope_seal_mac_memo(mcrypto_mac_memo *memo,
+                                        const mesh_node_id *self_id,
+                                        const uint8_t key[MCRYPTO_PAIR_KEY_SIZE],
+                                        wire_type type,
+                                        const uint8_t *body,
+                                        uint32_t body_size,
+                                        uint8_t *frame,
+                                        uint32_t frame_size_max,
+                                        uint32_t *frame_size_out)
+{
     MESH_ASSERT(self_id != NULL);
     MESH_ASSERT(key != NULL);
     MESH_ASSERT(frame != NULL || frame_size_max == 0);
@@ -253,7 +390,7 @@ mesh_err mcrypto_envelope_seal_mac(const mesh_node_id *self_id,
     envelope.signer = *self_id;
     envelope.body = body;
     envelope.body_size = body_size;
-    mesh_err err = mcrypto_mac(key, type, body, body_size, envelope.signature);
+    mesh_err err = mac_memoized(memo, false, key, type, body, body_size, envelope.signature);
     if (err != MESH_OK) {
         return err;
     }

@@ -136,6 +136,10 @@ typedef struct gossip_config {
      * room for members_max members (certificates, adverts and keys). */
     gossip_store *store;
     mcrypto_pair_cache *pair_cache;
+    /* Optional, borrowed, shareable like the above: a memo of the MACs of
+     * control messages (crypto.h), so that a receiver in the same process
+     * checks a sender's MAC without computing it again. NULL: none. */
+    mcrypto_mac_memo *mac_memo;
 
     /* Seeds: endpoints contacted to join and to heal partitions. Borrowed
      * for create; at most GOSSIP_SEEDS_MAX. */

@@ -128,8 +128,9 @@ static void send_control(gossip *g, member *to, wire_type type, uint32_t body_si
         return;
     }
     uint32_t frame_size = 0;
-    mesh_err err = mcrypto_envelope_seal_mac(&g->self_id, key, type, g->scratch, body_size, frame,
-                                             need - (uint32_t) strlen(endpoint) - 1, &frame_size);
+    mesh_err err = mcrypto_envelope_seal_mac_memo(
+        g->config.mac_memo, &g->self_id, key, type, g->scratch, body_size, frame,
+        need - (uint32_t) strlen(endpoint) - 1, &frame_size);
     sodium_memzero(key, sizeof(key));
     if (MESH_NEVER(err != MESH_OK)) {
         return;
@@ -626,9 +627,10 @@ void gossip_handle_control(gossip *g, const wire_envelope *envelope, member *fro
 {
     MESH_ASSERT(wire_type_is_mac(envelope->type) && envelope->type != WIRE_TYPE_PUSH);
     uint8_t key[MCRYPTO_PAIR_KEY_SIZE];
-    bool authentic = gossip_pair_key(g, from, key) &&
-                     mcrypto_mac_verify(key, envelope->type, envelope->body, envelope->body_size,
-                                        envelope->signature) == MESH_OK;
+    bool authentic =
+        gossip_pair_key(g, from, key) &&
+        mcrypto_mac_verify_memo(g->config.mac_memo, key, envelope->type, envelope->body,
+                                envelope->body_size, envelope->signature) == MESH_OK;
     sodium_memzero(key, sizeof(key));
     if (!authentic) {
         gossip_count_reject(g, GOSSIP_REJECT_BAD_SIGNATURE);

@@ -230,6 +230,7 @@ struct sim_lease_world {
     crypto_generichash_state digest;
     mcrypto_keypair root;
     mcrypto_verify_cache *verify_cache;
+    mcrypto_mac_memo *mac_memo; /* every member's gossip: the receiver finds the sender's MAC */
     const char *seeds[3];
     uint32_t seed_count;
     uint32_t *key_order; /* node indexes by public key, for lookups */

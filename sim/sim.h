@@ -191,9 +191,10 @@ MESH_MUST_USE mesh_err sim_gossip_result_json(const sim_gossip_result *result,
  * during the run and at its end; each violation is counted, and the first
  * SIM_LEASE_VIOLATIONS_KEPT are described.
  *
- * The digest is BLAKE2b-256 over every message's fate (as in the gossip
- * scenario), every batch written to every ledger store (member, time, each
- * key and value), and the result JSON without the digest.
+ * The digest is BLAKE2b-256 over every message's fate (time, from, to,
+ * verdict, size, and the bytes' SipHash-2-4 under a fixed key), every
+ * batch written to every ledger store (member, time, each key and value),
+ * and the result JSON without the digest.
  */
 
 #define SIM_LEASE_NODES_MAX       256u
