@@ -725,61 +725,52 @@ static void read_latency(node_scenario *s)
     c->rtt_us = s->rtt_us;
 }
 
-/* "SITE@AT+DOWN; SITE@AT+DOWN" */
-static void read_crashes(node_scenario *s)
+/* WHO for a fault of this kind: a crash names one site (*site_out); a
+ * partition names sites or country codes, comma-separated, that make one
+ * side (*mask_out). False, after fail(), when a name is unknown. */
+static bool
+fault_who(node_scenario *s, uint32_t kind, char *who, uint32_t *site_out, uint64_t *mask_out)
 {
-    sim_fed_config *c = &s->config;
-    const char *text = get(s, "faults", "crash");
-    if (text == NULL) {
-        return;
-    }
-    char copy[TEXT_SIZE_MAX];
-    (void) snprintf(copy, sizeof(copy), "%s", text);
-    char *save = NULL;
-    for (char *part = strtok_r(copy, ";", &save); part != NULL && !s->failed;
-         part = strtok_r(NULL, ";", &save)) {
-        while (isspace((unsigned char) *part)) {
-            part++;
+    const sim_fed_config *c = &s->config;
+    const char *key = kind == SIM_FED_FAULT_CRASH ? "crash" : "partition";
+    char *inner = NULL;
+    for (char *name = strtok_r(who, ",", &inner); name != NULL;
+         name = strtok_r(NULL, ",", &inner)) {
+        while (isspace((unsigned char) *name)) {
+            name++;
         }
-        char *at = strchr(part, '@');
-        char *plus = at != NULL ? strchr(at, '+') : NULL;
-        if (at == NULL || plus == NULL) {
-            fail(s, "[faults] crash: '%s' is not SITE@AT+DOWNTIME (paris@10d+1h)", part);
-            return;
+        size_t n = strlen(name);
+        while (n > 0 && isspace((unsigned char) name[n - 1])) {
+            name[--n] = '\0';
         }
-        *at = '\0';
-        *plus = '\0';
-        uint32_t site = UINT32_MAX;
+        bool found = false;
         for (uint32_t i = 0; i < c->site_count; i++) {
-            if (strcmp(s->sites[i].name, part) == 0) {
-                site = i;
+            bool site = strcmp(s->sites[i].name, name) == 0;
+            bool country =
+                kind == SIM_FED_FAULT_PARTITION && strcmp(s->sites[i].country, name) == 0;
+            if (site || country) {
+                *site_out = i;
+                *mask_out |= 1ull << i;
+                found = true;
             }
         }
-        uint64_t when = 0;
-        uint64_t down = 0;
-        if (site == UINT32_MAX || !parse_duration(at + 1, &when) ||
-            !parse_duration(plus + 1, &down) || down == 0) {
-            fail(s, "[faults] crash: '%s@%s+%s': a site of the scenario, a time and a downtime",
-                 part, at + 1, plus + 1);
-            return;
+        if (!found || (kind == SIM_FED_FAULT_CRASH && inner != NULL && *inner != '\0')) {
+            fail(s, "[faults] %s: '%s' is not %s of the scenario", key, name,
+                 kind == SIM_FED_FAULT_CRASH ? "one site" : "a site or a country");
+            return false;
         }
-        if (c->fault_count == SIM_FED_FAULTS_MAX) {
-            fail(s, "[faults]: at most %u faults", SIM_FED_FAULTS_MAX);
-            return;
-        }
-        sim_fed_fault *f = &c->faults[c->fault_count++];
-        *f = (sim_fed_fault){.kind = SIM_FED_FAULT_CRASH,
-                             .site = site,
-                             .at_ns = c->join_ns + when,
-                             .until_ns = c->join_ns + when + down};
     }
+    return true;
 }
 
-/* "A,B@AT+LENGTH; ..." where A, B are sites or country codes: one side. */
-static void read_partitions(node_scenario *s)
+/* [faults] crash = "SITE@AT+DOWN; ..." and partition = "SIDE@AT+LENGTH;
+ * ..." (SIDE: sites or country codes, comma-separated): AT from the start
+ * of the window. */
+static void read_fault_list(node_scenario *s, uint32_t kind)
 {
     sim_fed_config *c = &s->config;
-    const char *text = get(s, "faults", "partition");
+    const char *key = kind == SIM_FED_FAULT_CRASH ? "crash" : "partition";
+    const char *text = get(s, "faults", key);
     if (text == NULL) {
         return;
     }
@@ -793,49 +784,31 @@ static void read_partitions(node_scenario *s)
         uint64_t when = 0;
         uint64_t length = 0;
         if (at == NULL || plus == NULL) {
-            fail(s, "[faults] partition: '%s' is not SIDE@AT+LENGTH (FR@5d+2h, paris,lyon@1d+30m)",
-                 part);
+            fail(s, "[faults] %s: '%s' is not %s", key, part,
+                 kind == SIM_FED_FAULT_CRASH ? "SITE@AT+DOWNTIME (paris@10d+1h)"
+                                             : "SIDE@AT+LENGTH (FR@5d+2h, paris,lyon@1d+30m)");
             return;
         }
         *at = '\0';
         *plus = '\0';
         if (!parse_duration(at + 1, &when) || !parse_duration(plus + 1, &length) || length == 0) {
-            fail(s, "[faults] partition: '%s@%s+%s': a time and a length", part, at + 1, plus + 1);
+            fail(s, "[faults] %s: '%s@%s+%s': a time and a length", key, part, at + 1, plus + 1);
             return;
         }
+        uint32_t site = 0;
         uint64_t mask = 0;
-        char *inner = NULL;
-        for (char *name = strtok_r(part, ",", &inner); name != NULL;
-             name = strtok_r(NULL, ",", &inner)) {
-            while (isspace((unsigned char) *name)) {
-                name++;
-            }
-            size_t n = strlen(name);
-            while (n > 0 && isspace((unsigned char) name[n - 1])) {
-                name[--n] = '\0';
-            }
-            bool found = false;
-            for (uint32_t i = 0; i < c->site_count; i++) {
-                if (strcmp(s->sites[i].name, name) == 0 || strcmp(s->sites[i].country, name) == 0) {
-                    mask |= 1ull << i;
-                    found = true;
-                }
-            }
-            if (!found) {
-                fail(s, "[faults] partition: '%s' is neither a site nor a country of the scenario",
-                     name);
-                return;
-            }
+        if (!fault_who(s, kind, part, &site, &mask)) {
+            return;
         }
         if (c->fault_count == SIM_FED_FAULTS_MAX) {
             fail(s, "[faults]: at most %u faults", SIM_FED_FAULTS_MAX);
             return;
         }
-        sim_fed_fault *f = &c->faults[c->fault_count++];
-        *f = (sim_fed_fault){.kind = SIM_FED_FAULT_PARTITION,
-                             .group_mask = mask,
-                             .at_ns = c->join_ns + when,
-                             .until_ns = c->join_ns + when + length};
+        c->faults[c->fault_count++] = (sim_fed_fault){.kind = kind,
+                                                      .site = site,
+                                                      .group_mask = mask,
+                                                      .at_ns = c->join_ns + when,
+                                                      .until_ns = c->join_ns + when + length};
     }
 }
 
@@ -853,8 +826,8 @@ static void read_faults(node_scenario *s)
     }
     c->clock_skew_ns_max = (int64_t) skew_ns;
     get_u32(s, "faults", "hostile", SIM_LEASE_HOSTILE_MAX, &c->hostile_count);
-    read_crashes(s);
-    read_partitions(s);
+    read_fault_list(s, SIM_FED_FAULT_CRASH);
+    read_fault_list(s, SIM_FED_FAULT_PARTITION);
 }
 
 /* Every key read; one that was not is a typo the user wants to hear of. */

@@ -46,6 +46,10 @@ expect 3 "not INI" -- "$work/notini.ini"
 expect 3 "no such file\|No such file" -- "$work/absent.ini"
 expect 3 "the scenario has no \[site lyon\]" -- "$work/base.ini" --set site.lyon.vcpu=4
 expect 3 "SECTION.KEY=VALUE" -- "$work/base.ini" --set duration=1d
+expect 3 "\[faults\] crash: 'lyon' is not one site" -- "$work/base.ini" --set faults.crash=lyon@1h+1m
+expect 3 "\[faults\] partition: 'ES' is not a site or a country" -- "$work/base.ini" --set faults.partition=ES@1h+1m
+expect 3 "\[faults\] crash: 'paris' is not SITE@AT+DOWNTIME" -- "$work/base.ini" --set faults.crash=paris
+expect 3 "\[faults\] loss" -- "$work/base.ini" --set faults.loss=2
 expect 2 "one scenario file" -- 
 
 # An override takes effect: one simulated day.

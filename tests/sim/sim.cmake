@@ -100,6 +100,8 @@ add_test(NAME sim.run_ai_gpu
   COMMAND ${MESH_SIM_SCRIPTS}/fed_gpu_test.sh $<TARGET_FILE:fedmesh> ${PROJECT_SOURCE_DIR})
 add_test(NAME sim.run_violation
   COMMAND ${MESH_SIM_SCRIPTS}/fed_violation_test.sh $<TARGET_FILE:fedmesh> ${PROJECT_SOURCE_DIR})
+add_test(NAME sim.run_faults
+  COMMAND ${MESH_SIM_SCRIPTS}/fed_faults_test.sh $<TARGET_FILE:fedmesh> ${PROJECT_SOURCE_DIR})
 set_tests_properties(sim.run_small sim.run_determinism sim.run_scenario_errors sim.run_ai_gpu
-  sim.run_violation
+  sim.run_violation sim.run_faults
   PROPERTIES TIMEOUT 300 LABELS sim)
