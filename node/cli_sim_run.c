@@ -272,10 +272,8 @@ static json_t *summary_json(const char *scenario_name,
     (void) json_object_set_new(o, "lease_p50_s", real((double) r->lease_ns_p50 / 1e9));
     (void) json_object_set_new(o, "burst_borrows", json_integer((json_int_t) r->burst_borrows));
     (void) json_object_set_new(o, "crashes", json_integer((json_int_t) r->lease.crashes));
-    (void) json_object_set_new(o, "messages_lost",
-                               json_integer((json_int_t) r->lease.dropped[1]));
-    (void) json_object_set_new(o, "messages_cut",
-                               json_integer((json_int_t) r->lease.dropped[2]));
+    (void) json_object_set_new(o, "messages_lost", json_integer((json_int_t) r->lease.dropped[1]));
+    (void) json_object_set_new(o, "messages_cut", json_integer((json_int_t) r->lease.dropped[2]));
     (void) json_object_set_new(o, "leases_granted", json_integer((json_int_t) r->leases_granted));
     (void) json_object_set_new(o, "leases_unused", json_integer((json_int_t) r->leases_unused));
     (void) json_object_set_new(o, "invariant_violations",
