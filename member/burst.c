@@ -11,10 +11,12 @@
  *
  * Flapping: a class borrows only when the overflow reaches `threshold`,
  * has at most one borrow in flight, waits `retry_ns` after a borrow that
- * got less than it asked, and releases a lease only when the surplus has
- * covered that lease plus `release_margin` for `release_delay_ns` without
- * a break. Demand that oscillates around capacity therefore neither
- * borrows nor releases on every report.
+ * got less than it asked (doubling after each borrow in a row that got
+ * nothing, up to 4 x retry_ns: lenders that refuse, for reciprocity or
+ * want of capacity, are asked less often; any grant, or the overflow's
+ * end, starts the wait again from retry_ns), and releases a lease only when the
+ * surplus has covered that lease plus `release_margin` for `release_delay_ns` without a break.
+ * Demand that oscillates around capacity therefore neither borrows nor releases on every report.
  */
 #include <string.h>
 
@@ -129,6 +131,7 @@ void member_burst_step(member_node *m, mesh_now now, mesh_rng *rng)
             continue;
         }
         state->retry_after_ns = 0; // no overflow to borrow: nothing to retry
+        state->refused_in_row = 0;
         if (demand > have) {
             state->surplus_since_ns = 0;
             continue;
@@ -171,8 +174,12 @@ void member_burst_on_event(member_node *m, mesh_now now, const lease_event *even
     }
     state->borrow_id = 0;
     state->asked = 0;
+    state->refused_in_row = event->status == LEASE_BORROW_REFUSED ? state->refused_in_row + 1u : 0u;
     if (event->status != LEASE_BORROW_GRANTED) {
-        state->retry_after_ns = now.monotonic_ns + m->burst.retry_ns;
+        uint32_t refused = state->refused_in_row;
+        uint32_t shift = refused == 0 ? 0u : (refused - 1u < 2u ? refused - 1u : 2u);
+        uint64_t wait_ns = m->burst.retry_ns << shift;
+        state->retry_after_ns = now.monotonic_ns + wait_ns;
     }
 }
 

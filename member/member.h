@@ -96,7 +96,8 @@ typedef struct member_io {
  *   overflow = queued + running - total - borrowed (held or being asked);
  *   when overflow >= threshold, borrow it (one borrow in flight per class,
  *   lease_duration_ns long, under `constraints`); after a borrow that got
- *   less than asked, wait retry_ns before asking again;
+ *   less than asked, wait retry_ns before asking again (after 2, 3 ...
+ *   borrows in a row that got nothing, 2 x, then 4 x retry_ns);
  *   when total + borrowed - (queued + running) has stayed at least
  *   release_margin above the newest borrowed lease's size for
  *   release_delay_ns, release that lease (hysteresis: no flapping). */

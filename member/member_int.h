@@ -18,6 +18,7 @@ typedef struct member_burst_class {
     uint32_t borrow_id;        /* a burst borrow in flight; 0 when none */
     uint64_t asked;            /* units it asks for */
     uint64_t retry_after_ns;   /* monotonic: no new borrow before */
+    uint32_t refused_in_row;   /* borrows in a row that got nothing: the wait doubles */
     uint64_t surplus_since_ns; /* monotonic: surplus seen since; 0 when none */
 } member_burst_class;
 

@@ -271,6 +271,14 @@ static json_t *summary_json(const char *scenario_name,
     (void) json_object_set_new(o, "lease_bytes", json_integer((json_int_t) r->lease_bytes));
     (void) json_object_set_new(o, "lease_p50_s", real((double) r->lease_ns_p50 / 1e9));
     (void) json_object_set_new(o, "burst_borrows", json_integer((json_int_t) r->burst_borrows));
+    json_t *refusals = json_object();
+    for (uint32_t k = 1; k <= WIRE_LEASE_REFUSAL_MAX; k++) {
+        if (r->lease.refusals[k] > 0) {
+            (void) json_object_set_new(refusals, wire_lease_refusal_name(k),
+                                       json_integer((json_int_t) r->lease.refusals[k]));
+        }
+    }
+    (void) json_object_set_new(o, "refusals", refusals);
     (void) json_object_set_new(o, "crashes", json_integer((json_int_t) r->lease.crashes));
     (void) json_object_set_new(o, "messages_lost", json_integer((json_int_t) r->lease.dropped[1]));
     (void) json_object_set_new(o, "messages_cut", json_integer((json_int_t) r->lease.dropped[2]));

@@ -522,6 +522,59 @@ static void test_burst_borrows_and_releases(void **state)
     teardown(c);
 }
 
+// A burst borrow that gets nothing (here: no member is in the country the
+// burst constraints want) is asked again after retry, then after 2 x and
+// 4 x retry, and no less often than that; a demand that falls under
+// capacity ends the streak, so the next overflow is asked for at once.
+static void test_burst_backs_off_when_refused(void **state)
+{
+    (void) state;
+    mc_cluster *c = setup(3, 12);
+    c->configs[0].burst.enabled = true;
+    c->configs[0].burst.retry_ns = 30 * MESH_NS_PER_S;
+    c->configs[0].burst.constraints.country_count = 1;
+    memcpy(c->configs[0].burst.constraints.countries[0], "PT", 3);
+    mc_start(c);
+    assert_true(mc_converge(c, 30 * MESH_NS_PER_S));
+    mc_settle(c);
+    member_stats stats;
+    uint64_t start_ns = c->now_ns;
+    assert_int_equal(
+        member_set_load(c->nodes[0], mc_now(c), WIRE_RESOURCE_VCPU, "", 100, 1024, &c->rngs[0]),
+        MESH_OK);
+    mc_flush(c, 0);
+    // Asked at 0, then 30 s, 90 s (30 + 60), 210 s (+ 120), 330 s (+ 120).
+    static const struct {
+        uint64_t at_s;
+        uint64_t borrows;
+    } expect[] = {{1, 1},   {29, 1},  {31, 2},  {89, 2}, {91, 3},
+                  {209, 3}, {211, 4}, {329, 4}, {331, 5}};
+    for (uint32_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+        mc_run(c, start_ns + expect[i].at_s * MESH_NS_PER_S);
+        member_stats_get(c->nodes[0], &stats);
+        assert_int_equal(stats.burst_borrows, expect[i].borrows);
+    }
+    assert_int_equal(mc_count_events(c, 0, LEASE_EVENT_GRANTED), 0);
+    // Demand falls under capacity, then overflows again: asked at once.
+    assert_int_equal(
+        member_set_load(c->nodes[0], mc_now(c), WIRE_RESOURCE_VCPU, "", 0, 100, &c->rngs[0]),
+        MESH_OK);
+    mc_flush(c, 0);
+    mc_run(c, c->now_ns + MESH_NS_PER_S);
+    assert_int_equal(
+        member_set_load(c->nodes[0], mc_now(c), WIRE_RESOURCE_VCPU, "", 100, 1024, &c->rngs[0]),
+        MESH_OK);
+    mc_flush(c, 0);
+    member_stats_get(c->nodes[0], &stats);
+    assert_int_equal(stats.burst_borrows, 6);
+    // And the streak starts over: the next ask after retry_ns, not 4 x.
+    uint64_t again_ns = c->now_ns;
+    mc_run(c, again_ns + 31 * MESH_NS_PER_S);
+    member_stats_get(c->nodes[0], &stats);
+    assert_int_equal(stats.burst_borrows, 7);
+    teardown(c);
+}
+
 // The ledger fails a write (a store error): nothing that depends on it
 // leaves, the same record is written again, and the lease completes with
 // both ledgers agreeing. Both sides, in turn.
@@ -564,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_restarted_lender_refuses_offers_for_a_while),
         cmocka_unit_test(test_hostile_frames),
         cmocka_unit_test(test_burst_borrows_and_releases),
+        cmocka_unit_test(test_burst_backs_off_when_refused),
         cmocka_unit_test(test_ledger_write_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
