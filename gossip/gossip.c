@@ -5,10 +5,11 @@
  * gossip_protocol.c (probes, anti-entropy and sending: how news travels).
  *
  * The member table: members_max fixed slots (a member with room for its
- * certificate and advert frames), plus an index of slot numbers in
- * ascending id order. Lookups are binary searches on the index; an insert
- * moves index entries (4 bytes each), never member slots, so a slot
- * pointer stays valid until its member is removed. Iteration is always in
+ * certificate and advert frames), a hash index by id for lookups, and an
+ * index of slot numbers in ascending id order (order.c: blocks, so that an
+ * insert moves one block, not half the members). An insert moves index
+ * entries, never member slots, so a slot pointer stays valid until its
+ * member is removed. Iteration is always in
  * id order, so a run is a pure function of its inputs.
  *
  * Every entry point first checks that the caller's outbox has room for
@@ -147,7 +148,6 @@ mesh_err gossip_create(const gossip_config *config, mesh_now now, gossip **gossi
     g->config.cert_frame = NULL;
     g->members = calloc(config->members_max, sizeof(member));
     g->rtt_x8_us = calloc(config->members_max, sizeof(uint32_t));
-    g->order = calloc(config->members_max, sizeof(uint32_t));
     uint32_t table_size = 64;
     while (table_size < 2 * config->members_max) {
         table_size <<= 1;
@@ -160,9 +160,13 @@ mesh_err gossip_create(const gossip_config *config, mesh_now now, gossip **gossi
     g->scratch = malloc(WIRE_FRAME_SIZE_MAX);
     g->digest_in = malloc(sizeof(wire_digest));
     g->digest_out = malloc(sizeof(wire_digest));
-    if (g->members == NULL || g->rtt_x8_us == NULL || g->order == NULL || g->id_table == NULL ||
+    if (g->members == NULL || g->rtt_x8_us == NULL || g->id_table == NULL ||
         g->free_slots == NULL || g->revocations == NULL || g->out_arena == NULL ||
         g->scratch == NULL || g->digest_in == NULL || g->digest_out == NULL) {
+        gossip_destroy(g);
+        return MESH_ENOMEM;
+    }
+    if (gossip_order_init(&g->order, config->members_max) != MESH_OK) {
         gossip_destroy(g);
         return MESH_ENOMEM;
     }
@@ -188,6 +192,7 @@ mesh_err gossip_create(const gossip_config *config, mesh_now now, gossip **gossi
         g->free_slots[i] = config->members_max - 1 - i;
     }
     g->suspicion_next_ns = UINT64_MAX;
+    g->suspect_list_valid = true;
     g->free_count = config->members_max;
     mcrypto_node_id(config->keypair.public_key, &g->self_id);
     // The id table's hash key: derived from our secret, so unknown to others.
@@ -228,8 +233,11 @@ void gossip_destroy(gossip *g)
     sodium_memzero(&g->config.keypair, sizeof(g->config.keypair));
     sodium_memzero(g->curve_secret, sizeof(g->curve_secret));
     if (g->members != NULL && g->store != NULL) {
-        for (uint32_t i = 0; i < g->member_count; i++) {
-            member *m = &g->members[g->order[i]];
+        gossip_order_iter iter;
+        uint32_t slot = 0;
+        gossip_order_seek(g, 0, &iter);
+        while (gossip_order_next(g, &iter, &slot)) {
+            member *m = &g->members[slot];
             gossip_store_release(g->store, STORE_CERT, m->cert);
             gossip_store_release(g->store, STORE_ADVERT, m->advert);
         }
@@ -238,7 +246,7 @@ void gossip_destroy(gossip *g)
     mcrypto_pair_cache_destroy(g->own_pair_cache);
     free(g->members);
     free(g->rtt_x8_us);
-    free(g->order);
+    gossip_order_fini(&g->order);
     free(g->id_table);
     free(g->free_slots);
     free(g->revocations);
@@ -247,43 +255,6 @@ void gossip_destroy(gossip *g)
     free(g->digest_in);
     free(g->digest_out);
     free(g);
-}
-
-/* An id's bytes as two big-endian words: comparing the words compares the
- * ids as memcmp would, without a call per step of a binary search. */
-static void id_words(const mesh_node_id *id, uint64_t words[2])
-{
-    words[0] = 0;
-    words[1] = 0;
-    for (uint32_t i = 0; i < 8; i++) {
-        words[0] = words[0] << 8 | id->bytes[i];
-        words[1] = words[1] << 8 | id->bytes[8 + i];
-    }
-}
-
-static bool id_words_less(const mesh_node_id *a, const uint64_t b[2])
-{
-    uint64_t w[2];
-    id_words(a, w);
-    return w[0] < b[0] || (w[0] == b[0] && w[1] < b[1]);
-}
-
-/* The position in the index of the first member with id >= *id. */
-static uint32_t order_lower_bound(const gossip *g, const mesh_node_id *id)
-{
-    uint64_t key[2];
-    id_words(id, key);
-    uint32_t low = 0;
-    uint32_t high = g->member_count;
-    while (low < high) {
-        uint32_t mid = low + (high - low) / 2;
-        if (id_words_less(&g->members[g->order[mid]].id, key)) {
-            low = mid + 1;
-        } else {
-            high = mid;
-        }
-    }
-    return low;
 }
 
 static uint32_t id_table_home(const gossip *g, const mesh_node_id *id)
@@ -340,6 +311,34 @@ static void id_table_remove(gossip *g, const mesh_node_id *id, uint32_t slot)
             hole = at;
         }
     }
+}
+
+/* The suspect list (gossip.suspect_list): a member entered or left
+ * GOSSIP_SUSPECT. */
+static void suspect_list_add(gossip *g, uint32_t slot)
+{
+    if (!g->suspect_list_valid) {
+        return;
+    }
+    if (g->suspect_list_count == SUSPECT_LIST_MAX) {
+        g->suspect_list_valid = false;
+        return;
+    }
+    g->suspect_list[g->suspect_list_count++] = slot;
+}
+
+static void suspect_list_drop(gossip *g, uint32_t slot)
+{
+    if (!g->suspect_list_valid) {
+        return;
+    }
+    for (uint32_t i = 0; i < g->suspect_list_count; i++) {
+        if (g->suspect_list[i] == slot) {
+            g->suspect_list[i] = g->suspect_list[--g->suspect_list_count];
+            return;
+        }
+    }
+    MESH_ASSERT(false && "a suspect is on the valid list");
 }
 
 uint32_t gossip_store_cert_put(gossip *g,
@@ -416,9 +415,7 @@ static member *member_add(gossip *g, uint32_t handle)
     m->state = GOSSIP_ALIVE;
     m->state_changed_ns = g->now.monotonic_ns;
 
-    uint32_t at = order_lower_bound(g, &m->id);
-    memmove(&g->order[at + 1], &g->order[at], (g->member_count - at) * sizeof(uint32_t));
-    g->order[at] = slot;
+    gossip_order_insert(g, slot);
     id_table_insert(g, &m->id, slot);
     g->member_count++;
     MESH_ASSERT(g->member_count + g->free_count == g->config.members_max);
@@ -468,10 +465,11 @@ void gossip_member_remove(gossip *g, member *m)
     gossip_view_update(g, m, m->sequence, false);
     g->suspect_count -= m->state == GOSSIP_SUSPECT;
     g->suspicion_next_stale = g->suspicion_next_stale || m->state == GOSSIP_SUSPECT;
+    if (m->state == GOSSIP_SUSPECT) {
+        suspect_list_drop(g, slot);
+    }
     g->gone_count -= m->state == GOSSIP_DOWN || m->state == GOSSIP_LEFT;
-    uint32_t at = order_lower_bound(g, &m->id);
-    MESH_ASSERT(at < g->member_count && g->order[at] == slot);
-    memmove(&g->order[at], &g->order[at + 1], (g->member_count - at - 1) * sizeof(uint32_t));
+    gossip_order_remove(g, slot);
     id_table_remove(g, &m->id, slot);
     g->member_count--;
     gossip_store_release(g->store, STORE_CERT, m->cert);
@@ -581,6 +579,13 @@ void gossip_set_state(gossip *g, member *m, gossip_state state)
     uint32_t previous = m->state;
     g->suspect_count -= previous == GOSSIP_SUSPECT;
     g->suspect_count += state == GOSSIP_SUSPECT;
+    uint32_t slot = (uint32_t) (m - g->members);
+    if (previous == GOSSIP_SUSPECT) {
+        suspect_list_drop(g, slot);
+    }
+    if (state == GOSSIP_SUSPECT) {
+        suspect_list_add(g, slot);
+    }
     g->suspicion_next_stale = g->suspicion_next_stale || previous == GOSSIP_SUSPECT;
     g->gone_count -= previous == GOSSIP_DOWN || previous == GOSSIP_LEFT;
     g->gone_count += state == GOSSIP_DOWN || state == GOSSIP_LEFT;
@@ -631,17 +636,35 @@ void gossip_suspicion_deadline_set(gossip *g, const member *m)
     }
 }
 
-/* The earliest deadline over the suspects, by a scan of the slots (their
- * order does not matter for a minimum); only after a suspect left. */
+/* The earliest deadline over the suspects, from the suspect list or by a
+ * scan of the slots (their order does not matter for a minimum); only
+ * after a suspect left. */
 static void suspicion_next_recompute(gossip *g)
 {
     uint64_t next = UINT64_MAX;
-    for (uint32_t i = 0, seen = 0; seen < g->suspect_count && i < g->config.members_max; i++) {
-        const member *m = &g->members[i];
-        if (m->state == GOSSIP_SUSPECT) {
-            seen++;
+    if (g->suspect_list_valid) {
+        MESH_ASSERT(g->suspect_list_count == g->suspect_count);
+        for (uint32_t i = 0; i < g->suspect_list_count; i++) {
+            const member *m = &g->members[g->suspect_list[i]];
+            MESH_ASSERT(m->state == GOSSIP_SUSPECT);
             next = m->suspicion_deadline_ns < next ? m->suspicion_deadline_ns : next;
         }
+    } else {
+        // The scan rebuilds the list when the suspects fit in it again.
+        bool rebuild = g->suspect_count <= SUSPECT_LIST_MAX;
+        g->suspect_list_count = 0;
+        for (uint32_t i = 0, seen = 0; seen < g->suspect_count && i < g->config.members_max; i++) {
+            const member *m = &g->members[i];
+            if (m->state == GOSSIP_SUSPECT) {
+                seen++;
+                next = m->suspicion_deadline_ns < next ? m->suspicion_deadline_ns : next;
+                if (rebuild) {
+                    g->suspect_list[g->suspect_list_count++] = i;
+                }
+            }
+        }
+        g->suspect_list_valid = rebuild;
+        MESH_ASSERT(!rebuild || g->suspect_list_count == g->suspect_count);
     }
     g->suspicion_next_ns = next;
     g->suspicion_next_stale = false;
@@ -672,30 +695,28 @@ static bool rate_allows(gossip *g, member *from, uint32_t frame_size)
     return true;
 }
 
-/* Notes whether a pushed record is the sender's own certificate, or its
- * own advert found fresh here. The envelope decodes: ingest took it. */
-static void push_record_owner(const wire_record *record,
-                              const mesh_node_id *sender,
-                              bool fresh,
-                              bool *own_cert,
-                              bool *own_advert_fresh)
+/* True when a pushed record is the sender's own advert. The envelope
+ * decodes: ingest took it. */
+static bool push_record_own_advert(const wire_record *record, const mesh_node_id *sender)
 {
     wire_envelope inner;
-    if (wire_envelope_decode(record->frame, record->frame_size, &inner, NULL) != MESH_OK) {
-        return;
-    }
-    if (inner.type == WIRE_TYPE_ADVERT) {
-        *own_advert_fresh =
-            *own_advert_fresh || (fresh && mesh_node_id_equal(&inner.signer, sender));
-        return;
-    }
+    return wire_envelope_decode(record->frame, record->frame_size, &inner, NULL) == MESH_OK &&
+           inner.type == WIRE_TYPE_ADVERT && mesh_node_id_equal(&inner.signer, sender);
+}
+
+/* True when a pushed record is the sender's own certificate. */
+static bool push_record_own_cert(const wire_record *record, const mesh_node_id *sender)
+{
+    wire_envelope inner;
     wire_cert cert;
-    if (inner.type == WIRE_TYPE_CERT &&
-        wire_cert_decode(inner.body, inner.body_size, &cert, NULL) == MESH_OK) {
-        mesh_node_id subject;
-        mcrypto_node_id(cert.public_key, &subject);
-        *own_cert = *own_cert || mesh_node_id_equal(&subject, sender);
+    if (wire_envelope_decode(record->frame, record->frame_size, &inner, NULL) != MESH_OK ||
+        inner.type != WIRE_TYPE_CERT ||
+        wire_cert_decode(inner.body, inner.body_size, &cert, NULL) != MESH_OK) {
+        return false;
     }
+    mesh_node_id subject;
+    mcrypto_node_id(cert.public_key, &subject);
+    return mesh_node_id_equal(&subject, sender);
 }
 
 static void handle_push(gossip *g, const wire_envelope *envelope)
@@ -705,18 +726,27 @@ static void handle_push(gossip *g, const wire_envelope *envelope)
         gossip_count_reject(g, GOSSIP_REJECT_MALFORMED);
         return;
     }
+    MESH_ASSERT(push->record_count <= WIRE_PUSH_RECORDS_MAX);
     bool sender_known = gossip_member_lookup(g, &envelope->signer) != NULL;
-    bool own_cert = false;
     bool own_advert_fresh = false;
     for (uint32_t i = 0; i < push->record_count; i++) {
         const wire_record *record = &push->records[i];
         bool fresh = gossip_ingest_record(g, record->frame, record->frame_size);
         if (fresh) {
             gossip_add_fresh(g, record->frame, record->frame_size);
+            own_advert_fresh = own_advert_fresh ||
+                               (sender_known && push_record_own_advert(record, &envelope->signer));
         }
-        if (sender_known) {
-            push_record_owner(record, &envelope->signer, fresh, &own_cert, &own_advert_fresh);
-        }
+    }
+    // Whether the push also holds the sender's own certificate matters only
+    // with its own advert fresh here, which is rare (once per restart or
+    // heal), so the certificates are decoded only then: a join pushes
+    // certificates by the thousand, and decoding each and hashing its key
+    // cost more than ingesting it. The records are the call's input, so
+    // the answer is the same whenever it is taken.
+    bool own_cert = false;
+    for (uint32_t i = 0; own_advert_fresh && !own_cert && i < push->record_count; i++) {
+        own_cert = push_record_own_cert(&push->records[i], &envelope->signer);
     }
     // A member we did not know introduced itself, or a known one pushed its
     // own certificate with a newer advert, as a member joining through its
@@ -909,7 +939,7 @@ mesh_err gossip_member_at(const gossip *g, uint32_t index, gossip_member_info *i
     if (index >= g->member_count) {
         return MESH_ENOTFOUND;
     }
-    fill_info(g, &g->members[g->order[index]], info_out);
+    fill_info(g, &g->members[gossip_order_slot_at(g, index)], info_out);
     return MESH_OK;
 }
 

@@ -30,6 +30,7 @@
 #define SUSPECT_FRAME_MAX       256u
 #define LOCAL_HEALTH_MAX        8u
 #define DIGEST_ENTRIES_TARGET   512u /* members per digest page the sender aims for */
+#define SUSPECT_LIST_MAX        32u  /* suspects whose slots are listed (see suspect_list) */
 
 _Static_assert(OUT_ARENA_SIZE == 4u * WIRE_FRAME_SIZE_MAX, "four full frames per call");
 _Static_assert(FRESH_MAX <= WIRE_PUSH_RECORDS_MAX, "one push can carry every fresh record");
@@ -147,6 +148,32 @@ uint32_t gossip_store_find(const gossip_store *store,
 store_cert_info *gossip_store_cert(const gossip_store *store, uint32_t handle);
 store_advert_info *gossip_store_advert(const gossip_store *store, uint32_t handle);
 
+/* The member index in id order (order.c): blocks of up to
+ * ORDER_BLOCK_MAX slot numbers, listed by a directory; a compaction
+ * refills them to ORDER_BLOCK_FILL. */
+#define ORDER_BLOCK_MAX  128u
+#define ORDER_BLOCK_FILL 96u
+
+typedef struct gossip_order {
+    uint32_t count;       /* entries (members) */
+    uint32_t block_count; /* blocks in the directory */
+    uint32_t block_max;
+    uint32_t free_count;
+    uint64_t compactions;
+    uint32_t *directory;   /* physical block numbers, in id order */
+    uint32_t *counts;      /* entries per block, by directory index */
+    uint32_t *starts;      /* position of each block's first entry */
+    uint64_t *firsts;      /* each block's first key: its first id's first 8 bytes */
+    uint32_t *free_blocks; /* a stack of free physical blocks */
+    uint32_t *slots;       /* block_max * ORDER_BLOCK_MAX slot numbers */
+} gossip_order;
+
+typedef struct gossip_order_iter {
+    uint32_t block; /* directory index; block_count at the end */
+    uint32_t offset;
+    uint32_t position;
+} gossip_order_iter;
+
 typedef struct probe {
     bool active;
     bool acked;
@@ -197,7 +224,7 @@ struct gossip {
      * scaled as TCP stacks do so that its 1/8 steps are not truncated
      * away); 0 = not measured. Reset when a slot is taken. */
     uint32_t *rtt_x8_us;
-    uint32_t *order; /* slot numbers, ascending by id */
+    gossip_order order; /* slot numbers, ascending by id */
     /* A hash index over the slots, for lookups by id in one probe or two:
      * open addressing, linear probing, slot + 1 per entry (0 = empty),
      * 2 * members_max entries or more (a power of two). The hash is keyed
@@ -233,7 +260,15 @@ struct gossip {
     relay relays[RELAYS_MAX];
     uint32_t local_health;
     uint32_t suspect_count; /* members in GOSSIP_SUSPECT, so deadlines skip the scan */
-    uint32_t gone_count;    /* members in GOSSIP_DOWN or GOSSIP_LEFT, likewise for the sweep */
+    /* Their slots, in no order, while there are at most SUSPECT_LIST_MAX
+     * (suspect_list_valid): the earliest suspicion deadline is then a
+     * minimum over the list, not a scan of members_max slots, which cost
+     * O(N) in every call that ended a suspicion. Past the bound the list
+     * is dropped, and the next scan rebuilds it once it fits again. */
+    uint32_t suspect_list[SUSPECT_LIST_MAX];
+    uint32_t suspect_list_count;
+    bool suspect_list_valid;
+    uint32_t gone_count; /* members in GOSSIP_DOWN or GOSSIP_LEFT, likewise for the sweep */
     /* The earliest suspicion deadline (UINT64_MAX: none), kept exact
      * between calls: lowered when a suspicion starts or shortens, and
      * recomputed at the end of a call in which a suspect left suspicion
@@ -268,6 +303,31 @@ struct gossip {
     wire_push push;
     wire_pull pull;
 };
+
+/* order.c: the id-ordered index over member slots. */
+/* Allocates room for members_max entries. Errors: MESH_ENOMEM. */
+MESH_MUST_USE mesh_err gossip_order_init(gossip_order *order, uint32_t members_max);
+/* Frees it; a zeroed order is a no-op. */
+void gossip_order_fini(gossip_order *order);
+/* Indexes slot, whose member id is set and not indexed yet; O(block +
+ * blocks), amortized over rare O(N) compactions. */
+void gossip_order_insert(gossip *g, uint32_t slot);
+/* Drops slot, which is indexed, with its member id unchanged since. */
+void gossip_order_remove(gossip *g, uint32_t slot);
+/* The position of the first member with id >= *id (member_count if none). */
+uint32_t gossip_order_lower_bound(const gossip *g, const mesh_node_id *id);
+/* The slot at position (< member_count); O(log blocks). */
+uint32_t gossip_order_slot_at(const gossip *g, uint32_t position);
+/* An iterator at position (at the end when position >= member_count);
+ * it stays valid until the next insert or remove. */
+void gossip_order_seek(const gossip *g, uint32_t position, gossip_order_iter *iter_out);
+/* The slot under iter, then advances it; false at the end. */
+bool gossip_order_next(const gossip *g, gossip_order_iter *iter, uint32_t *slot_out);
+/* The slot at position (< member_count), moving iter there: O(1) when
+ * position is iter's own or the next one (a scan), else O(log blocks). */
+uint32_t gossip_order_slot_follow(const gossip *g, gossip_order_iter *iter, uint32_t position);
+/* Panics unless the index's invariants hold; O(N), for tests. */
+void gossip_order_check(const gossip *g);
 
 /* gossip.c */
 member *gossip_member_lookup(const gossip *g, const mesh_node_id *id);

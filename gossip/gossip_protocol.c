@@ -255,7 +255,7 @@ pick_random(gossip *g, const mesh_node_id *except, uint32_t count_max, member **
     // Bounded tries: in a view of mostly dead members we may pick fewer.
     for (uint32_t attempt = 0; attempt < 8 * count_max + 8 && count < count_max; attempt++) {
         uint32_t index = (uint32_t) mesh_rng_below(g->rng, g->member_count);
-        member *m = &g->members[g->order[index]];
+        member *m = &g->members[gossip_order_slot_at(g, index)];
         if (!probeable(g, m) || (except != NULL && mesh_node_id_equal(&m->id, except))) {
             continue;
         }
@@ -352,17 +352,12 @@ static uint32_t id_prefix(const mesh_node_id *id)
 /* The index position of the first member whose prefix is >= prefix. */
 static uint32_t order_from_prefix(const gossip *g, uint32_t prefix)
 {
-    uint32_t low = 0;
-    uint32_t high = g->member_count;
-    while (low < high) {
-        uint32_t mid = low + (high - low) / 2;
-        if (id_prefix(&g->members[g->order[mid]].id) < prefix) {
-            low = mid + 1;
-        } else {
-            high = mid;
-        }
-    }
-    return low;
+    MESH_ASSERT(prefix <= UINT16_MAX);
+    mesh_node_id low;
+    memset(&low, 0, sizeof(low));
+    low.bytes[0] = (uint8_t) (prefix >> 8);
+    low.bytes[1] = (uint8_t) prefix;
+    return gossip_order_lower_bound(g, &low);
 }
 
 static uint32_t view_page_count(const gossip *g)
@@ -385,9 +380,12 @@ send_digest_page(gossip *g, member *to, uint32_t page, uint32_t page_count, uint
     digest->reply = reply;
     digest->entry_count = 0;
     uint32_t high = page_prefix_low(page + 1, page_count);
-    for (uint32_t i = order_from_prefix(g, page_prefix_low(page, page_count));
-         i < g->member_count && digest->entry_count < WIRE_DIGEST_ENTRIES_MAX; i++) {
-        const member *m = &g->members[g->order[i]];
+    uint32_t first = order_from_prefix(g, page_prefix_low(page, page_count));
+    gossip_order_iter iter;
+    gossip_order_seek(g, first, &iter);
+    for (uint32_t i = first; i < g->member_count && digest->entry_count < WIRE_DIGEST_ENTRIES_MAX;
+         i++) {
+        const member *m = &g->members[gossip_order_slot_follow(g, &iter, i)];
         if (id_prefix(&m->id) >= high) {
             break;
         }
@@ -474,10 +472,12 @@ static void handle_digest(gossip *g, member *from, const wire_digest *digest)
     uint32_t high = page_prefix_low(digest->page + 1, digest->page_count);
     uint32_t mine = order_from_prefix(g, page_prefix_low(digest->page, digest->page_count));
     uint32_t theirs = 0;
+    gossip_order_iter iter; // the walk only moves forward: O(1) a step
+    gossip_order_seek(g, mine, &iter);
     for (;;) {
         member *m = NULL;
         while (mine < g->member_count) {
-            m = &g->members[g->order[mine]];
+            m = &g->members[gossip_order_slot_follow(g, &iter, mine)];
             if (id_prefix(&m->id) >= high || m->in_view) {
                 break;
             }
@@ -687,8 +687,10 @@ void gossip_handle_control(gossip *g, const wire_envelope *envelope, member *fro
  * cost bytes. */
 static bool seed_is_alive_member(const gossip *g, const char *endpoint)
 {
+    gossip_order_iter iter;
+    gossip_order_seek(g, 0, &iter);
     for (uint32_t i = 0; i < g->member_count; i++) {
-        const member *m = &g->members[g->order[i]];
+        const member *m = &g->members[gossip_order_slot_follow(g, &iter, i)];
         char advertised[WIRE_ENDPOINT_SIZE_MAX + 1];
         if (m->state == GOSSIP_ALIVE && probeable(g, m) &&
             gossip_member_endpoint(g, m, advertised) && strcmp(advertised, endpoint) == 0) {
@@ -753,22 +755,15 @@ static member *next_probe_target(gossip *g)
     if (g->member_count < 2) {
         return NULL;
     }
-    uint32_t start = 0;
-    {
-        uint32_t low = 0;
-        uint32_t high = g->member_count;
-        while (low < high) {
-            uint32_t mid = low + (high - low) / 2;
-            if (mesh_node_id_compare(&g->members[g->order[mid]].id, &g->probe_cursor) <= 0) {
-                low = mid + 1;
-            } else {
-                high = mid;
-            }
-        }
-        start = low;
+    // The first member after the cursor: the lower bound, past the cursor
+    // itself when it is still a member.
+    uint32_t start = gossip_order_lower_bound(g, &g->probe_cursor);
+    if (start < g->member_count &&
+        mesh_node_id_equal(&g->members[gossip_order_slot_at(g, start)].id, &g->probe_cursor)) {
+        start++;
     }
     for (uint32_t step = 0; step < g->member_count; step++) {
-        member *m = &g->members[g->order[(start + step) % g->member_count]];
+        member *m = &g->members[gossip_order_slot_at(g, (start + step) % g->member_count)];
         if (probeable(g, m)) {
             return m;
         }
@@ -785,7 +780,7 @@ static void sweep_down(gossip *g)
     }
     uint32_t down_count = 0;
     for (uint32_t i = 0; i < g->member_count;) {
-        member *m = &g->members[g->order[i]];
+        member *m = &g->members[gossip_order_slot_at(g, i)];
         bool gone = m->state == GOSSIP_DOWN || m->state == GOSSIP_LEFT;
         if (gone && g->now.monotonic_ns - m->state_changed_ns >= g->config.down_forget_ns) {
             gossip_member_remove(g, m);
@@ -799,7 +794,7 @@ static void sweep_down(gossip *g)
     }
     uint64_t pick = mesh_rng_below(g->rng, down_count);
     for (uint32_t i = 0; i < g->member_count; i++) {
-        member *m = &g->members[g->order[i]];
+        member *m = &g->members[gossip_order_slot_at(g, i)];
         if (m->state == GOSSIP_DOWN && m->sequence > 0 && pick-- == 0) {
             g->reprobe_nonce = mesh_rng_next(g->rng);
             g->reprobe_target = m->id;
@@ -926,8 +921,10 @@ void gossip_run_timers(gossip *g)
     // In id order (events come out in it), up to the last suspect; only
     // when one is due.
     uint32_t suspects = now >= g->suspicion_next_ns ? g->suspect_count : 0;
+    gossip_order_iter iter; // state changes only: the index stays as it is
+    gossip_order_seek(g, 0, &iter);
     for (uint32_t i = 0, seen = 0; seen < suspects && i < g->member_count; i++) {
-        member *m = &g->members[g->order[i]];
+        member *m = &g->members[gossip_order_slot_follow(g, &iter, i)];
         if (m->state == GOSSIP_SUSPECT) {
             seen++;
             if (now >= m->suspicion_deadline_ns) {

@@ -12,8 +12,8 @@
  * what the agent does after each batch: member_flush, which syncs the
  * ledger, lets the held frames leave and feeds the acknowledgements back.
  * Then the member's deadline is re-read and a TIMER event pushed when it
- * moved (older ones are skipped when they pop: lazy deletion, as in
- * gossip_run.c). Frames a member sends are routed by the network model
+ * moved (older ones are skipped when they pop: lazy deletion, as in the
+ * gossip scenario). Frames a member sends are routed by the network model
  * (each member sits in a city of the latency table, drawn from the seed;
  * one-way delay is half the cities' round trip with +-10 % jitter; loss is
  * independent) and come back as DELIVER events, or are dropped and

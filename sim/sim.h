@@ -36,8 +36,9 @@
  * if one view never returns, nothing after the partition is counted).
  *
  * The digest is BLAKE2b-256 over every message's fate (time, from, to,
- * verdict, size, bytes; delivered and dropped alike) followed by the result
- * JSON without the digest; see sim_gossip_result_json.
+ * verdict, size, and a 64-bit hash of its bytes; delivered and dropped
+ * alike) followed by the result JSON without the digest; see
+ * sim_gossip_result_json.
  *
  * Memory: each machine takes its members_max member slots in
  * gossip_create; the simulator adds a few hundred bytes per node and a copy
