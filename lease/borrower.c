@@ -158,6 +158,42 @@ key_before(candidate_key a, const mesh_node_id *a_id, candidate_key b, const mes
 
 // Fills the borrow's candidates, best first. Bounded by the directory's
 // size and candidates_max; a candidate list is sorted by insertion.
+/* The refusal a lender gave within refused_cooldown_ns (lease.h), or 0. */
+static uint32_t cooled_reason(const lease_machine *m, mesh_now now, const mesh_node_id *lender)
+{
+    for (uint32_t i = 0; i < LEASE_COOLDOWNS_MAX; i++) {
+        if (m->cooldowns[i].until_ns > now.monotonic_ns &&
+            mesh_node_id_equal(&m->cooldowns[i].lender, lender)) {
+            return m->cooldowns[i].reason;
+        }
+    }
+    return 0;
+}
+
+/* Remembers a refusal that says "not now": the lender's entry, else a
+ * free or expired one, else the one that expires first. */
+static void cool_down(lease_machine *m, mesh_now now, const mesh_node_id *lender, uint32_t reason)
+{
+    if (m->config.refused_cooldown_ns == 0 ||
+        (reason != WIRE_LEASE_REFUSAL_CAPACITY && reason != WIRE_LEASE_REFUSAL_PEER_LIMIT &&
+         reason != WIRE_LEASE_REFUSAL_RECIPROCITY)) {
+        return;
+    }
+    uint32_t at = 0;
+    for (uint32_t i = 0; i < LEASE_COOLDOWNS_MAX; i++) {
+        if (mesh_node_id_equal(&m->cooldowns[i].lender, lender) && m->cooldowns[i].until_ns != 0) {
+            at = i;
+            break;
+        }
+        if (m->cooldowns[i].until_ns < m->cooldowns[at].until_ns) {
+            at = i; // free (0), expired, or the soonest to expire
+        }
+    }
+    m->cooldowns[at].lender = *lender;
+    m->cooldowns[at].until_ns = now.monotonic_ns + m->config.refused_cooldown_ns;
+    m->cooldowns[at].reason = reason;
+}
+
 static void borrow_pick_candidates(lease_machine *m, mesh_now now, lease_borrow_state *borrow)
 {
     const lease_directory *d = &m->config.directory;
@@ -176,6 +212,9 @@ static void borrow_pick_candidates(lease_machine *m, mesh_now now, lease_borrow_
             continue;
         }
         uint32_t reason = candidate_check(request, &peer);
+        if (reason == 0 && !request->pin) {
+            reason = cooled_reason(m, now, &peer.id); // a pinned lender is asked anyway
+        }
         if (reason != 0) {
             borrow->refusal_counts[reason]++;
             continue;
@@ -624,7 +663,6 @@ void lease_borrower_on_refuse(lease_machine *m,
                               mesh_rng *rng,
                               mesh_outbox *outbox)
 {
-    (void) now;
     (void) rng;
     if (slot->phase != LEASE_PHASE_REQUESTED) {
         lease_reject_count(m, LEASE_REJECT_UNEXPECTED);
@@ -635,6 +673,7 @@ void lease_borrower_on_refuse(lease_machine *m,
     if (borrow != NULL) {
         borrow->refusal_counts[refuse->reason]++;
     }
+    cool_down(m, now, &slot->peer_id, refuse->reason);
     lease_event event;
     lease_event_from_slot(slot, LEASE_EVENT_REFUSED, &event);
     event.refusal = refuse->reason;

@@ -42,6 +42,7 @@ void lease_config_default(lease_config *config)
     config->weights.carbon = 1;
     config->in_flight_max = 3;
     config->candidates_max = 64;
+    config->refused_cooldown_ns = 60ull * MESH_NS_PER_S;
     config->leases_max = 4096;
     config->borrows_max = 256;
     config->request_timeout_ns = 2ull * MESH_NS_PER_S;

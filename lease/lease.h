@@ -142,6 +142,13 @@ typedef struct lease_config {
     lease_weights weights;
     uint32_t in_flight_max;  /* requests in flight per borrow; default 3 */
     uint32_t candidates_max; /* lenders considered per borrow; default 64 */
+    /* A lender that refused for want of capacity, for its per-peer limit or
+     * for reciprocity is not asked again, by any borrow, for this long
+     * (counted under that reason in the borrow's refusals): it would
+     * refuse again, and each ask is a signed request and a signed refusal.
+     * Default 60 s; 0: always asked. At most LEASE_COOLDOWNS_MAX lenders
+     * are remembered (the soonest to expire is forgotten first). */
+    uint64_t refused_cooldown_ns;
 
     /* Limits. */
     uint32_t leases_max;  /* default 4096 */

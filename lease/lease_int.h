@@ -23,11 +23,12 @@
 
 #include "lease/lease.h"
 
-#define LEASE_EVENTS_MAX  64u /* events per call */
-#define LEASE_WRITES_MAX  64u /* ledger writes per call */
-#define LEASE_NO_SLOT     UINT32_MAX
-#define LEASE_HOUR_NS     3600000000000ull
-#define LEASE_FRAME_SLACK 2048u /* room one handler needs in the send buffer */
+#define LEASE_EVENTS_MAX    64u /* events per call */
+#define LEASE_COOLDOWNS_MAX 64u /* lenders remembered as having refused (lease.h) */
+#define LEASE_WRITES_MAX    64u /* ledger writes per call */
+#define LEASE_NO_SLOT       UINT32_MAX
+#define LEASE_HOUR_NS       3600000000000ull
+#define LEASE_FRAME_SLACK   2048u /* room one handler needs in the send buffer */
 
 /* What an acknowledged write leads to. */
 typedef enum lease_after {
@@ -132,6 +133,11 @@ struct lease_machine {
 
     lease_borrow_state *borrows; /* borrows_max */
     mesh_node_id *candidate_pool;
+    struct {
+        mesh_node_id lender;
+        uint64_t until_ns; /* monotonic; 0: a free entry */
+        uint32_t reason;   /* wire_lease_refusal */
+    } cooldowns[LEASE_COOLDOWNS_MAX];
 
     /* Per-call output storage. */
     uint8_t *send_buffer;

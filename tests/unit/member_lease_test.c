@@ -575,6 +575,45 @@ static void test_burst_backs_off_when_refused(void **state)
     teardown(c);
 }
 
+// A lender that refused for want of capacity is not asked again, by any
+// borrow, for refused_cooldown (each ask would be a signed request and a
+// signed refusal); the borrow that skips it says why; after the cooldown
+// it is asked again. The lender's own demand has taken its capacity while
+// its advert (republished at most hourly here) still offers 8 vCPUs.
+static void test_refused_lender_cools_down(void **state)
+{
+    (void) state;
+    mc_cluster *c = setup(2, 13);
+    c->configs[0].lease.refused_cooldown_ns = 60 * MESH_NS_PER_S;
+    mc_policy(&c->configs[1].lease, 8, 30000);
+    c->configs[1].advert_interval_ns = 3600 * MESH_NS_PER_S;
+    mc_start(c);
+    assert_true(mc_converge(c, 30 * MESH_NS_PER_S));
+    mc_settle(c);
+    lease_capacity capacity;
+    lease_capacity_at(member_lease(c->nodes[1]), 0, &capacity);
+    assert_int_equal(member_set_load(c->nodes[1], mc_now(c), WIRE_RESOURCE_VCPU, "", 0,
+                                     capacity.total, &c->rngs[1]),
+                     MESH_OK);
+    mc_flush(c, 1);
+    lease_stats lender;
+    for (uint32_t round = 0; round < 3; round++) {
+        uint32_t mark = c->event_count;
+        mc_borrow_vcpu(c, 0, 4, 20 * MIN_NS, NULL, NULL);
+        mc_run(c, c->now_ns + 5 * MESH_NS_PER_S);
+        const mc_event *done = mc_find_event(c, 0, LEASE_EVENT_BORROW_DONE, mark);
+        assert_non_null(done);
+        assert_int_equal(done->event.status, LEASE_BORROW_REFUSED);
+        assert_int_equal(done->event.refusal, WIRE_LEASE_REFUSAL_CAPACITY);
+        lease_stats_get(member_lease(c->nodes[1]), &lender);
+        // Asked in round 0; skipped 5 s later (round 1); asked again in
+        // round 2, past the cooldown.
+        assert_int_equal(lender.requests_in, round < 2 ? 1u : 2u);
+        mc_run(c, c->now_ns + (round == 0 ? 0 : 60) * MESH_NS_PER_S);
+    }
+    teardown(c);
+}
+
 // The ledger fails a write (a store error): nothing that depends on it
 // leaves, the same record is written again, and the lease completes with
 // both ledgers agreeing. Both sides, in turn.
@@ -618,6 +657,7 @@ int main(void)
         cmocka_unit_test(test_hostile_frames),
         cmocka_unit_test(test_burst_borrows_and_releases),
         cmocka_unit_test(test_burst_backs_off_when_refused),
+        cmocka_unit_test(test_refused_lender_cools_down),
         cmocka_unit_test(test_ledger_write_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
