@@ -764,17 +764,6 @@ static void sample(fed_run *run)
 /* The plugin.                                                       */
 /* ---------------------------------------------------------------- */
 
-static void add_jurisdiction(wire_cert *cert, const char *code)
-{
-    uint32_t at = cert->jurisdiction_count;
-    while (at > 0 && strcmp(cert->jurisdictions[at - 1], code) > 0) {
-        memcpy(cert->jurisdictions[at], cert->jurisdictions[at - 1], 3);
-        at--;
-    }
-    memcpy(cert->jurisdictions[at], code, 3);
-    cert->jurisdiction_count++;
-}
-
 static void on_node_facts(void *context, uint32_t index, sim_lease_node *node, uint64_t *price)
 {
     fed_run *run = context;
@@ -782,8 +771,8 @@ static void on_node_facts(void *context, uint32_t index, sim_lease_node *node, u
     wire_cert *cert = &node->cert;
     memcpy(cert->country, site->country, 3);
     cert->jurisdiction_count = 0;
-    add_jurisdiction(cert, site->country);
-    add_jurisdiction(cert, "EU");
+    sim_cert_add_jurisdiction(cert, site->country);
+    sim_cert_add_jurisdiction(cert, "EU");
     node->carbon_gco2_per_kwh =
         site->carbon.count > 0 ? site->carbon.value[0] : site->carbon_gco2_per_kwh;
     if (node->hostile) {

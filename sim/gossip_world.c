@@ -62,19 +62,6 @@ uint32_t sim_gossip_index_of_id(const sim_gossip_state *run, const mesh_node_id 
     return UINT32_MAX;
 }
 
-static void add_jurisdiction(wire_cert *cert, const char *code)
-{
-    MESH_ASSERT(cert->jurisdiction_count < WIRE_JURISDICTIONS_MAX);
-    // Insertion keeps the set sorted, as the wire format requires.
-    uint32_t at = cert->jurisdiction_count;
-    while (at > 0 && strcmp(cert->jurisdictions[at - 1], code) > 0) {
-        memcpy(cert->jurisdictions[at], cert->jurisdictions[at - 1], 3);
-        at--;
-    }
-    memcpy(cert->jurisdictions[at], code, 3);
-    cert->jurisdiction_count++;
-}
-
 static uint32_t carbon_of(const char *country)
 {
     for (uint32_t i = 0; i < MESH_ARRAY_COUNT(carbon_table); i++) {
@@ -161,8 +148,8 @@ static mesh_err make_node(sim_gossip_state *run,
     (void) snprintf(cert.name, sizeof(cert.name), "sim-%u", index);
     (void) snprintf(cert.operator_name, sizeof(cert.operator_name), "fedmesh simulator");
     memcpy(cert.country, city->country, 3);
-    add_jurisdiction(&cert, city->country);
-    add_jurisdiction(&cert, "EU");
+    sim_cert_add_jurisdiction(&cert, city->country);
+    sim_cert_add_jurisdiction(&cert, "EU");
     cert.certifications = WIRE_CERTIFICATION_ISO27001;
     if (mesh_rng_below(&run->setup_rng, 2) == 0) {
         cert.certifications |= strcmp(city->country, "FR") == 0 ? WIRE_CERTIFICATION_SECNUMCLOUD

@@ -540,18 +540,6 @@ static uint32_t carbon_of(const char *country)
     return 0;
 }
 
-static void add_jurisdiction(wire_cert *cert, const char *code)
-{
-    MESH_ASSERT(cert->jurisdiction_count < WIRE_JURISDICTIONS_MAX);
-    uint32_t at = cert->jurisdiction_count;
-    while (at > 0 && strcmp(cert->jurisdictions[at - 1], code) > 0) {
-        memcpy(cert->jurisdictions[at], cert->jurisdictions[at - 1], 3);
-        at--;
-    }
-    memcpy(cert->jurisdictions[at], code, 3);
-    cert->jurisdiction_count++;
-}
-
 /* Random constraints over the federation's countries and certificates;
  * each kind of constraint is set in a minority of requests. */
 static void draw_constraints(mesh_rng *rng, uint64_t vcpu, wire_lease_constraints *c)
@@ -626,8 +614,8 @@ static mesh_err make_node(sim_lease_world *world, uint32_t index)
                     index);
     (void) snprintf(cert->operator_name, sizeof(cert->operator_name), "fedmesh simulator");
     memcpy(cert->country, city->country, 3);
-    add_jurisdiction(cert, city->country);
-    add_jurisdiction(cert, "EU");
+    sim_cert_add_jurisdiction(cert, city->country);
+    sim_cert_add_jurisdiction(cert, "EU");
     cert->certifications = WIRE_CERTIFICATION_ISO27001;
     if (mesh_rng_below(rng, 2) == 0) {
         cert->certifications |= strcmp(city->country, "FR") == 0 ? WIRE_CERTIFICATION_SECNUMCLOUD

@@ -132,6 +132,10 @@ sim_net_route(sim_net *net, uint32_t from_index, uint32_t to_index, uint64_t *de
 void sim_net_partition(sim_net *net, const uint8_t *group);
 void sim_net_heal(sim_net *net);
 
+/* Adds a two-letter jurisdiction code to a certificate being made,
+ * keeping the list sorted (the wire wants it so); room must be left. */
+void sim_cert_add_jurisdiction(wire_cert *cert, const char *code);
+
 /* Parses "sim://<index>" with index < node_count, without leading zeros.
  * False for anything else. */
 bool sim_endpoint_parse(const char *endpoint, uint32_t node_count, uint32_t *index_out);
