@@ -244,7 +244,14 @@ static void print_summary(const sim_gossip_result *result)
 static const char sim_usage_more[] =
     "\n"
     "       fedmesh sim leases [--nodes N] [--seed S] [--minutes M] [--loss P] [--crash K]\n"
-    "                          [--hostile K] [--json] ...   (see fedmesh sim leases --help)\n";
+    "                          [--hostile K] [--json] ...   (see fedmesh sim leases --help)\n"
+    "       fedmesh sim run SCENARIO [--seed S] [--no-mesh] [--compare] [--set K=V]...\n"
+    "                          [--out DIR] [--json] ...     (see fedmesh sim run --help)\n"
+    "       fedmesh sim sweep SCENARIO --seeds A..B [--set K=V1,V2]... [--jobs N]\n"
+    "                          [--out DIR] [--emit slurm]\n"
+    "       fedmesh sim aggregate DIR | fedmesh sim report DIR\n"
+    "       fedmesh sim trace FILE [--format swf|csv] [--lenient] [--json]\n"
+    "       fedmesh sim replay [--key KEY] [--verbose] [--json] FILE...\n";
 
 static const char sim_leases_usage[] =
     "usage: fedmesh sim leases [--nodes N] [--seed S] [--minutes M] [--loss P]\n"
@@ -552,7 +559,9 @@ int node_cmd_sim(int argc, char **argv)
         return argc < 2 ? NODE_EXIT_USAGE : NODE_EXIT_OK;
     }
     if (strcmp(argv[1], "gossip") != 0) {
-        return sim_usage_error("unknown scenario; the ones there are: gossip, leases");
+        return sim_usage_error(
+            "unknown command; the ones there are: gossip, leases, run, sweep, aggregate, report, "
+            "trace, replay");
     }
     sim_gossip_config config;
     sim_gossip_config_default(&config);
