@@ -42,43 +42,7 @@ admit_member c FR --cert HDS --jurisdiction EU || { bad "identity c"; finish; }
 
 i=0
 for n in a b c; do
-  cat >"$n.ini" <<EOF
-[node]
-name = $n
-key_file = $n.key
-certificate_file = $n.cert
-root_public_key_file = root.key.pub
-listen = tcp://127.0.0.1:${ports[$i]}
-control = tcp://127.0.0.1:${ports[$((i + 3))]}
-seeds = tcp://127.0.0.1:${ports[0]}
-
-[capacity]
-vcpu_total = 128
-vcpu_lendable = 64
-price_microeur_per_vcpu_hour = 20000
-carbon_gco2_per_kwh = $((40 + i))
-
-[gossip]
-probe_interval_ms = 200
-probe_timeout_ms = 80
-suspicion_min_ms = 400
-suspicion_max_ms = 1200
-
-[lease]
-offer_ttl_ms = 1000
-usage_interval_s = 1
-
-[data_class health]
-countries = FR
-certifications = HDS
-
-[http]
-listen = http://127.0.0.1:${ports[$((i + 6))]}
-token_file = token
-
-[ledger]
-path = $n.ledger
-EOF
+  { lease_agent_ini "$n" "$i"; printf '\n[data_class health]\ncountries = FR\ncertifications = HDS\n'; } >"$n.ini"
   i=$((i + 1))
 done
 
@@ -89,16 +53,6 @@ start() {
 }
 for n in a b c; do start $n; done
 
-# wait_until SECONDS COMMAND...: polls every 0.2 s.
-wait_until() {
-  local limit=$1
-  shift
-  local deadline=$((SECONDS + limit))
-  until "$@"; do
-    [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.2
-  done
-}
 alive_in() { # NODE: how many members NODE sees alive
   "$fedmesh" peers --config "$1.ini" --json 2>/dev/null | jq '[.members[] | select(.state == "alive")] | length'
 }

@@ -77,3 +77,57 @@ make_token() {
   (umask 077; printf '%s\n' "$token" >"$1")
   printf '%s' "$token"
 }
+
+# lease_agent_ini NAME INDEX: the config of agent NAME (INDEX 0..2) of the
+# three-agent lease tests (leases, ledger_audit, record_replay), on
+# ports[INDEX] (gossip), ports[INDEX + 3] (control) and ports[INDEX + 6]
+# (HTTP), seeded by agent 0: quick gossip and lease timings, 64 of 128
+# vCPUs lendable, a ledger. A test appends its own sections.
+lease_agent_ini() {
+  local n=$1 i=$2
+  cat <<INI
+[node]
+name = $n
+key_file = $n.key
+certificate_file = $n.cert
+root_public_key_file = root.key.pub
+listen = tcp://127.0.0.1:${ports[$i]}
+control = tcp://127.0.0.1:${ports[$((i + 3))]}
+seeds = tcp://127.0.0.1:${ports[0]}
+
+[capacity]
+vcpu_total = 128
+vcpu_lendable = 64
+price_microeur_per_vcpu_hour = 20000
+carbon_gco2_per_kwh = $((40 + i))
+
+[gossip]
+probe_interval_ms = 200
+probe_timeout_ms = 80
+suspicion_min_ms = 400
+suspicion_max_ms = 1200
+
+[lease]
+offer_ttl_ms = 1000
+usage_interval_s = 1
+
+[http]
+listen = http://127.0.0.1:${ports[$((i + 6))]}
+token_file = token
+
+[ledger]
+path = $n.ledger
+INI
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s until it
+# succeeds (0) or SECONDS have passed (1).
+wait_until() {
+  local limit=$1
+  shift
+  local deadline=$((SECONDS + limit))
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.2
+  done
+}
