@@ -240,7 +240,10 @@ static json_t *summary_json(const char *scenario_name,
     (void) json_object_set_new(o, "utilisation", utilisation);
 
     json_t *lent = json_object();
-    json_t *by_country = json_object();
+    // Hours by the lender's country, summed before they are rounded.
+    char countries[SIM_FED_SITES_MAX][3];
+    double country_hours[SIM_FED_SITES_MAX];
+    uint32_t country_count = 0;
     uint32_t n = config->site_count;
     for (uint32_t a = 0; a < n; a++) {
         for (uint32_t b = 0; b < n; b++) {
@@ -252,17 +255,20 @@ static json_t *summary_json(const char *scenario_name,
             (void) snprintf(pair, sizeof(pair), "%s->%s", config->sites[a].name,
                             config->sites[b].name);
             (void) json_object_set_new(lent, pair, real(hours(ns)));
-            const char *country = config->sites[a].country;
-            json_t *old = json_object_get(by_country, country);
-            double sum = (old != NULL ? json_real_value(old) : 0.0) + hours(ns);
-            (void) json_object_set_new(by_country, country, json_real(sum));
+            uint32_t k = 0;
+            while (k < country_count && strcmp(countries[k], config->sites[a].country) != 0) {
+                k++;
+            }
+            if (k == country_count) {
+                memcpy(countries[country_count], config->sites[a].country, 3);
+                country_hours[country_count++] = 0.0;
+            }
+            country_hours[k] += hours(ns);
         }
     }
-    const char *key = NULL;
-    json_t *value = NULL;
-    json_object_foreach(by_country, key, value)
-    {
-        (void) json_object_set_new(by_country, key, real(json_real_value(value)));
+    json_t *by_country = json_object();
+    for (uint32_t k = 0; k < country_count; k++) {
+        (void) json_object_set_new(by_country, countries[k], real(country_hours[k]));
     }
     (void) json_object_set_new(o, "lent_vcpu_hours", lent);
     (void) json_object_set_new(o, "burst_vcpu_hours_by_country", by_country);

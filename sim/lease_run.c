@@ -1316,18 +1316,16 @@ static mesh_err schedule_start(sim_lease_world *world)
 {
     const sim_lease_config *config = world->config;
     mesh_rng *rng = &world->workload_rng;
-    for (uint32_t i = 0; i < world->node_count && world->plugin != NULL; i++) {
+    for (uint32_t i = 0; i < world->node_count; i++) {
         sim_event start = {.time_ns = mesh_rng_below(&world->setup_rng, MESH_NS_PER_S),
                            .kind = SIM_EVENT_START,
                            .node_index = i};
         if (push_event(world, &start) != MESH_OK) {
             return world->fatal;
         }
-    }
-    for (uint32_t i = 0; i < world->node_count && world->plugin == NULL; i++) {
-        sim_event start = {.time_ns = mesh_rng_below(&world->setup_rng, MESH_NS_PER_S),
-                           .kind = SIM_EVENT_START,
-                           .node_index = i};
+        if (world->plugin != NULL) {
+            continue; // the plugin's workload, not the random one
+        }
         sim_event load = {.time_ns =
                               config->join_ns + mesh_rng_below(rng, config->load_interval_ns),
                           .kind = SIM_LEASE_EVENT_LOAD,
@@ -1336,7 +1334,7 @@ static mesh_err schedule_start(sim_lease_world *world)
                                 config->join_ns + mesh_rng_below(rng, config->borrow_interval_ns),
                             .kind = SIM_LEASE_EVENT_BORROW,
                             .node_index = i};
-        if (push_event(world, &start) != MESH_OK || push_event(world, &load) != MESH_OK ||
+        if (push_event(world, &load) != MESH_OK ||
             (borrow.time_ns < workload_end_ns(world) && push_event(world, &borrow) != MESH_OK)) {
             return world->fatal;
         }
