@@ -24,16 +24,19 @@
  * data_class) are resolved once the whole file is read, so a class may be
  * defined after its first use.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "node/config_int.h"
 
@@ -180,7 +183,8 @@ static const key_spec keys[] = {
     {"node", "seeds", KEY_SEEDS, KIND_ENDPOINT_LIST, 0, 0, 0, 0},
     {"node", "log_level", KEY_LOG_LEVEL, KIND_LOG_LEVEL, 0, 0, 0, 0},
     {"capacity", "carbon_gco2_per_kwh", KEY_CARBON, KIND_U64, 0, WIRE_CARBON_MAX, 0, 0},
-    {"capacity", "api_endpoint", KEY_API_ENDPOINT, KIND_TEXT_ENDPOINT, 0, 0, 0, 0},
+    {"capacity", "api_endpoint", KEY_API_ENDPOINT, KIND_TEXT_ENDPOINT, 0,
+     NODE_CONFIG_API_ENDPOINT_SIZE_MAX, 0, 0},
     {"capacity", "vcpu_total", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 0, FIELD_TOTAL},
     {"capacity", "vcpu_free", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 0, FIELD_FREE},
     {"capacity", "vcpu_lendable", KEY_RESOURCE, KIND_RESOURCE, 0, WIRE_AMOUNT_MAX, 0,
@@ -1204,10 +1208,10 @@ static void set_value(parser *p, const key_spec *key, const char *value)
         }
         return;
     case KIND_TEXT_ENDPOINT:
-        if (!endpoint_text_valid(value)) {
+        if (!endpoint_text_valid(value) || strlen(value) > key->max) {
             fail_at(p, MESH_EINVAL,
-                    "%s: must be printable ASCII without spaces, at most %u bytes (or empty)",
-                    key->name, WIRE_ENDPOINT_SIZE_MAX);
+                    "%s: must be printable ASCII without spaces, at most %llu bytes (or empty)",
+                    key->name, (unsigned long long) key->max);
             return;
         }
         (void) copy_text(config->gossip.advert.api_endpoint,
@@ -1534,6 +1538,37 @@ static void finish_burst(parser *p)
     }
 }
 
+/* [node] control's default: ipc:///tmp/fedmesh-<name>-<tag>.ctl, where tag
+ * is 12 hex digits of a hash of the key file's absolute path (realpath
+ * when the file exists). The name alone collided for two nodes of one name
+ * on a host (a test federation, a staging copy); the key file tells them
+ * apart, and `fedmesh peers --config` reading the same file computes the
+ * same endpoint from any working directory. */
+static void default_control(node_config *config)
+{
+    char absolute[NODE_CONFIG_PATH_SIZE_MAX + PATH_MAX];
+    char *real = realpath(config->key_file, NULL);
+    if (real != NULL) {
+        (void) snprintf(absolute, sizeof(absolute), "%s", real);
+        free(real);
+    } else if (config->key_file[0] == '/') {
+        (void) snprintf(absolute, sizeof(absolute), "%s", config->key_file);
+    } else {
+        char cwd[PATH_MAX];
+        (void) snprintf(absolute, sizeof(absolute), "%s/%s",
+                        getcwd(cwd, sizeof(cwd)) != NULL ? cwd : "", config->key_file);
+    }
+    uint8_t hash[16];
+    int hashed = crypto_generichash(hash, sizeof(hash), (const uint8_t *) absolute,
+                                    strlen(absolute), NULL, 0);
+    MESH_ASSERT(hashed == 0);
+    char tag[13];
+    sodium_bin2hex(tag, sizeof(tag), hash, 6);
+    int used = snprintf(config->control, sizeof(config->control), "ipc:///tmp/fedmesh-%s-%s.ctl",
+                        config->name, tag);
+    MESH_ASSERT(used > 0 && (size_t) used < sizeof(config->control));
+}
+
 static void finish(parser *p)
 {
     node_config *config = p->config;
@@ -1568,9 +1603,7 @@ static void finish(parser *p)
         return;
     }
     if (!key_given(p, KEY_CONTROL)) {
-        int used = snprintf(config->control, sizeof(config->control), "ipc:///tmp/fedmesh-%s.ctl",
-                            config->name);
-        MESH_ASSERT(used > 0 && (size_t) used < sizeof(config->control));
+        default_control(config);
     }
     bool tls_used = node_config_endpoint_is_tls(config->listen) ||
                     node_config_endpoint_is_tls(config->advertise);

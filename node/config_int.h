@@ -45,6 +45,10 @@
 #define NODE_CONFIG_ERROR_SIZE      512u
 #define NODE_CONFIG_ENDPOINT_SIZE   (WIRE_ENDPOINT_SIZE_MAX + 1u)
 
+/* [capacity] api_endpoint, at most: what one line holds after
+ * "api_endpoint = " (the advert itself could carry WIRE_ENDPOINT_SIZE_MAX). */
+#define NODE_CONFIG_API_ENDPOINT_SIZE_MAX (NODE_CONFIG_LINE_SIZE_MAX - 15u)
+
 /* [http] body_max: default and ceiling, in bytes. */
 #define NODE_CONFIG_HTTP_BODY_MAX_DEFAULT 65536u
 #define NODE_CONFIG_HTTP_BODY_MAX_MAX     1048576u

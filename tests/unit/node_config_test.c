@@ -66,7 +66,10 @@ static void test_minimal_defaults(void **state)
     assert_string_equal(config.root_public_key_file, "/etc/fedmesh/root.pub");
     assert_string_equal(config.listen, "tcp://127.0.0.1:7400");
     assert_string_equal(config.advertise, "tcp://127.0.0.1:7400");
-    assert_string_equal(config.control, "ipc:///tmp/fedmesh-fr-par-1.ctl");
+    // ipc:///tmp/fedmesh-<name>-<12 hex>.ctl (see test_default_control).
+    assert_int_equal(strncmp(config.control, "ipc:///tmp/fedmesh-fr-par-1-", 28), 0);
+    assert_int_equal(strlen(config.control), 28 + 12 + 4);
+    assert_string_equal(config.control + 40, ".ctl");
     assert_int_equal(config.seed_count, 0);
     assert_int_equal(config.revocation_file_count, 0);
     assert_int_equal(config.log_level, NODE_LOG_INFO);
@@ -78,6 +81,73 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(config.gossip.advert.resource_count, 0);
     assert_string_equal(config.gossip.advert.endpoint, "tcp://127.0.0.1:7400");
     assert_string_equal(config.gossip.advert.api_endpoint, "");
+}
+
+/* Two nodes of one name on one host (two directories, two keys) get two
+ * control endpoints; one node's config read by two paths (the agent and
+ * `fedmesh peers`) gets one. */
+static void test_default_control(void **state)
+{
+    (void) state;
+    char first[NODE_CONFIG_ENDPOINT_SIZE];
+    char control[NODE_CONFIG_ENDPOINT_SIZE];
+    assert_int_equal(
+        node_config_parse(minimal, (uint32_t) strlen(minimal), "/srv/a/node.ini", &config, error),
+        MESH_OK);
+    memcpy(first, config.control, sizeof(first));
+    assert_int_equal(
+        node_config_parse(minimal, (uint32_t) strlen(minimal), "/srv/b/node.ini", &config, error),
+        MESH_OK);
+    assert_string_not_equal(first, config.control);
+    assert_int_equal(strncmp(config.control, "ipc:///tmp/fedmesh-fr-par-1-", 28), 0);
+    assert_int_equal(
+        node_config_parse(minimal, (uint32_t) strlen(minimal), "/srv/a/node.ini", &config, error),
+        MESH_OK);
+    assert_string_equal(first, config.control);
+    // A relative config path: the key's path is made absolute, so the
+    // same file named from its directory gives the same endpoint.
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    char absolute[1200];
+    (void) snprintf(absolute, sizeof(absolute), "%s/node.ini", cwd);
+    assert_int_equal(
+        node_config_parse(minimal, (uint32_t) strlen(minimal), absolute, &config, error), MESH_OK);
+    memcpy(control, config.control, sizeof(control));
+    assert_int_equal(
+        node_config_parse(minimal, (uint32_t) strlen(minimal), "node.ini", &config, error),
+        MESH_OK);
+    assert_string_equal(control, config.control);
+    // An explicit control is kept as written.
+    assert_int_equal(parse_with("control = ipc:///run/fedmesh/a.ctl\n"), MESH_OK);
+    assert_string_equal(config.control, "ipc:///run/fedmesh/a.ctl");
+}
+
+/* [capacity] api_endpoint promises what one line can hold: the value of a
+ * 198-byte "api_endpoint = VALUE" line, 183 bytes; 184 bytes is refused by
+ * name even where the line itself would fit (no spaces around '='). */
+static void test_api_endpoint_limit(void **state)
+{
+    (void) state;
+    assert_int_equal(NODE_CONFIG_API_ENDPOINT_SIZE_MAX, 183);
+    char value[NODE_CONFIG_API_ENDPOINT_SIZE_MAX + 2];
+    memset(value, 'a', sizeof(value));
+    value[NODE_CONFIG_API_ENDPOINT_SIZE_MAX] = '\0';
+    char extra[512];
+    (void) snprintf(extra, sizeof(extra), "[capacity]\napi_endpoint = %s\n", value);
+    assert_int_equal(strlen("api_endpoint = ") + strlen(value), NODE_CONFIG_LINE_SIZE_MAX);
+    if (parse_with(extra) != MESH_OK) {
+        print_error("%s\n", error);
+        fail();
+    }
+    assert_string_equal(config.gossip.advert.api_endpoint, value);
+    value[NODE_CONFIG_API_ENDPOINT_SIZE_MAX] = 'a';
+    value[NODE_CONFIG_API_ENDPOINT_SIZE_MAX + 1] = '\0';
+    (void) snprintf(extra, sizeof(extra), "[capacity]\napi_endpoint=%s\n", value);
+    expect_error(MESH_EINVAL, extra,
+                 "api_endpoint: must be printable ASCII without spaces, at "
+                 "most 183 bytes");
+    (void) snprintf(extra, sizeof(extra), "[capacity]\napi_endpoint = %s\n", value);
+    expect_error(MESH_EPROTO, extra, "line longer than 198 bytes");
 }
 
 static void test_every_key(void **state)
@@ -1045,6 +1115,8 @@ int main(void)
         cmocka_unit_test(test_constraints_within),
         cmocka_unit_test(test_hooks),
         cmocka_unit_test(test_example_file),
+        cmocka_unit_test(test_default_control),
+        cmocka_unit_test(test_api_endpoint_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
