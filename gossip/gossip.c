@@ -220,6 +220,9 @@ mesh_err gossip_create(const gossip_config *config, mesh_now now, gossip **gossi
         return err;
     }
     g->self_slot = (uint32_t) (self - g->members);
+    // The machine's clock starts at the first call; this node's own state
+    // (alive) dates from its creation, not from the clock's zero.
+    self->state_changed_ns = now.monotonic_ns;
     g->probe_cursor = g->self_id;
     *gossip_out = g;
     return MESH_OK;

@@ -245,7 +245,8 @@ typedef struct gossip_member_info {
     bool self;
     uint64_t sequence;           /* of the newest advert held; 0 if none yet */
     int64_t advert_timestamp_ns; /* as signed by the member */
-    uint64_t state_changed_ns;   /* monotonic time of the last state change */
+    uint64_t state_changed_ns;   /* monotonic time of the last state change; for self,
+                                  * gossip_create's now until it changes (leaving) */
     char name[WIRE_NAME_SIZE_MAX + 1];
     char country[3];
     uint32_t certifications;

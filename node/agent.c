@@ -99,6 +99,13 @@ typedef struct agent {
     uint64_t outputs_ignored;
     uint64_t reloads;
     uint64_t reload_failures;
+    /* Seeds this node dials to join (its own endpoints left out), and when
+     * each was last found unreached (see seeds_check). */
+    uint32_t seed_count;
+    const char *seeds[GOSSIP_SEEDS_MAX];
+    uint64_t seed_warned_ns[GOSSIP_SEEDS_MAX];
+    uint64_t seeds_checked_ns;
+    uint64_t seeds_unreachable;
     node_metrics_histogram tick_rounds;
     node_metrics_histogram message_rounds;
     /* The scheduler's latest load report (POST /v1/load). */
@@ -211,9 +218,13 @@ static void log_event(agent *a, const gossip_event *payload)
         return;
     }
     if (event.previous == 0) {
+        // The machine admits a member when its certificate arrives, before
+        // the advert that follows it in the same push; events are executed
+        // after the whole frame, so the view holds that advert's sequence
+        // by now (0 only when the certificate came alone).
         node_log(NODE_LOG_INFO, "gossip", "member_join", "member=%s name=%s state=%s sequence=%llu",
                  member, name, gossip_state_name((gossip_state) event.state),
-                 (unsigned long long) event.sequence);
+                 (unsigned long long) (found ? info.sequence : event.sequence));
         return;
     }
     node_log(NODE_LOG_INFO, "gossip", "member_state",
@@ -427,9 +438,10 @@ static json_t *stats_json(agent *a)
         "control_requests", (json_int_t) t.control_requests, "udp_sent", (json_int_t) t.udp_sent,
         "udp_received", (json_int_t) t.udp_received, "udp_oversize", (json_int_t) t.udp_oversize);
     json_t *agent_part = json_pack(
-        "{s:I, s:I, s:I, s:I, s:f}", "outbox_full", (json_int_t) a->outbox_full, "call_errors",
+        "{s:I, s:I, s:I, s:I, s:I, s:f}", "outbox_full", (json_int_t) a->outbox_full, "call_errors",
         (json_int_t) a->call_errors, "frames_oversize_in", (json_int_t) a->frames_oversize_in,
-        "outputs_ignored", (json_int_t) a->outputs_ignored, "uptime_s",
+        "outputs_ignored", (json_int_t) a->outputs_ignored, "seeds_unreachable",
+        (json_int_t) a->seeds_unreachable, "uptime_s",
         (double) (node_now().monotonic_ns - a->started_ns) / 1e9);
     return json_pack("{s:s, s:s, s:o, s:o, s:o}", "self", a->self_text, "name", a->config->name,
                      "gossip", gossip_part, "transport", transport_part, "agent", agent_part);
@@ -733,6 +745,11 @@ static void respond_metrics(agent *a, node_http_request *request)
         .load_realtime_ns = a->load_realtime_ns,
         .reloads = a->reloads,
         .reload_failures = a->reload_failures,
+        .outbox_full = a->outbox_full,
+        .call_errors = a->call_errors,
+        .frames_oversize_in = a->frames_oversize_in,
+        .outputs_ignored = a->outputs_ignored,
+        .seeds_unreachable = a->seeds_unreachable,
         .ledger = a->ledger,
         .ledger_writes = &a->ledger_writes,
         .peer_label = metrics_peer_label,
@@ -967,6 +984,115 @@ static bool advert_content_equal(const wire_advert *x, const wire_advert *y)
     return true;
 }
 
+/* The keys a reload does not apply, as "section.key" words (a whole
+ * section where its keys only work together). Every word at once takes
+ * about 700 bytes: text holds them all. */
+typedef struct restart_list {
+    char text[768];
+    uint32_t size;
+} restart_list;
+
+static void restart_add(restart_list *list, bool differs, const char *key)
+{
+    if (!differs) {
+        return;
+    }
+    size_t key_size = strlen(key);
+    MESH_ASSERT(list->size + key_size + 2 <= sizeof(list->text));
+    if (list->size > 0) {
+        list->text[list->size++] = ' ';
+    }
+    memcpy(list->text + list->size, key, key_size + 1);
+    list->size += (uint32_t) key_size;
+}
+
+static bool text_differs(const char *x, const char *y)
+{
+    return strcmp(x, y) != 0;
+}
+
+/* What changed between the running config and a fresh read that only a
+ * restart applies: everything but the log level, revocation files, the
+ * HTTP token and the advertised capacity (totals and lendable). */
+static void restart_needed(const node_config *old, const node_config *fresh, restart_list *list)
+{
+    memset(list, 0, sizeof(*list));
+    restart_add(list, text_differs(old->name, fresh->name), "node.name");
+    restart_add(list, text_differs(old->key_file, fresh->key_file), "node.key_file");
+    restart_add(list, text_differs(old->certificate_file, fresh->certificate_file),
+                "node.certificate_file");
+    restart_add(list, text_differs(old->root_public_key_file, fresh->root_public_key_file),
+                "node.root_public_key_file");
+    restart_add(list, text_differs(old->listen, fresh->listen), "node.listen");
+    restart_add(list, text_differs(old->advertise, fresh->advertise), "node.advertise");
+    restart_add(list, text_differs(old->control, fresh->control), "node.control");
+    bool seeds = old->seed_count != fresh->seed_count;
+    for (uint32_t i = 0; i < old->seed_count && !seeds; i++) {
+        seeds = text_differs(old->seeds[i], fresh->seeds[i]);
+    }
+    restart_add(list, seeds, "node.seeds");
+    const gossip_config *g = &old->gossip;
+    const gossip_config *h = &fresh->gossip;
+    restart_add(list, g->probe_interval_ns != h->probe_interval_ns, "gossip.probe_interval_ms");
+    restart_add(list, g->probe_timeout_ns != h->probe_timeout_ns, "gossip.probe_timeout_ms");
+    restart_add(list, g->suspicion_min_ns != h->suspicion_min_ns, "gossip.suspicion_min_ms");
+    restart_add(list, g->suspicion_max_ns != h->suspicion_max_ns, "gossip.suspicion_max_ms");
+    restart_add(list, g->advert_refresh_ns != h->advert_refresh_ns, "gossip.advert_refresh_s");
+    restart_add(list, g->rejoin_interval_ns != h->rejoin_interval_ns, "gossip.rejoin_interval_s");
+    restart_add(list, g->down_forget_ns != h->down_forget_ns, "gossip.down_forget_s");
+    restart_add(list, g->clock_skew_max_ns != h->clock_skew_max_ns, "gossip.clock_skew_max_s");
+    restart_add(list, g->members_max != h->members_max, "gossip.members_max");
+    restart_add(list, g->revocations_max != h->revocations_max, "gossip.revocations_max");
+    restart_add(list, g->fanout != h->fanout, "gossip.fanout");
+    restart_add(list, old->udp_probes != fresh->udp_probes, "gossip.udp_probes");
+    restart_add(list, g->indirect_probes != h->indirect_probes, "gossip.indirect_probes");
+    restart_add(list, g->digest_pages_per_round != h->digest_pages_per_round,
+                "gossip.digest_pages_per_round");
+    restart_add(list, g->bytes_per_s_per_peer_max != h->bytes_per_s_per_peer_max,
+                "gossip.bytes_per_s_per_peer_max");
+    restart_add(list, text_differs(g->advert.api_endpoint, h->advert.api_endpoint),
+                "capacity.api_endpoint");
+    restart_add(list, g->advert.carbon_gco2_per_kwh != h->advert.carbon_gco2_per_kwh,
+                "capacity.carbon_gco2_per_kwh");
+    // Totals and lendable are applied; the class set and the rest of the
+    // lender's policy are read at start only.
+    bool classes = old->lease.class_count != fresh->lease.class_count;
+    bool policy = false;
+    for (uint32_t i = 0; i < old->lease.class_count && !classes; i++) {
+        const lease_class_policy *x = &old->lease.classes[i];
+        const lease_class_policy *y = &fresh->lease.classes[i];
+        classes = x->resource_class != y->resource_class || text_differs(x->model, y->model);
+        policy = policy || x->keep != y->keep || x->per_peer_max != y->per_peer_max ||
+                 x->price_microeur_per_unit_hour != y->price_microeur_per_unit_hour;
+    }
+    restart_add(list, classes, "capacity.classes");
+    restart_add(list, policy && !classes, "capacity.keep_per_peer_max_price");
+    restart_add(list, text_differs(old->http_listen, fresh->http_listen), "http.listen");
+    restart_add(list, old->http_body_max != fresh->http_body_max, "http.body_max");
+    restart_add(list, text_differs(old->ledger_path, fresh->ledger_path), "ledger.path");
+    restart_add(list, old->ledger_half_life_ns != fresh->ledger_half_life_ns, "ledger.half_life_s");
+    restart_add(list, text_differs(old->tls_cert_key_file, fresh->tls_cert_key_file),
+                "tls.cert_key_file");
+    restart_add(list, text_differs(old->tls_ca_file, fresh->tls_ca_file), "tls.ca_file");
+    restart_add(list, text_differs(old->record_path, fresh->record_path), "record.path");
+    restart_add(list, old->record_bytes_max != fresh->record_bytes_max, "record.max_mib");
+    restart_add(list, old->record_keep != fresh->record_keep, "record.keep");
+    // Sections read whole: both configs were zeroed before parsing.
+    lease_config x = old->lease;
+    lease_config y = fresh->lease;
+    x.class_count = y.class_count = 0;
+    memset(x.classes, 0, sizeof(x.classes));
+    memset(y.classes, 0, sizeof(y.classes));
+    restart_add(list, memcmp(&x, &y, sizeof(x)) != 0, "lease");
+    restart_add(list,
+                old->data_class_count != fresh->data_class_count ||
+                    memcmp(old->data_classes, fresh->data_classes,
+                           old->data_class_count * sizeof(old->data_classes[0])) != 0,
+                "data_class");
+    restart_add(list, memcmp(&old->burst, &fresh->burst, sizeof(old->burst)) != 0, "burst");
+    restart_add(list, memcmp(&old->hooks, &fresh->hooks, sizeof(old->hooks)) != 0, "hooks");
+}
+
 /* SIGHUP: applies what can change without a restart (see the file head). */
 static void agent_reload(agent *a)
 {
@@ -1045,10 +1171,13 @@ static void agent_reload(agent *a)
         }
     }
     a->reloads++;
-    node_log(NODE_LOG_INFO, "agent", "reloaded",
+    restart_list restart;
+    restart_needed(a->config, fresh, &restart);
+    node_log(restart.size > 0 ? NODE_LOG_WARN : NODE_LOG_INFO, "agent", "reloaded",
              "config=%s log_level=%s revocations=%u revocations_refused=%u token=%s capacity=%s "
-             "restart_needed_for=\"listen advertise control seeds identity gossip http.listen\"",
-             a->config_path, level, revocations, refused, token, capacity);
+             "restart_needed_for=\"%s\"",
+             a->config_path, level, revocations, refused, token, capacity,
+             restart.size > 0 ? restart.text : "none");
     free(fresh);
 }
 
@@ -1078,6 +1207,59 @@ static void tick_if_due(agent *a)
     check(a, err, "on_tick");
     flush(a, "on_tick");
     node_metrics_observe(&a->tick_rounds, node_now().monotonic_ns - now.monotonic_ns);
+}
+
+/* True when a member other than this node, alive in the view, advertises
+ * endpoint: the seed was reached (the gossip machine's own rule for
+ * seeds it stops knocking on). */
+static bool seed_reached(agent *a, const char *endpoint)
+{
+    uint32_t count = gossip_member_count(a->machine);
+    for (uint32_t i = 0; i < count; i++) {
+        gossip_member_info info;
+        wire_advert advert;
+        if (gossip_member_at(a->machine, i, &info) != MESH_OK) {
+            break;
+        }
+        if (!info.self && info.state == GOSSIP_ALIVE && info.sequence > 0 &&
+            gossip_member_advert(a->machine, &info.id, &advert) == MESH_OK &&
+            strcmp(advert.endpoint, endpoint) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Once per [gossip] rejoin_interval_s (the machine knocks on unreached
+ * seeds that often), from one interval after the start: one warning and
+ * one count per seed that no alive member advertises, so a typo in seeds
+ * or a firewall shows in the log instead of a silent lone member. Bounded:
+ * at most seed_count lines per interval. */
+static void seeds_check(agent *a)
+{
+    uint64_t interval_ns = a->config->gossip.rejoin_interval_ns;
+    uint64_t now_ns = node_now().monotonic_ns;
+    if (a->seed_count == 0 || now_ns - a->started_ns < interval_ns ||
+        now_ns - a->seeds_checked_ns < interval_ns) {
+        return;
+    }
+    a->seeds_checked_ns = now_ns;
+    for (uint32_t i = 0; i < a->seed_count; i++) {
+        MESH_ASSERT(i < GOSSIP_SEEDS_MAX);
+        if (seed_reached(a, a->seeds[i])) {
+            if (a->seed_warned_ns[i] != 0) {
+                node_log(NODE_LOG_INFO, "gossip", "seed_reached", "seed=%s", a->seeds[i]);
+                a->seed_warned_ns[i] = 0;
+            }
+            continue;
+        }
+        a->seeds_unreachable++;
+        a->seed_warned_ns[i] = now_ns;
+        node_log(NODE_LOG_WARN, "gossip", "seed_unreachable",
+                 "seed=%s interval_s=%llu reason=\"no alive member advertises it: down, "
+                 "unreachable, or its advertise differs\"",
+                 a->seeds[i], (unsigned long long) (interval_ns / MESH_NS_PER_S));
+    }
 }
 
 static void agent_loop(agent *a)
@@ -1113,6 +1295,7 @@ static void agent_loop(agent *a)
             return;
         }
         tick_if_due(a);
+        seeds_check(a);
     }
 }
 
@@ -1124,8 +1307,13 @@ static int load_identity(const node_config *config,
                          uint32_t *cert_frame_size)
 {
     const char *command = "agent";
-    if (node_load_secret(command, config->key_file, &settings->keypair) != MESH_OK ||
-        node_load_public(command, config->root_public_key_file, settings->root_public_key) !=
+    mesh_err secret = node_load_secret(command, config->key_file, &settings->keypair);
+    if (secret != MESH_OK) {
+        // README, exit codes: a key readable by others is refused (4),
+        // one that cannot be read or is malformed is input (3).
+        return node_exit_from_err(secret);
+    }
+    if (node_load_public(command, config->root_public_key_file, settings->root_public_key) !=
             MESH_OK ||
         node_read_armored(command, config->certificate_file, "CERTIFICATE", cert_frame,
                           cert_frame_size) != MESH_OK) {
@@ -1209,6 +1397,8 @@ static int agent_create_machine(agent *a)
     }
     settings.seeds = seeds;
     settings.seed_count = seed_count;
+    memcpy(a->seeds, seeds, sizeof(seeds));
+    a->seed_count = seed_count;
     settings.cert_frame = cert_frame;
     settings.cert_frame_size = cert_frame_size;
     rc = agent_open_ledger(a);
@@ -1313,11 +1503,19 @@ static int agent_run_with_signals(agent *a, signal_waiter *waiter)
         return rc;
     }
     mesh_err err = node_transport_create(a->config, &a->transport);
-    if (err != MESH_OK) {
+    if (err == MESH_ETRANSPORT) {
+        // A listener this host refuses: the address is in use, not on this
+        // host, or not ours to take; the configuration or the host must
+        // change, so not an internal error (README, exit codes).
         node_say_error("agent",
-                       "cannot listen on %s or %s (see the log line above); is another "
-                       "agent running with these endpoints?",
+                       "cannot listen on [node] listen %s (TCP, and UDP for probes) or [node] "
+                       "control %s: the log line above names which and why (address in use: "
+                       "stop the other agent or change the endpoint)",
                        a->config->listen, a->config->control);
+        return NODE_EXIT_UNAVAILABLE;
+    }
+    if (err != MESH_OK) {
+        node_say_error("agent", "cannot start the transport: %s", mesh_strerror(err));
         return NODE_EXIT_INTERNAL;
     }
     rc = add_revocations(a, a->config);
@@ -1332,11 +1530,17 @@ static int agent_run_with_signals(agent *a, signal_waiter *waiter)
         if (err == MESH_EIO || err == MESH_EINVAL) {
             return NODE_EXIT_INPUT;
         }
-        if (err != MESH_OK) {
+        if (err == MESH_ETRANSPORT) {
             node_say_error("agent",
-                           "cannot serve the HTTP API on %s (see the log line above); "
-                           "is another agent using this [http] listen?",
+                           "cannot serve the HTTP API on [http] listen %s (see the log line "
+                           "above; address in use: stop the other agent or change the "
+                           "endpoint)",
                            a->config->http_listen);
+            return NODE_EXIT_UNAVAILABLE;
+        }
+        if (err != MESH_OK) {
+            node_say_error("agent", "cannot serve the HTTP API on %s: %s", a->config->http_listen,
+                           mesh_strerror(err));
             return NODE_EXIT_INTERNAL;
         }
     }

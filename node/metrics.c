@@ -170,6 +170,32 @@ static void render_transport(text *t, const node_transport_stats *s)
             s->sockets_evicted);
     counter(t, "fedmesh_control_requests_total", "Requests on the control endpoint.",
             s->control_requests);
+    counter(t, "fedmesh_transport_frames_received_total",
+            "Frames (TCP and UDP) handed to the loop.", s->frames_received);
+    counter(t, "fedmesh_transport_frames_sent_total",
+            "Frames accepted by NNG or the UDP socket for sending.", s->frames_sent);
+    counter(t, "fedmesh_transport_udp_received_total", "Probes received as UDP datagrams.",
+            s->udp_received);
+    counter(t, "fedmesh_transport_udp_sent_total", "Probes sent as UDP datagrams.", s->udp_sent);
+    counter(t, "fedmesh_transport_udp_oversize_total",
+            "UDP datagrams over the probe size limit, dropped.", s->udp_oversize);
+}
+
+/* The loop's own counters: what peers --stats shows under "agent". */
+static void render_agent(text *t, const node_metrics_input *in)
+{
+    counter(t, "fedmesh_agent_outbox_full_total", "Machine calls whose outbox was full.",
+            in->outbox_full);
+    counter(t, "fedmesh_agent_call_errors_total", "Machine calls and commits that failed.",
+            in->call_errors);
+    counter(t, "fedmesh_agent_frames_oversize_in_total",
+            "Frames received empty or over the frame size limit, dropped.", in->frames_oversize_in);
+    counter(t, "fedmesh_agent_outputs_ignored_total", "Machine outputs the agent did not execute.",
+            in->outputs_ignored);
+    counter(t, "fedmesh_seeds_unreachable_total",
+            "Seed checks (one per seed per rejoin interval) that found no alive member "
+            "advertising the seed.",
+            in->seeds_unreachable);
 }
 
 static void render_http(text *t, const node_http_stats *s)
@@ -361,6 +387,7 @@ mesh_err node_metrics_render(const node_metrics_input *input, char **text_out, s
            input->uptime_s);
     render_gossip(&t, input);
     render_transport(&t, input->transport);
+    render_agent(&t, input);
     if (input->http != NULL) {
         render_http(&t, input->http);
     }

@@ -62,6 +62,12 @@ typedef struct node_metrics_input {
     int64_t load_realtime_ns;
     uint64_t reloads;
     uint64_t reload_failures;
+    /* The loop's own counters (peers --stats "agent"). */
+    uint64_t outbox_full;
+    uint64_t call_errors;
+    uint64_t frames_oversize_in;
+    uint64_t outputs_ignored;
+    uint64_t seeds_unreachable;
     /* The ledger (NULL: none open): leases by state, lent and borrowed per
      * peer and class, and write latency. peer_label names a peer key for
      * a label ([a-z0-9-] names, or the node id). */

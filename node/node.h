@@ -14,12 +14,13 @@
 #include "mesh/mesh.h"
 
 typedef enum node_exit {
-    NODE_EXIT_OK = 0,       /* success; for checks: the thing checked is valid */
-    NODE_EXIT_INVALID = 1,  /* a check ran and failed (expired, revoked, bad signature...) */
-    NODE_EXIT_USAGE = 2,    /* bad command line; see --help */
-    NODE_EXIT_INPUT = 3,    /* a file cannot be read, or its content is malformed */
-    NODE_EXIT_REFUSED = 4,  /* refused for safety: file exists, unsafe permissions */
-    NODE_EXIT_INTERNAL = 5, /* a bug or a failing system call; the message says which */
+    NODE_EXIT_OK = 0,          /* success; for checks: the thing checked is valid */
+    NODE_EXIT_INVALID = 1,     /* a check ran and failed (expired, revoked, bad signature...) */
+    NODE_EXIT_USAGE = 2,       /* bad command line; see --help */
+    NODE_EXIT_INPUT = 3,       /* a file cannot be read, or its content is malformed */
+    NODE_EXIT_REFUSED = 4,     /* refused for safety: file exists, unsafe permissions */
+    NODE_EXIT_INTERNAL = 5,    /* a bug or a failing system call; the message says which */
+    NODE_EXIT_UNAVAILABLE = 6, /* the host refuses what the config names: an address in use */
 } node_exit;
 
 /* Runs the command line; returns the process exit code. */
