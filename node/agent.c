@@ -986,9 +986,9 @@ static bool advert_content_equal(const wire_advert *x, const wire_advert *y)
 
 /* The keys a reload does not apply, as "section.key" words (a whole
  * section where its keys only work together). Every word at once takes
- * about 700 bytes: text holds them all. */
+ * about 1,050 bytes: text holds them all. */
 typedef struct restart_list {
-    char text[768];
+    char text[1280];
     uint32_t size;
 } restart_list;
 
@@ -1077,20 +1077,55 @@ static void restart_needed(const node_config *old, const node_config *fresh, res
     restart_add(list, text_differs(old->record_path, fresh->record_path), "record.path");
     restart_add(list, old->record_bytes_max != fresh->record_bytes_max, "record.max_mib");
     restart_add(list, old->record_keep != fresh->record_keep, "record.keep");
-    // Sections read whole: both configs were zeroed before parsing.
-    lease_config x = old->lease;
-    lease_config y = fresh->lease;
-    x.class_count = y.class_count = 0;
-    memset(x.classes, 0, sizeof(x.classes));
-    memset(y.classes, 0, sizeof(y.classes));
-    restart_add(list, memcmp(&x, &y, sizeof(x)) != 0, "lease");
+    const lease_config *l = &old->lease;
+    const lease_config *m = &fresh->lease;
+    restart_add(list, l->offer_ttl_ns != m->offer_ttl_ns, "lease.offer_ttl_ms");
+    restart_add(list, l->request_timeout_ns != m->request_timeout_ns, "lease.request_timeout_ms");
+    restart_add(list, l->retry_interval_ns != m->retry_interval_ns, "lease.retry_interval_ms");
+    restart_add(list, l->retry_max_ns != m->retry_max_ns, "lease.retry_max_s");
+    restart_add(list, l->usage_interval_ns != m->usage_interval_ns, "lease.usage_interval_s");
+    restart_add(list, l->reclaim_notice_ns != m->reclaim_notice_ns, "lease.reclaim_notice_s");
+    restart_add(list, l->duration_max_ns != m->duration_max_ns, "lease.duration_max_h");
+    restart_add(list, l->start_ahead_max_ns != m->start_ahead_max_ns, "lease.start_ahead_max_h");
+    restart_add(list, l->clock_skew_max_ns != m->clock_skew_max_ns, "lease.clock_skew_max_s");
+    restart_add(list, l->leases_max != m->leases_max, "lease.leases_max");
+    restart_add(list, l->borrows_max != m->borrows_max, "lease.borrows_max");
+    restart_add(list, l->in_flight_max != m->in_flight_max, "lease.in_flight_max");
+    restart_add(list, l->candidates_max != m->candidates_max, "lease.candidates_max");
+    restart_add(list, l->reciprocity_share_permille != m->reciprocity_share_permille,
+                "lease.reciprocity_share_permille");
     restart_add(list,
-                old->data_class_count != fresh->data_class_count ||
-                    memcmp(old->data_classes, fresh->data_classes,
-                           old->data_class_count * sizeof(old->data_classes[0])) != 0,
-                "data_class");
-    restart_add(list, memcmp(&old->burst, &fresh->burst, sizeof(old->burst)) != 0, "burst");
-    restart_add(list, memcmp(&old->hooks, &fresh->hooks, sizeof(old->hooks)) != 0, "hooks");
+                l->weights.reciprocity != m->weights.reciprocity ||
+                    l->weights.rtt != m->weights.rtt || l->weights.price != m->weights.price ||
+                    l->weights.carbon != m->weights.carbon,
+                "lease.weight_*");
+    restart_add(list, text_differs(old->default_data_class, fresh->default_data_class),
+                "lease.default_data_class");
+    bool classes_differ = old->data_class_count != fresh->data_class_count;
+    for (uint32_t i = 0; i < old->data_class_count && !classes_differ; i++) {
+        const node_data_class *x = &old->data_classes[i];
+        const node_data_class *y = &fresh->data_classes[i];
+        classes_differ = text_differs(x->name, y->name) ||
+                         !node_config_constraints_within(&x->constraints, &y->constraints) ||
+                         !node_config_constraints_within(&y->constraints, &x->constraints);
+    }
+    restart_add(list, classes_differ, "data_class");
+    const member_burst_config *b = &old->burst;
+    const member_burst_config *c = &fresh->burst;
+    restart_add(list,
+                b->enabled != c->enabled || b->threshold != c->threshold ||
+                    b->release_margin != c->release_margin ||
+                    b->release_delay_ns != c->release_delay_ns ||
+                    b->lease_duration_ns != c->lease_duration_ns || b->retry_ns != c->retry_ns ||
+                    text_differs(b->constraints.data_class, c->constraints.data_class),
+                "burst");
+    const node_hooks *h0 = &old->hooks;
+    const node_hooks *h1 = &fresh->hooks;
+    restart_add(list,
+                text_differs(h0->on_granted, h1->on_granted) ||
+                    text_differs(h0->on_reclaim_notice, h1->on_reclaim_notice) ||
+                    text_differs(h0->on_ended, h1->on_ended) || h0->timeout_ns != h1->timeout_ns,
+                "hooks");
 }
 
 /* SIGHUP: applies what can change without a restart (see the file head). */

@@ -40,13 +40,15 @@ static const char agent_usage[] =
     "--record FILE records every input of this node's member (frames, timers,\n"
     "commands, ledger answers; no secret key) for `fedmesh sim replay`; FILE rotates\n"
     "to FILE.1, FILE.2, ... at M MiB (default 64), K old segments kept (default 4).\n"
-    "They override [record] path, max_mib and keep.\n";
+    "They override [record] path, max_mib and keep.\n"
+    "Exit codes at start: 3 a config or identity file unreadable or malformed, 4 a\n"
+    "secret key readable by others, 6 an endpoint in use or not on this host.\n";
 
 static const char peers_usage[] =
     "usage: fedmesh peers [--config NODE.INI | --control URL] [--json | --stats | --refresh]\n"
     "\n"
     "Asks the agent running with NODE.INI (or listening on the control endpoint\n"
-    "URL, e.g. ipc:///tmp/fedmesh-fr-par-1.ctl) for its view of the federation.\n"
+    "URL, e.g. ipc:///run/fedmesh/control.ctl) for its view of the federation.\n"
     "Prints a table: name, id, country, state, advert sequence, advert age, the\n"
     "smoothed probe round trip, carbon intensity, and free/lendable of every class. --json prints "
     "the agent's whole answer\n"

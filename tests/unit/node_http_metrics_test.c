@@ -139,6 +139,36 @@ static void test_minimal(void **state)
     free(text);
 }
 
+/* The counters peers --stats shows beyond gossip's: each with its value. */
+static void test_transport_and_agent(void **state)
+{
+    (void) state;
+    node_metrics_input input = base_input();
+    transport_part.frames_received = 11;
+    transport_part.frames_sent = 12;
+    transport_part.udp_received = 13;
+    transport_part.udp_sent = 14;
+    transport_part.udp_oversize = 15;
+    input.outbox_full = 21;
+    input.call_errors = 22;
+    input.frames_oversize_in = 23;
+    input.outputs_ignored = 24;
+    input.seeds_unreachable = 25;
+    char *text = render(&input);
+    expect_well_formed(text);
+    expect_line(text, "fedmesh_transport_frames_received_total 11");
+    expect_line(text, "fedmesh_transport_frames_sent_total 12");
+    expect_line(text, "fedmesh_transport_udp_received_total 13");
+    expect_line(text, "fedmesh_transport_udp_sent_total 14");
+    expect_line(text, "fedmesh_transport_udp_oversize_total 15");
+    expect_line(text, "fedmesh_agent_outbox_full_total 21");
+    expect_line(text, "fedmesh_agent_call_errors_total 22");
+    expect_line(text, "fedmesh_agent_frames_oversize_in_total 23");
+    expect_line(text, "fedmesh_agent_outputs_ignored_total 24");
+    expect_line(text, "fedmesh_seeds_unreachable_total 25");
+    free(text);
+}
+
 static void test_histogram(void **state)
 {
     (void) state;
@@ -201,6 +231,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal),
+        cmocka_unit_test(test_transport_and_agent),
         cmocka_unit_test(test_histogram),
         cmocka_unit_test(test_http_and_load),
     };
