@@ -1013,7 +1013,9 @@ static bool text_differs(const char *x, const char *y)
 
 /* What changed between the running config and a fresh read that only a
  * restart applies: everything but the log level, revocation files, the
- * HTTP token and the advertised capacity (totals and lendable). */
+ * HTTP token and the advert's content (totals, free and lendable, which
+ * the lender's policy follows; prices, carbon and api_endpoint, which only
+ * the advert does). */
 static void restart_needed(const node_config *old, const node_config *fresh, restart_list *list)
 {
     memset(list, 0, sizeof(*list));
@@ -1050,8 +1052,9 @@ static void restart_needed(const node_config *old, const node_config *fresh, res
                 "gossip.digest_pages_per_round");
     restart_add(list, g->bytes_per_s_per_peer_max != h->bytes_per_s_per_peer_max,
                 "gossip.bytes_per_s_per_peer_max");
-    restart_add(list, text_differs(g->advert.api_endpoint, h->advert.api_endpoint),
-                "capacity.api_endpoint");
+    // The advert takes a new carbon figure (and api_endpoint) at once, but
+    // the lender checks borrowers' carbon limits against the one it
+    // started with.
     restart_add(list, g->advert.carbon_gco2_per_kwh != h->advert.carbon_gco2_per_kwh,
                 "capacity.carbon_gco2_per_kwh");
     // Totals and lendable are applied; the class set and the rest of the
