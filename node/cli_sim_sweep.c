@@ -487,7 +487,9 @@ run_start(const sweep_options *options, const sweep_plan *plan, uint64_t index, 
     argv[argc++] = "--seed";
     argv[argc++] = seed_text;
     for (uint32_t a = 0; a < plan->axis_count; a++) {
-        (void) snprintf(sets[a], sizeof(sets[a]), "%s=%s", plan->axes[a].key, values[a]);
+        // parse_set bounds key and value to half the size each.
+        int written = snprintf(sets[a], sizeof(sets[a]), "%s=%s", plan->axes[a].key, values[a]);
+        MESH_ASSERT(written > 0 && (size_t) written < sizeof(sets[a]));
         argv[argc++] = "--set";
         argv[argc++] = sets[a];
     }
