@@ -199,8 +199,8 @@ typedef struct relay {
 typedef struct revocation_entry {
     mesh_node_id id;
     uint32_t frame_size;
-    bool told;       /* told_ns is set */
-    uint64_t told_ns; /* when the revocation last went back to the revoked key */
+    bool told;                  /* told_ns is set */
+    uint64_t told_ns;           /* when the revocation last went back to the revoked key */
     wire_revocation revocation; /* decoded from frame */
     char endpoint[WIRE_ENDPOINT_SIZE_MAX + 1]; /* last known; "" unknown */
     uint8_t frame[REVOCATION_FRAME_MAX];

@@ -312,8 +312,7 @@ void gossip_tell_revoked(gossip *g, const wire_envelope *envelope)
         learn_revoked_endpoint(g, r, envelope);
     }
     uint64_t now = g->now.monotonic_ns;
-    if (r->endpoint[0] == '\0' ||
-        (r->told && now - r->told_ns < GOSSIP_TELL_REVOKED_INTERVAL_NS)) {
+    if (r->endpoint[0] == '\0' || (r->told && now - r->told_ns < GOSSIP_TELL_REVOKED_INTERVAL_NS)) {
         return;
     }
     r->told = true;

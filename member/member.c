@@ -807,7 +807,8 @@ mesh_err member_leave(member_node *m, mesh_now now, mesh_rng *rng)
     return err;
 }
 
-mesh_err member_revocation_set_endpoint(member_node *m, const mesh_node_id *id, const char *endpoint)
+mesh_err
+member_revocation_set_endpoint(member_node *m, const mesh_node_id *id, const char *endpoint)
 {
     MESH_ASSERT(m != NULL);
     return gossip_revocation_set_endpoint(m->gossip_machine, id, endpoint);

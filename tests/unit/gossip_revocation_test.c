@@ -216,8 +216,8 @@ static void test_forged_revocation_is_refused(void **state)
     // Signed by a member, not by the root.
     uint32_t size = revocation_of(&c->keys[1], &c->keys[2], cluster_now(c).realtime_ns, "forged",
                                   frame, sizeof(frame));
-    assert_int_equal(
-        member_add_revocation(c->members[0], cluster_now(c), frame, size, &c->rngs[0]), MESH_EAUTH);
+    assert_int_equal(member_add_revocation(c->members[0], cluster_now(c), frame, size, &c->rngs[0]),
+                     MESH_EAUTH);
     assert_int_equal(gossip_revocation_count(c->nodes[0]), 0);
     // The same inside a push from node 1: refused and counted.
     gossip_stats before;
@@ -244,14 +244,12 @@ static void test_restored_endpoint(void **state)
     assert_int_equal(member_revocation_set_endpoint(c->members[0], &c->ids[2], ""), MESH_EINVAL);
     gossip_stats before;
     gossip_stats_get(c->nodes[0], &before);
-    assert_int_equal(member_revocation_set_endpoint(c->members[0], &c->ids[2], "sim://9"),
-                     MESH_OK);
+    assert_int_equal(member_revocation_set_endpoint(c->members[0], &c->ids[2], "sim://9"), MESH_OK);
     gossip_stats after;
     gossip_stats_get(c->nodes[0], &after);
     assert_int_equal(after.revocation_updates, before.revocation_updates + 1);
     // The same endpoint again changes nothing.
-    assert_int_equal(member_revocation_set_endpoint(c->members[0], &c->ids[2], "sim://9"),
-                     MESH_OK);
+    assert_int_equal(member_revocation_set_endpoint(c->members[0], &c->ids[2], "sim://9"), MESH_OK);
     gossip_stats again;
     gossip_stats_get(c->nodes[0], &again);
     assert_int_equal(again.revocation_updates, after.revocation_updates);
