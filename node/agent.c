@@ -1273,6 +1273,7 @@ static void restore_revocation(void *arg, const uint8_t *frame, uint32_t size, c
     if (endpoint[0] != '\0') {
         mesh_node_id id;
         mcrypto_node_id(revocation.public_key, &id);
+        node_record_revocation_endpoint(node_now(), &id, endpoint);
         if (member_revocation_set_endpoint(a->member, &id, endpoint) != MESH_OK) {
             node_log(NODE_LOG_WARN, "agent", "revocation_endpoint_refused", "endpoint_size=%zu",
                      strlen(endpoint));
