@@ -1067,6 +1067,11 @@ void gossip_stats_get(const gossip *g, gossip_stats *stats_out)
 uint64_t gossip_deadline_ns(const gossip *g)
 {
     MESH_ASSERT(g != NULL);
+    // A revoked node has nothing left to time: a probe or a suspicion
+    // still pending must not make the shell call it again and again.
+    if (g->self_revoked) {
+        return UINT64_MAX;
+    }
     if (!g->started) {
         return 0;
     }

@@ -957,7 +957,9 @@ static void probe_indirect(gossip *g, probe *p)
 void gossip_run_timers(gossip *g)
 {
     uint64_t now = g->now.monotonic_ns;
-    if (!g->started) {
+    // A node that holds its own revocation before its first tick (restored
+    // from disk at a restart) never starts: no advert, no seeds.
+    if (!g->started && !g->self_revoked) {
         g->started = true;
         if (gossip_publish_advert(g, WIRE_ADVERT_ALIVE) != MESH_OK) {
             g->stats.frames_dropped++;

@@ -258,6 +258,49 @@ static void test_restored_endpoint(void **state)
     assert_string_equal(info.endpoint, "sim://9");
 }
 
+/* A revoked member restarted with its own revocation (the agent restores
+ * it from its data directory before the first tick) sends nothing at all:
+ * no advert, no join to its seeds. */
+static void test_restarted_revoked_member_stays_quiet(void **state)
+{
+    cluster *c = *state;
+    gossip_config config;
+    gossip_config_default(&config);
+    config.members_max = 16;
+    config.keypair = c->keys[3];
+    memcpy(config.root_public_key, c->root.public_key, MCRYPTO_PUBLIC_KEY_SIZE);
+    config.cert_frame = c->certs[3];
+    config.cert_frame_size = c->cert_sizes[3];
+    cluster_make_advert(3, &config.advert);
+    const char *seeds[2] = {"sim://0", "sim://1"};
+    config.seeds = seeds;
+    config.seed_count = 2;
+    gossip *g = NULL;
+    assert_int_equal(gossip_create(&config, cluster_now(c), &g), MESH_OK);
+    static mesh_output items[GOSSIP_OUTBOX_MIN];
+    mesh_outbox outbox = {.items = items, .count = 0, .count_max = GOSSIP_OUTBOX_MIN};
+    uint8_t frame[1024];
+    uint32_t size = revocation_of(&c->root, &c->keys[3], cluster_now(c).realtime_ns, "gone", frame,
+                                  sizeof(frame));
+    assert_int_equal(gossip_add_revocation(g, cluster_now(c), frame, size, &c->rngs[3], &outbox),
+                     MESH_OK);
+    assert_true(gossip_self_revoked(g));
+    for (uint32_t step = 0; step < 20; step++) {
+        mesh_now now = cluster_now(c);
+        now.monotonic_ns += (uint64_t) step * S;
+        outbox.count = 0;
+        assert_int_equal(gossip_on_tick(g, now, &c->rngs[3], &outbox), MESH_OK);
+        for (uint32_t i = 0; i < outbox.count; i++) {
+            assert_int_not_equal(items[i].kind, MESH_OUTPUT_SEND);
+        }
+    }
+    gossip_stats stats;
+    gossip_stats_get(g, &stats);
+    assert_int_equal(stats.frames_out, 0);
+    assert_int_equal(gossip_deadline_ns(g), UINT64_MAX);
+    gossip_destroy(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +310,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_forged_revocation_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restored_endpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restarted_revoked_member_stays_quiet, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
