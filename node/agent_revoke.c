@@ -281,6 +281,12 @@ void node_revocations_sync(node_revocations *r, const gossip *machine)
     gossip_stats_get(machine, &stats);
     if (stats.revocation_updates != r->updates_saved) {
         r->updates_saved = stats.revocation_updates;
+        uint32_t held = gossip_revocation_count(machine);
+        if (held != r->held_logged) {
+            node_log(NODE_LOG_INFO, "agent", "revocations_held", "count=%u previous=%u", held,
+                     r->held_logged);
+            r->held_logged = held;
+        }
         if (r->dir[0] != '\0') {
             save_all(r, machine);
         }

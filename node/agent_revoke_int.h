@@ -53,6 +53,7 @@ typedef struct node_revocations {
     uint8_t root_public_key[MCRYPTO_PUBLIC_KEY_SIZE];
     mesh_node_id self_id;
     uint64_t updates_saved; /* gossip_stats.revocation_updates when last written */
+    uint32_t held_logged;   /* revocations held at the last revocations_held line */
     bool self_revoked_logged;
     uint32_t restored;   /* read back at start */
     uint64_t published;  /* accepted through the control endpoint or the API */

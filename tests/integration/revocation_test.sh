@@ -114,6 +114,11 @@ contains err "not an armored revocation" "junk: the error says why"
 "$fedmesh" federation revoke --root root.key --pubkey d.key.pub --reason "key leaked" \
   --out d.rev >out 2>err || bad "federation revoke: $(cat err)"
 contains out "fedmesh revoke publish d.rev" "federation revoke says how to publish"
+# A revocation of d published through d itself is refused: d would go
+# quiet before telling anyone.
+expect 1 "publishing d's revocation through d" -- "$fedmesh" revoke publish d.rev --config d.ini
+contains err "publish it through another member" "self: the error says what to do"
+published_ms=$(date +%s%3N)
 expect 0 "publishing d's revocation through a" -- "$fedmesh" revoke publish d.rev --config a.ini
 [ "$(jq -r .published out)" = true ] && ok || bad "publish answer: $(cat out)"
 d_id=$(jq -r .id out)
@@ -125,6 +130,7 @@ holds_everywhere() {
   done
 }
 wait_until 10 holds_everywhere && ok || bad "a, b and c do not all hold d's revocation"
+echo "held by a, b and c (as polled) $(($(date +%s%3N) - published_ms)) ms after the publish"
 [ "$(api 2 GET /v1/revocations | jq -r '.revocations[0].reason')" = "key leaked" ] && ok ||
   bad "c's revocation: $(api 2 GET /v1/revocations)"
 "$fedmesh" peers --config c.ini >table 2>&1
@@ -138,6 +144,7 @@ done
 # 3. d is told why, logs it once, shows it, and goes quiet.
 d_knows() { grep -q 'event=self_revoked' d.log; }
 wait_until 15 d_knows && ok || bad "d never logged self_revoked: $(tail -n 5 d.log)"
+echo "d logged self_revoked (as polled) $(($(date +%s%3N) - published_ms)) ms after the publish"
 contains d.log 'reason="key leaked"' "d's log line has the reason"
 contains d.log "revoked_at=" "d's log line has the time"
 [ "$(metric 3 fedmesh_self_revoked)" = 1 ] && ok || bad "d: fedmesh_self_revoked"
@@ -150,6 +157,8 @@ for i in 0 1 2; do told=$((told + $(metric $i fedmesh_revocations_told_total)));
 
 # 4. Nobody sends to d any more; the others refuse their seed sends to it.
 sleep 1 # frames already in flight land
+d_ticks() { metric 3 'fedmesh_gossip_round_duration_seconds_count{call="tick"}'; }
+ticks_before=$(d_ticks)
 before=$(d_frames)
 d_out_before=$(metric 3 fedmesh_gossip_frames_sent_total)
 sleep 5
@@ -160,6 +169,7 @@ after=$(d_frames)
 refused=$(metric 2 fedmesh_revocation_sends_refused_total)
 [ "${refused:-0}" -ge 3 ] && ok || bad "c refused ${refused:-no} seed sends to d"
 echo "d frames received: $before before and $after after 5 s; c refused $refused sends to d; told $told"
+echo "d machine calls (ticks) in those 5 s: $(($(d_ticks) - ticks_before))"
 
 # 5. b restarts: it reads the revocation back and never contacts d.
 kill -TERM "${pids[1]}"
@@ -189,4 +199,6 @@ for i in 0 1 2 3; do wait "${pids[$i]}" 2>/dev/null; done
 if [ "$failed" -ne 0 ]; then
   for n in a b c d; do echo "--- $n.log (last lines)"; tail -n 8 "$dir/$n.log"; done
 fi
+# REVOCATION_TEST_KEEP=DIR keeps the four logs there (for the figures).
+if [ -n "${REVOCATION_TEST_KEEP:-}" ]; then cp "$dir"/?.log "$REVOCATION_TEST_KEEP"/; fi
 finish
