@@ -11,7 +11,10 @@
  *   - a revoked member that never hears (deaf to pushes) is told at most
  *     once per GOSSIP_TELL_REVOKED_INTERVAL_NS by each member: no storm;
  *   - a revocation the root did not sign is refused and counted;
- *   - an endpoint restored from disk is kept and refused like a learned one.
+ *   - an endpoint restored from disk is kept and refused like a learned one;
+ *   - a node that never saw the revoked member learns its endpoint from the
+ *     advert the revoked key pushes (a forged one is ignored);
+ *   - a revoked member restarted with its own revocation sends nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -258,25 +261,122 @@ static void test_restored_endpoint(void **state)
     assert_string_equal(info.endpoint, "sim://9");
 }
 
+/* A standalone machine with node `index`'s identity and the given seeds,
+ * knowing nobody yet (as after a restart). */
+static gossip *make_machine(cluster *c, uint32_t index, const char *const *seeds, uint32_t count)
+{
+    gossip_config config;
+    gossip_config_default(&config);
+    config.members_max = 16;
+    config.keypair = c->keys[index];
+    memcpy(config.root_public_key, c->root.public_key, MCRYPTO_PUBLIC_KEY_SIZE);
+    config.cert_frame = c->certs[index];
+    config.cert_frame_size = c->cert_sizes[index];
+    cluster_make_advert(index, &config.advert);
+    config.seeds = seeds;
+    config.seed_count = count;
+    gossip *g = NULL;
+    assert_int_equal(gossip_create(&config, cluster_now(c), &g), MESH_OK);
+    return g;
+}
+
+/* A push from `from` holding an advert naming node `subject` at
+ * `endpoint`, signed with `signer`'s key. */
+static uint32_t advert_push(cluster *c,
+                            uint32_t from,
+                            uint32_t subject,
+                            const mcrypto_keypair *signer,
+                            const char *endpoint,
+                            uint8_t *frame,
+                            uint32_t frame_size_max)
+{
+    wire_advert advert;
+    cluster_make_advert(subject, &advert);
+    advert.node_id = c->ids[subject];
+    advert.sequence = 1000;
+    advert.timestamp_ns = cluster_now(c).realtime_ns;
+    (void) snprintf(advert.endpoint, sizeof(advert.endpoint), "%s", endpoint);
+    uint8_t body[4096];
+    uint32_t body_size = 0;
+    assert_int_equal(wire_advert_encode(&advert, body, sizeof(body), &body_size), MESH_OK);
+    uint8_t record[4096];
+    uint32_t record_size = 0;
+    assert_int_equal(mcrypto_envelope_seal(signer, WIRE_TYPE_ADVERT, body, body_size, record,
+                                           sizeof(record), &record_size),
+                     MESH_OK);
+    const uint8_t *records[1] = {record};
+    uint32_t sizes[1] = {record_size};
+    return cluster_push_frame(c, from, records, sizes, 1, frame, frame_size_max);
+}
+
+static uint32_t sends_to(const mesh_outbox *outbox, const char *endpoint)
+{
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < outbox->count; i++) {
+        count += outbox->items[i].kind == MESH_OUTPUT_SEND &&
+                 strcmp(outbox->items[i].endpoint, endpoint) == 0;
+    }
+    return count;
+}
+
+/* A node that holds a revocation but never saw the revoked member learns
+ * its endpoint from the advert the revoked key itself pushes (checked
+ * against the key the revocation names; a forged one is ignored), tells
+ * it why, and from then on refuses to dial that endpoint as a seed. */
+static void test_endpoint_learned_from_the_revoked_push(void **state)
+{
+    cluster *c = *state;
+    const char *seeds[1] = {"sim://7"};
+    gossip *g = make_machine(c, 1, seeds, 1);
+    static mesh_output items[GOSSIP_OUTBOX_MIN];
+    mesh_outbox outbox = {.items = items, .count = 0, .count_max = GOSSIP_OUTBOX_MIN};
+    uint8_t revocation[1024];
+    uint32_t revocation_size = revocation_of(&c->root, &c->keys[3], cluster_now(c).realtime_ns,
+                                             "moved", revocation, sizeof(revocation));
+    assert_int_equal(
+        gossip_add_revocation(g, cluster_now(c), revocation, revocation_size, &c->rngs[1], &outbox),
+        MESH_OK);
+    gossip_revocation_info info;
+    assert_int_equal(gossip_revocation_at(g, 0, &info), MESH_OK);
+    assert_string_equal(info.endpoint, "");
+    static uint8_t frame[WIRE_FRAME_SIZE_MAX];
+    // Forged: node 2 signs an advert naming node 3 at its own endpoint.
+    uint32_t size = advert_push(c, 3, 3, &c->keys[2], "sim://2", frame, sizeof(frame));
+    outbox.count = 0;
+    assert_int_equal(gossip_on_message(g, cluster_now(c), frame, size, &c->rngs[1], &outbox),
+                     MESH_OK);
+    assert_int_equal(gossip_revocation_at(g, 0, &info), MESH_OK);
+    assert_string_equal(info.endpoint, "");
+    assert_int_equal(sends_to(&outbox, "sim://2"), 0);
+    // The revoked key's own advert: learned, and told.
+    size = advert_push(c, 3, 3, &c->keys[3], "sim://7", frame, sizeof(frame));
+    outbox.count = 0;
+    assert_int_equal(gossip_on_message(g, cluster_now(c), frame, size, &c->rngs[1], &outbox),
+                     MESH_OK);
+    assert_int_equal(gossip_revocation_at(g, 0, &info), MESH_OK);
+    assert_string_equal(info.endpoint, "sim://7");
+    assert_int_equal(sends_to(&outbox, "sim://7"), 1);
+    gossip_stats stats;
+    gossip_stats_get(g, &stats);
+    assert_int_equal(stats.revoked_told, 1);
+    assert_int_equal(stats.rejected[GOSSIP_REJECT_REVOKED], 2);
+    // Its first tick joins through the seeds: the only seed is refused.
+    outbox.count = 0;
+    assert_int_equal(gossip_on_tick(g, cluster_now(c), &c->rngs[1], &outbox), MESH_OK);
+    assert_int_equal(sends_to(&outbox, "sim://7"), 0);
+    gossip_stats_get(g, &stats);
+    assert_int_equal(stats.sends_refused_revoked, 1);
+    gossip_destroy(g);
+}
+
 /* A revoked member restarted with its own revocation (the agent restores
  * it from its data directory before the first tick) sends nothing at all:
  * no advert, no join to its seeds. */
 static void test_restarted_revoked_member_stays_quiet(void **state)
 {
     cluster *c = *state;
-    gossip_config config;
-    gossip_config_default(&config);
-    config.members_max = 16;
-    config.keypair = c->keys[3];
-    memcpy(config.root_public_key, c->root.public_key, MCRYPTO_PUBLIC_KEY_SIZE);
-    config.cert_frame = c->certs[3];
-    config.cert_frame_size = c->cert_sizes[3];
-    cluster_make_advert(3, &config.advert);
     const char *seeds[2] = {"sim://0", "sim://1"};
-    config.seeds = seeds;
-    config.seed_count = 2;
-    gossip *g = NULL;
-    assert_int_equal(gossip_create(&config, cluster_now(c), &g), MESH_OK);
+    gossip *g = make_machine(c, 3, seeds, 2);
     static mesh_output items[GOSSIP_OUTBOX_MIN];
     mesh_outbox outbox = {.items = items, .count = 0, .count_max = GOSSIP_OUTBOX_MIN};
     uint8_t frame[1024];
@@ -311,6 +411,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forged_revocation_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restored_endpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restarted_revoked_member_stays_quiet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_learned_from_the_revoked_push, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
