@@ -252,12 +252,17 @@ MESH_MUST_USE mesh_err gossip_revocation_set_endpoint(gossip *g,
  *     live member advertises that endpoint now (counted:
  *     sends_refused_revoked);
  *   - the endpoint is learned from the member's advert when the
- *     revocation arrives, or later from an advert the revoked key pushes
- *     (checked against the key in the revocation);
+ *     revocation arrives, or, when still unknown, from an advert the
+ *     revoked key pushes (checked against the key in the revocation);
+ *     once known it never moves. Limit, admitted: a leaked key may have
+ *     advertised another member's endpoint; that endpoint is then skipped
+ *     as a seed while no live member advertises it (the operator removes
+ *     the "# endpoint" line of the kept file, node/agent_revoke.c);
  *   - every frame from a revoked key is refused (GOSSIP_REJECT_REVOKED),
  *     and the sender is told why: a push holding the root-signed
  *     revocation goes to its endpoint, at most once per
- *     GOSSIP_TELL_REVOKED_INTERVAL_NS per revoked key (revoked_told);
+ *     GOSSIP_TELL_REVOKED_INTERVAL_NS per revoked key (revoked_told), the
+ *     only frame that ever goes there;
  *   - a node that learns its own revocation (checked against the root
  *     like any other) goes quiet for good: gossip_self_revoked. */
 #define GOSSIP_TELL_REVOKED_INTERVAL_NS (10ull * 1000000000ull)

@@ -64,6 +64,8 @@ static bool seed_is_alive_member(const gossip *g, const char *endpoint);
  * back to the revoked key (gossip_tell_revoked). */
 static bool send_refused_revoked(const gossip *g, const member *to, const char *endpoint)
 {
+    MESH_ASSERT(endpoint != NULL);
+    MESH_ASSERT(g->revocation_count <= g->config.revocations_max);
     if (g->telling_revoked || g->revocation_count == 0) {
         return false;
     }
@@ -274,9 +276,13 @@ void gossip_send_introduction(gossip *g, const member *to, const char *endpoint)
 }
 
 /* The endpoint a revoked key advertises in the push it sent, when the
- * push holds its advert signed by the key the revocation names. */
+ * push holds its advert signed by the key the revocation names. Only an
+ * unknown endpoint is filled in: once known, what the (perhaps leaked)
+ * key says later cannot move it, so it cannot point members' refusals at
+ * another member's endpoint. */
 static void learn_revoked_endpoint(gossip *g, revocation_entry *r, const wire_envelope *envelope)
 {
+    MESH_ASSERT(r->endpoint[0] == '\0');
     wire_push *push = &g->push;
     if (wire_push_decode(envelope->body, envelope->body_size, push, NULL) != MESH_OK) {
         return;
@@ -293,7 +299,7 @@ static void learn_revoked_endpoint(gossip *g, revocation_entry *r, const wire_en
             continue;
         }
         MESH_ASSERT(strlen(advert.endpoint) <= WIRE_ENDPOINT_SIZE_MAX);
-        if (advert.endpoint[0] != '\0' && strcmp(advert.endpoint, r->endpoint) != 0) {
+        if (advert.endpoint[0] != '\0') {
             memcpy(r->endpoint, advert.endpoint, sizeof(r->endpoint));
             g->stats.revocation_updates++;
         }
@@ -308,15 +314,21 @@ void gossip_tell_revoked(gossip *g, const wire_envelope *envelope)
     if (MESH_NEVER(r == NULL)) {
         return;
     }
-    if (envelope->type == WIRE_TYPE_PUSH) {
-        learn_revoked_endpoint(g, r, envelope);
-    }
+    // At most one attempt per interval per revoked key, successful or not:
+    // a revoked key flooding this node costs a lookup per frame, never a
+    // signature check or an answer per frame.
     uint64_t now = g->now.monotonic_ns;
-    if (r->endpoint[0] == '\0' || (r->told && now - r->told_ns < GOSSIP_TELL_REVOKED_INTERVAL_NS)) {
+    if (r->told && now - r->told_ns < GOSSIP_TELL_REVOKED_INTERVAL_NS) {
         return;
     }
     r->told = true;
     r->told_ns = now;
+    if (r->endpoint[0] == '\0' && envelope->type == WIRE_TYPE_PUSH) {
+        learn_revoked_endpoint(g, r, envelope);
+    }
+    if (r->endpoint[0] == '\0') {
+        return; // nowhere to answer yet
+    }
     push_batch batch;
     batch_init(&batch, NULL, r->endpoint);
     batch_add(g, &batch, r->frame, r->frame_size);

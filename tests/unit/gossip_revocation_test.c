@@ -348,21 +348,38 @@ static void test_endpoint_learned_from_the_revoked_push(void **state)
     assert_int_equal(gossip_revocation_at(g, 0, &info), MESH_OK);
     assert_string_equal(info.endpoint, "");
     assert_int_equal(sends_to(&outbox, "sim://2"), 0);
-    // The revoked key's own advert: learned, and told.
+    // The revoked key's own advert, within the same interval: not even
+    // looked at (one attempt per interval, so a flood costs no signature
+    // checks).
     size = advert_push(c, 3, 3, &c->keys[3], "sim://7", frame, sizeof(frame));
     outbox.count = 0;
     assert_int_equal(gossip_on_message(g, cluster_now(c), frame, size, &c->rngs[1], &outbox),
                      MESH_OK);
+    assert_int_equal(gossip_revocation_at(g, 0, &info), MESH_OK);
+    assert_string_equal(info.endpoint, "");
+    // One interval later: learned, and told.
+    mesh_now later = cluster_now(c);
+    later.monotonic_ns += GOSSIP_TELL_REVOKED_INTERVAL_NS;
+    outbox.count = 0;
+    assert_int_equal(gossip_on_message(g, later, frame, size, &c->rngs[1], &outbox), MESH_OK);
     assert_int_equal(gossip_revocation_at(g, 0, &info), MESH_OK);
     assert_string_equal(info.endpoint, "sim://7");
     assert_int_equal(sends_to(&outbox, "sim://7"), 1);
     gossip_stats stats;
     gossip_stats_get(g, &stats);
     assert_int_equal(stats.revoked_told, 1);
-    assert_int_equal(stats.rejected[GOSSIP_REJECT_REVOKED], 2);
+    assert_int_equal(stats.rejected[GOSSIP_REJECT_REVOKED], 3);
+    // It cannot move the endpoint afterwards.
+    size = advert_push(c, 3, 3, &c->keys[3], "sim://2", frame, sizeof(frame));
+    later.monotonic_ns += 2 * GOSSIP_TELL_REVOKED_INTERVAL_NS;
+    outbox.count = 0;
+    assert_int_equal(gossip_on_message(g, later, frame, size, &c->rngs[1], &outbox), MESH_OK);
+    assert_int_equal(gossip_revocation_at(g, 0, &info), MESH_OK);
+    assert_string_equal(info.endpoint, "sim://7");
+    assert_int_equal(sends_to(&outbox, "sim://2"), 0);
     // Its first tick joins through the seeds: the only seed is refused.
     outbox.count = 0;
-    assert_int_equal(gossip_on_tick(g, cluster_now(c), &c->rngs[1], &outbox), MESH_OK);
+    assert_int_equal(gossip_on_tick(g, later, &c->rngs[1], &outbox), MESH_OK);
     assert_int_equal(sends_to(&outbox, "sim://7"), 0);
     gossip_stats_get(g, &stats);
     assert_int_equal(stats.sends_refused_revoked, 1);
