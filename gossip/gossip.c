@@ -481,15 +481,16 @@ void gossip_member_remove(gossip *g, member *m)
     g->free_slots[g->free_count++] = slot;
 }
 
-bool gossip_is_revoked(const gossip *g, const mesh_node_id *id)
+revocation_entry *gossip_revocation_find(const gossip *g, const mesh_node_id *id)
 {
+    MESH_ASSERT(g != NULL && id != NULL);
     uint32_t low = 0;
     uint32_t high = g->revocation_count;
     while (low < high) {
         uint32_t mid = low + (high - low) / 2;
         int c = mesh_node_id_compare(&g->revocations[mid].id, id);
         if (c == 0) {
-            return true;
+            return &g->revocations[mid];
         }
         if (c < 0) {
             low = mid + 1;
@@ -497,7 +498,13 @@ bool gossip_is_revoked(const gossip *g, const mesh_node_id *id)
             high = mid;
         }
     }
-    return false;
+    MESH_ASSERT(low <= g->revocation_count);
+    return NULL;
+}
+
+bool gossip_is_revoked(const gossip *g, const mesh_node_id *id)
+{
+    return gossip_revocation_find(g, id) != NULL;
 }
 
 static void view_entry_hash(const mesh_node_id *id, uint64_t sequence, uint64_t out[2])
@@ -782,6 +789,9 @@ static void dispatch_frame(gossip *g, const uint8_t *frame, uint32_t frame_size)
     }
     if (gossip_is_revoked(g, &envelope.signer)) {
         gossip_count_reject(g, GOSSIP_REJECT_REVOKED);
+        if (!g->self_revoked) {
+            gossip_tell_revoked(g, &envelope);
+        }
         return;
     }
     // Our own frames coming back, anything while we are revoked, and
@@ -906,6 +916,57 @@ mesh_err gossip_add_revocation(gossip *g,
     return MESH_OK;
 }
 
+mesh_err gossip_revocation_set_endpoint(gossip *g, const mesh_node_id *id, const char *endpoint)
+{
+    MESH_ASSERT(g != NULL && id != NULL && endpoint != NULL);
+    size_t length = strlen(endpoint);
+    if (length == 0 || length > WIRE_ENDPOINT_SIZE_MAX) {
+        return MESH_EINVAL;
+    }
+    revocation_entry *r = gossip_revocation_find(g, id);
+    if (r == NULL) {
+        return MESH_ENOTFOUND;
+    }
+    if (strcmp(r->endpoint, endpoint) != 0) {
+        memcpy(r->endpoint, endpoint, length + 1);
+        g->stats.revocation_updates++;
+    }
+    MESH_ASSERT(r->endpoint[length] == '\0');
+    return MESH_OK;
+}
+
+uint32_t gossip_revocation_count(const gossip *g)
+{
+    MESH_ASSERT(g != NULL);
+    MESH_ASSERT(g->revocation_count <= g->config.revocations_max);
+    return g->revocation_count;
+}
+
+mesh_err gossip_revocation_at(const gossip *g, uint32_t index, gossip_revocation_info *info_out)
+{
+    MESH_ASSERT(g != NULL && info_out != NULL);
+    if (index >= g->revocation_count) {
+        return MESH_ENOTFOUND;
+    }
+    const revocation_entry *r = &g->revocations[index];
+    MESH_ASSERT(r->frame_size > 0 && r->frame_size <= REVOCATION_FRAME_MAX);
+    memset(info_out, 0, sizeof(*info_out));
+    info_out->id = r->id;
+    memcpy(info_out->public_key, r->revocation.public_key, sizeof(info_out->public_key));
+    info_out->revoked_at_ns = r->revocation.revoked_at_ns;
+    memcpy(info_out->reason, r->revocation.reason, sizeof(info_out->reason));
+    memcpy(info_out->endpoint, r->endpoint, sizeof(info_out->endpoint));
+    info_out->frame = r->frame;
+    info_out->frame_size = r->frame_size;
+    return MESH_OK;
+}
+
+bool gossip_self_revoked(const gossip *g)
+{
+    MESH_ASSERT(g != NULL);
+    return g->self_revoked;
+}
+
 uint32_t gossip_member_count(const gossip *g)
 {
     MESH_ASSERT(g != NULL);
@@ -1009,6 +1070,11 @@ void gossip_stats_get(const gossip *g, gossip_stats *stats_out)
 uint64_t gossip_deadline_ns(const gossip *g)
 {
     MESH_ASSERT(g != NULL);
+    // A revoked node has nothing left to time: a probe or a suspicion
+    // still pending must not make the shell call it again and again.
+    if (g->self_revoked) {
+        return UINT64_MAX;
+    }
     if (!g->started) {
         return 0;
     }

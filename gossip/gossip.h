@@ -226,14 +226,65 @@ MESH_MUST_USE mesh_err gossip_update_advert(
 /* Publishes a signed leaving advert and stops probing. */
 MESH_MUST_USE mesh_err gossip_leave(gossip *g, mesh_now now, mesh_rng *rng, mesh_outbox *outbox);
 /* A revocation the operator gives this node (a file, at start or on
- * reload). Errors: MESH_EPROTO, MESH_EAUTH (not signed by the root),
- * MESH_EFULL (revocations_max), MESH_EFULL (outbox). */
+ * reload; a publish through the control socket or the HTTP API). It is
+ * gossiped on. Errors: MESH_EPROTO, MESH_EAUTH (not signed by the root),
+ * MESH_EFULL (revocations_max), MESH_EFULL (outbox). Adding one already
+ * held is MESH_OK and changes nothing. */
 MESH_MUST_USE mesh_err gossip_add_revocation(gossip *g,
                                              mesh_now now,
                                              const uint8_t *frame,
                                              uint32_t frame_size,
                                              mesh_rng *rng,
                                              mesh_outbox *outbox);
+
+/* The gossip endpoint last known for a revoked key (the shell restores
+ * it from its data directory at start, so that a restarted node never
+ * dials it, seeds included). Borrowed for the call. Errors:
+ * MESH_ENOTFOUND (no revocation of id held), MESH_EINVAL (endpoint empty
+ * or over WIRE_ENDPOINT_SIZE_MAX bytes). */
+MESH_MUST_USE mesh_err gossip_revocation_set_endpoint(gossip *g,
+                                                      const mesh_node_id *id,
+                                                      const char *endpoint);
+
+/* Revoked keys and what the machine does about them:
+ *   - nothing is sent to a revoked member; an anonymous send (a seed) to
+ *     the endpoint a revoked key last advertised is dropped too, unless a
+ *     live member advertises that endpoint now (counted:
+ *     sends_refused_revoked);
+ *   - the endpoint is learned from the member's advert when the
+ *     revocation arrives, or, when still unknown, from an advert the
+ *     revoked key pushes (checked against the key in the revocation);
+ *     once known it never moves. Limit, admitted: a leaked key may have
+ *     advertised another member's endpoint; that endpoint is then skipped
+ *     as a seed while no live member advertises it (the operator removes
+ *     the "# endpoint" line of the kept file, node/agent_revoke.c);
+ *   - every frame from a revoked key is refused (GOSSIP_REJECT_REVOKED),
+ *     and the sender is told why: a push holding the root-signed
+ *     revocation goes to its endpoint, at most once per
+ *     GOSSIP_TELL_REVOKED_INTERVAL_NS per revoked key (revoked_told), the
+ *     only frame that ever goes there;
+ *   - a node that learns its own revocation (checked against the root
+ *     like any other) goes quiet for good: gossip_self_revoked. */
+#define GOSSIP_TELL_REVOKED_INTERVAL_NS (10ull * 1000000000ull)
+
+typedef struct gossip_revocation_info {
+    mesh_node_id id;
+    uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE];
+    int64_t revoked_at_ns; /* realtime, as the root signed it */
+    char reason[WIRE_REASON_TEXT_SIZE_MAX + 1];
+    char endpoint[WIRE_ENDPOINT_SIZE_MAX + 1]; /* last known gossip endpoint; "" unknown */
+    const uint8_t *frame;                      /* the root-signed frame; valid until the */
+    uint32_t frame_size;                       /* next call on the machine */
+} gossip_revocation_info;
+
+/* Number of revocations held (at most revocations_max). */
+uint32_t gossip_revocation_count(const gossip *g);
+/* The index-th revocation, in ascending id order. Errors: MESH_ENOTFOUND. */
+MESH_MUST_USE mesh_err gossip_revocation_at(const gossip *g,
+                                            uint32_t index,
+                                            gossip_revocation_info *info_out);
+/* True once this node holds a revocation of its own key. */
+bool gossip_self_revoked(const gossip *g);
 
 /* Queries. */
 
@@ -313,6 +364,9 @@ typedef struct gossip_stats {
     uint64_t frames_dropped; /* output dropped at a per-call bound; anti-entropy repairs */
     uint32_t local_health;   /* 0 = healthy; higher stretches timeouts */
     uint64_t rejected[GOSSIP_REJECT_COUNT];
+    uint64_t sends_refused_revoked; /* sends to a revoked key or its endpoint, dropped */
+    uint64_t revoked_told;          /* revocations sent back to the revoked key's sender */
+    uint64_t revocation_updates;    /* revocations added or endpoints learned: persist again */
 } gossip_stats;
 
 void gossip_stats_get(const gossip *g, gossip_stats *stats_out);

@@ -199,6 +199,10 @@ typedef struct relay {
 typedef struct revocation_entry {
     mesh_node_id id;
     uint32_t frame_size;
+    bool told;                  /* told_ns is set */
+    uint64_t told_ns;           /* when the revocation last went back to the revoked key */
+    wire_revocation revocation; /* decoded from frame */
+    char endpoint[WIRE_ENDPOINT_SIZE_MAX + 1]; /* last known; "" unknown */
     uint8_t frame[REVOCATION_FRAME_MAX];
 } revocation_entry;
 
@@ -247,6 +251,7 @@ struct gossip {
     bool started;
     bool leaving;
     bool self_revoked;
+    bool telling_revoked; /* the one send a revoked endpoint may get is under way */
     uint64_t next_probe_ns;
     uint64_t next_refresh_ns;
     uint64_t next_rejoin_ns;
@@ -332,6 +337,8 @@ void gossip_order_check(const gossip *g);
 /* gossip.c */
 member *gossip_member_lookup(const gossip *g, const mesh_node_id *id);
 bool gossip_is_revoked(const gossip *g, const mesh_node_id *id);
+/* The revocation of id held, or NULL. */
+revocation_entry *gossip_revocation_find(const gossip *g, const mesh_node_id *id);
 void gossip_set_state(gossip *g, member *m, gossip_state state);
 void gossip_view_update(gossip *g, member *m, uint64_t new_sequence, bool in_view);
 MESH_MUST_USE mesh_err gossip_member_insert(gossip *g,
@@ -376,6 +383,8 @@ uint64_t gossip_suspicion_timeout_ns(const gossip *g, uint32_t accuser_count);
 
 /* gossip_protocol.c: probes, anti-entropy, sending. */
 void gossip_handle_control(gossip *g, const wire_envelope *envelope, member *from);
+/* A frame from a revoked key: tells its sender why (gossip.h). */
+void gossip_tell_revoked(gossip *g, const wire_envelope *envelope);
 void gossip_run_timers(gossip *g);
 void gossip_flush_fresh(gossip *g);
 void gossip_send_introduction(gossip *g, const member *to, const char *endpoint);

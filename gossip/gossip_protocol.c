@@ -56,9 +56,38 @@ static uint8_t *out_reserve(gossip *g, uint32_t size)
     return g->out_arena + g->out_used;
 }
 
+static bool seed_is_alive_member(const gossip *g, const char *endpoint);
+
+/* True when a send must not leave: to a revoked member, or anonymous (a
+ * seed) to the endpoint a revoked key last advertised while no live
+ * member advertises it. The one exception is the revocation itself, sent
+ * back to the revoked key (gossip_tell_revoked). */
+static bool send_refused_revoked(const gossip *g, const member *to, const char *endpoint)
+{
+    MESH_ASSERT(endpoint != NULL);
+    MESH_ASSERT(g->revocation_count <= g->config.revocations_max);
+    if (g->telling_revoked || g->revocation_count == 0) {
+        return false;
+    }
+    if (to != NULL) {
+        return gossip_is_revoked(g, &to->id);
+    }
+    for (uint32_t i = 0; i < g->revocation_count; i++) {
+        const revocation_entry *r = &g->revocations[i];
+        if (r->endpoint[0] != '\0' && strcmp(r->endpoint, endpoint) == 0) {
+            return !seed_is_alive_member(g, endpoint);
+        }
+    }
+    return false;
+}
+
 /* Appends the endpoint after a frame in the arena and queues the SEND. */
 static void out_commit(gossip *g, const member *to, const char *endpoint, uint32_t frame_size)
 {
+    if (send_refused_revoked(g, to, endpoint)) {
+        g->stats.sends_refused_revoked++; // the frame's room in the arena is reused
+        return;
+    }
     size_t endpoint_length = strlen(endpoint);
     MESH_ASSERT(g->out_used + frame_size + endpoint_length + 1 <= OUT_ARENA_SIZE);
     uint8_t *frame = g->out_arena + g->out_used;
@@ -244,6 +273,70 @@ void gossip_send_introduction(gossip *g, const member *to, const char *endpoint)
     batch_init(&batch, to, endpoint);
     batch_add_member(g, &batch, self, true);
     batch_flush(g, &batch);
+}
+
+/* The endpoint a revoked key advertises in the push it sent, when the
+ * push holds its advert signed by the key the revocation names. Only an
+ * unknown endpoint is filled in: once known, what the (perhaps leaked)
+ * key says later cannot move it, so it cannot point members' refusals at
+ * another member's endpoint. */
+static void learn_revoked_endpoint(gossip *g, revocation_entry *r, const wire_envelope *envelope)
+{
+    MESH_ASSERT(r->endpoint[0] == '\0');
+    wire_push *push = &g->push;
+    if (wire_push_decode(envelope->body, envelope->body_size, push, NULL) != MESH_OK) {
+        return;
+    }
+    MESH_ASSERT(push->record_count <= WIRE_PUSH_RECORDS_MAX);
+    for (uint32_t i = 0; i < push->record_count; i++) {
+        wire_envelope record;
+        wire_advert advert;
+        if (mcrypto_envelope_open(r->revocation.public_key, WIRE_TYPE_ADVERT,
+                                  push->records[i].frame, push->records[i].frame_size, &record,
+                                  NULL) != MESH_OK ||
+            wire_advert_decode(record.body, record.body_size, &advert, NULL) != MESH_OK ||
+            !mesh_node_id_equal(&advert.node_id, &r->id)) {
+            continue;
+        }
+        MESH_ASSERT(strlen(advert.endpoint) <= WIRE_ENDPOINT_SIZE_MAX);
+        if (advert.endpoint[0] != '\0') {
+            memcpy(r->endpoint, advert.endpoint, sizeof(r->endpoint));
+            g->stats.revocation_updates++;
+        }
+        return;
+    }
+}
+
+void gossip_tell_revoked(gossip *g, const wire_envelope *envelope)
+{
+    MESH_ASSERT(g != NULL && envelope != NULL);
+    revocation_entry *r = gossip_revocation_find(g, &envelope->signer);
+    if (MESH_NEVER(r == NULL)) {
+        return;
+    }
+    // At most one attempt per interval per revoked key, successful or not:
+    // a revoked key flooding this node costs a lookup per frame, never a
+    // signature check or an answer per frame.
+    uint64_t now = g->now.monotonic_ns;
+    if (r->told && now - r->told_ns < GOSSIP_TELL_REVOKED_INTERVAL_NS) {
+        return;
+    }
+    r->told = true;
+    r->told_ns = now;
+    if (r->endpoint[0] == '\0' && envelope->type == WIRE_TYPE_PUSH) {
+        learn_revoked_endpoint(g, r, envelope);
+    }
+    if (r->endpoint[0] == '\0') {
+        return; // nowhere to answer yet
+    }
+    push_batch batch;
+    batch_init(&batch, NULL, r->endpoint);
+    batch_add(g, &batch, r->frame, r->frame_size);
+    g->telling_revoked = true;
+    uint64_t sent_before = g->stats.frames_out;
+    batch_flush(g, &batch);
+    g->telling_revoked = false;
+    g->stats.revoked_told += g->stats.frames_out - sent_before;
 }
 
 /* Picks up to count_max distinct members that probeable() accepts, other
@@ -876,7 +969,9 @@ static void probe_indirect(gossip *g, probe *p)
 void gossip_run_timers(gossip *g)
 {
     uint64_t now = g->now.monotonic_ns;
-    if (!g->started) {
+    // A node that holds its own revocation before its first tick (restored
+    // from disk at a restart) never starts: no advert, no seeds.
+    if (!g->started && !g->self_revoked) {
         g->started = true;
         if (gossip_publish_advert(g, WIRE_ADVERT_ALIVE) != MESH_OK) {
             g->stats.frames_dropped++;

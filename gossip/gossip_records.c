@@ -361,12 +361,21 @@ static bool ingest_revocation(gossip *g, const uint8_t *frame, uint32_t frame_si
     }
     memmove(&g->revocations[at + 1], &g->revocations[at],
             (g->revocation_count - at) * sizeof(revocation_entry));
-    g->revocations[at].id = id;
-    memcpy(g->revocations[at].frame, frame, frame_size);
-    g->revocations[at].frame_size = frame_size;
+    revocation_entry *entry = &g->revocations[at];
+    memset(entry, 0, sizeof(*entry));
+    entry->id = id;
+    entry->revocation = revocation;
+    memcpy(entry->frame, frame, frame_size);
+    entry->frame_size = frame_size;
     g->revocation_count++;
+    g->stats.revocation_updates++;
 
     member *m = gossip_member_lookup(g, &id);
+    // The endpoint it advertised: seeds pointing there are not dialled,
+    // and a frame it still sends can be answered with this revocation.
+    if (m != NULL && m != &g->members[g->self_slot]) {
+        (void) gossip_member_endpoint(g, m, entry->endpoint);
+    }
     if (m == &g->members[g->self_slot]) {
         // This node was revoked: it goes quiet, and says so in its state.
         g->self_revoked = true;

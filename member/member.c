@@ -183,6 +183,12 @@ static void send_now(member_node *m,
                      const uint8_t *frame,
                      uint32_t frame_size)
 {
+    // A revoked node stops trying: leases and reconciles included, not
+    // only gossip, so that its peers see no retry storm.
+    if (gossip_self_revoked(m->gossip_machine)) {
+        m->stats.sends_self_revoked++;
+        return;
+    }
     m->stats.sends++;
     m->io.send(m->io.ctx, peer, endpoint, frame, frame_size);
 }
@@ -799,6 +805,13 @@ mesh_err member_leave(member_node *m, mesh_now now, mesh_rng *rng)
     mesh_err err = gossip_leave(m->gossip_machine, now, rng, &m->outbox);
     member_execute(m, MEMBER_SOURCE_GOSSIP, err);
     return err;
+}
+
+mesh_err
+member_revocation_set_endpoint(member_node *m, const mesh_node_id *id, const char *endpoint)
+{
+    MESH_ASSERT(m != NULL);
+    return gossip_revocation_set_endpoint(m->gossip_machine, id, endpoint);
 }
 
 mesh_err member_add_revocation(

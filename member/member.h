@@ -196,6 +196,11 @@ MESH_MUST_USE mesh_err member_leave(member_node *member, mesh_now now, mesh_rng 
 /* A revocation the operator gives this node (gossip_add_revocation). */
 MESH_MUST_USE mesh_err member_add_revocation(
     member_node *member, mesh_now now, const uint8_t *frame, uint32_t frame_size, mesh_rng *rng);
+/* The endpoint last known for a revoked key, from the shell's data
+ * directory (gossip_revocation_set_endpoint). */
+MESH_MUST_USE mesh_err member_revocation_set_endpoint(member_node *member,
+                                                      const mesh_node_id *id,
+                                                      const char *endpoint);
 /* New advert content from the operator (SIGHUP): endpoints and carbon;
  * resources still follow the lease policy when it has classes. */
 MESH_MUST_USE mesh_err member_update_advert(member_node *member,
@@ -307,6 +312,7 @@ typedef struct member_stats {
     uint64_t summaries_limited;    /* requests dropped by the rate limit */
     uint64_t reconciles_done;
     uint64_t reconciles_timed_out;
+    uint64_t sends_self_revoked; /* sends dropped: this node's own key is revoked */
 } member_stats;
 void member_stats_get(const member_node *member, member_stats *stats_out);
 

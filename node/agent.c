@@ -56,6 +56,7 @@
 #include "member/member.h"
 #include "node/agent_int.h"
 #include "node/agent_lease_int.h"
+#include "node/agent_revoke_int.h"
 #include "node/hooks_int.h"
 #include "node/http_int.h"
 #include "node/log_int.h"
@@ -82,6 +83,8 @@ typedef struct agent {
     signal_waiter *waiter;
     wire_advert advert; /* what this node publishes; SIGHUP may change it */
     uint8_t self_public_key[MCRYPTO_PUBLIC_KEY_SIZE];
+    uint8_t root_public_key[MCRYPTO_PUBLIC_KEY_SIZE];
+    node_revocations revocations; /* published, kept, shown (agent_revoke_int.h) */
     /* The ledger ([ledger] path); NULL when none is configured. */
     ledger_rocks_store *ledger_rocks;
     ledger_store ledger_iface; /* borrowed by the ledger: lives as long */
@@ -297,6 +300,9 @@ static void flush(agent *a, const char *call)
         a->commits_seen = stats.commits;
         node_metrics_observe(&a->ledger_writes, node_now().monotonic_ns - started_ns);
     }
+    // What the inputs taught about revocations is on disk before the next
+    // input (a restart must not dial a key revoked meanwhile).
+    node_revocations_sync(&a->revocations, a->machine);
 }
 
 static void check(agent *a, mesh_err err, const char *call)
@@ -403,8 +409,54 @@ static json_t *peers_json(agent *a)
         }
         (void) json_array_append_new(members, member_json(a, &info, now));
     }
-    return json_pack("{s:s, s:s, s:o}", "self", a->self_text, "name", a->config->name, "members",
-                     members);
+    return json_pack("{s:s, s:s, s:o, s:o}", "self", a->self_text, "name", a->config->name,
+                     "members", members, "revocations",
+                     node_revocations_json(&a->revocations, a->machine));
+}
+
+/* Whether a revocation of id is held already. */
+static bool revocation_held(agent *a, const mesh_node_id *id)
+{
+    uint32_t count = gossip_revocation_count(a->machine);
+    for (uint32_t i = 0; i < count; i++) {
+        gossip_revocation_info info;
+        if (gossip_revocation_at(a->machine, i, &info) == MESH_OK &&
+            mesh_node_id_equal(&info.id, id)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A revocation published through this node (`fedmesh revoke publish`,
+ * POST /v1/revocations): checked against the root, added, gossiped, kept.
+ * On a refusal, *status_out is the HTTP status and the answer is
+ * {error, code}. */
+static json_t *publish_revocation(agent *a, const char *text, uint32_t text_size, int *status_out)
+{
+    static uint8_t frame[WIRE_FRAME_SIZE_MAX];
+    uint32_t frame_size = 0;
+    wire_revocation revocation;
+    char message[NODE_REVOCATION_MESSAGE_SIZE];
+    mesh_err err = node_revocations_check(&a->revocations, text, text_size, frame, sizeof(frame),
+                                          &frame_size, &revocation, message);
+    if (err != MESH_OK) {
+        const char *code = err == MESH_EAUTH ? "bad_signature" : "invalid_revocation";
+        char quoted[NODE_REVOCATION_MESSAGE_SIZE + 3];
+        node_log_quote(message, quoted, sizeof(quoted));
+        node_log(NODE_LOG_WARN, "agent", "revocation_refused", "code=%s error=%s", code, quoted);
+        *status_out = err == MESH_EAUTH ? 403 : 400;
+        return json_pack("{s:s, s:s}", "error", message, "code", code);
+    }
+    mesh_node_id id;
+    mcrypto_node_id(revocation.public_key, &id);
+    bool held_before = revocation_held(a, &id);
+    mesh_now now = node_now();
+    node_record_add_revocation(now, frame, frame_size);
+    err = member_add_revocation(a->member, now, frame, frame_size, &a->rng);
+    flush(a, "add_revocation");
+    *status_out = err == MESH_OK ? 200 : err == MESH_EFULL ? 503 : 400;
+    return node_revocations_published(&a->revocations, a->machine, &revocation, held_before, err);
 }
 
 static json_t *stats_json(agent *a)
@@ -475,6 +527,12 @@ static bool request_is(nng_msg *request, const char *word)
     return nng_msg_len(request) == size && memcmp(nng_msg_body(request), word, size) == 0;
 }
 
+static bool request_starts(nng_msg *request, const char *prefix)
+{
+    size_t size = strlen(prefix);
+    return nng_msg_len(request) >= size && memcmp(nng_msg_body(request), prefix, size) == 0;
+}
+
 static void answer_control(agent *a, nng_msg *request)
 {
     json_t *reply = NULL;
@@ -484,9 +542,17 @@ static void answer_control(agent *a, nng_msg *request)
         reply = stats_json(a);
     } else if (request_is(request, "refresh")) {
         reply = refresh_json(a);
+    } else if (request_is(request, "revocations")) {
+        reply = node_revocations_json(&a->revocations, a->machine);
+    } else if (request_starts(request, NODE_CONTROL_REVOKE_PREFIX)) {
+        int status = 0;
+        size_t prefix = strlen(NODE_CONTROL_REVOKE_PREFIX);
+        reply = publish_revocation(a, (const char *) nng_msg_body(request) + prefix,
+                                   (uint32_t) (nng_msg_len(request) - prefix), &status);
     } else {
         reply = json_pack("{s:s}", "error",
-                          "unknown request; the agent answers peers, stats and refresh");
+                          "unknown request; the agent answers peers, stats, refresh, "
+                          "revocations and revoke");
     }
     char *text = reply != NULL ? json_dumps(reply, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(reply);
@@ -702,11 +768,13 @@ static json_t *status_json(agent *a)
                                    json_integer(counts[s]));
     }
     (void) json_object_set_new(members, "total", json_integer(gossip_member_count(a->machine)));
-    return json_pack("{s:s, s:s, s:s, s:f, s:o, s:I, s:o, s:o}", "name", a->config->name, "id",
-                     a->self_text, "version", FEDMESH_VERSION, "uptime_s",
+    return json_pack("{s:s, s:s, s:s, s:f, s:o, s:I, s:o, s:o, s:b, s:I}", "name", a->config->name,
+                     "id", a->self_text, "version", FEDMESH_VERSION, "uptime_s",
                      (double) (node_now().monotonic_ns - a->started_ns) / 1e9, "members", members,
                      "advert_sequence", (json_int_t) own_sequence(a), "load", load_json(a),
-                     "ledger", ledger_status_json(a));
+                     "ledger", ledger_status_json(a), "self_revoked",
+                     gossip_self_revoked(a->machine), "revocations_held",
+                     (json_int_t) gossip_revocation_count(a->machine));
 }
 
 static void respond_json(agent *a, node_http_request *request, json_t *body)
@@ -766,6 +834,9 @@ static void respond_metrics(agent *a, node_http_request *request)
         input.hook_failures += hooks_part.failures[k];
     }
     count_members(a, input.members_by_state);
+    input.revocations = &a->revocations;
+    input.revocations_held = gossip_revocation_count(a->machine);
+    input.self_revoked = gossip_self_revoked(a->machine);
     char *text = NULL;
     size_t size = 0;
     mesh_err err = node_metrics_render(&input, &text, &size);
@@ -909,6 +980,25 @@ static void set_capacity(agent *a, node_http_request *request)
     respond_json(a, request, capacity_json(a));
 }
 
+/* POST /v1/revocations: the body is the armored revocation file. */
+static void respond_publish(agent *a, node_http_request *request)
+{
+    size_t size = 0;
+    const char *body = node_http_request_body(request, &size);
+    int status = 0;
+    json_t *answer = publish_revocation(a, body, (uint32_t) size, &status);
+    if (status != 200) {
+        const char *code = json_string_value(json_object_get(answer, "code"));
+        const char *message = json_string_value(json_object_get(answer, "error"));
+        node_http_respond_error(a->http, request, (uint16_t) status,
+                                code != NULL ? code : "internal",
+                                message != NULL ? message : "out of memory");
+        json_decref(answer);
+        return;
+    }
+    respond_json(a, request, answer);
+}
+
 /* Answers every HTTP request waiting for the loop. */
 static void serve_http(agent *a)
 {
@@ -952,6 +1042,12 @@ static void serve_http(agent *a)
             break;
         case NODE_HTTP_ROUTE_CAPACITY_SET:
             set_capacity(a, request);
+            break;
+        case NODE_HTTP_ROUTE_REVOCATIONS:
+            respond_json(a, request, node_revocations_json(&a->revocations, a->machine));
+            break;
+        case NODE_HTTP_ROUTE_REVOCATION_PUBLISH:
+            respond_publish(a, request);
             break;
         case NODE_HTTP_ROUTE_NONE:
         default:
@@ -1384,8 +1480,45 @@ static int load_identity(const node_config *config,
     return NODE_EXIT_OK;
 }
 
+/* One revocation read back from the data directory. A refusal (a root
+ * changed since, say) is logged and the file left for the operator. */
+static void restore_revocation(void *arg, const uint8_t *frame, uint32_t size, const char *endpoint)
+{
+    agent *a = arg;
+    mesh_now now = node_now();
+    node_record_add_revocation(now, frame, size);
+    mesh_err err = member_add_revocation(a->member, now, frame, size, &a->rng);
+    flush(a, "add_revocation");
+    wire_revocation revocation;
+    if (err != MESH_OK ||
+        mcrypto_revocation_check(a->root_public_key, frame, size, &revocation) != MESH_OK) {
+        node_log(NODE_LOG_WARN, "agent", "revocation_not_restored", "error=%s",
+                 mesh_err_name(err != MESH_OK ? err : MESH_EAUTH));
+        return;
+    }
+    if (endpoint[0] != '\0') {
+        mesh_node_id id;
+        mcrypto_node_id(revocation.public_key, &id);
+        node_record_revocation_endpoint(node_now(), &id, endpoint);
+        if (member_revocation_set_endpoint(a->member, &id, endpoint) != MESH_OK) {
+            node_log(NODE_LOG_WARN, "agent", "revocation_endpoint_refused", "endpoint_size=%zu",
+                     strlen(endpoint));
+        }
+    }
+}
+
 static int add_revocations(agent *a, const node_config *config)
 {
+    if (node_revocations_init(&a->revocations, config, a->root_public_key, &a->self_id) !=
+        MESH_OK) {
+        return NODE_EXIT_INPUT;
+    }
+    node_revocations_restore(&a->revocations, config->gossip.revocations_max, restore_revocation,
+                             a);
+    if (a->revocations.restored > 0) {
+        node_log(NODE_LOG_INFO, "agent", "revocations_restored", "dir=%s count=%u held=%u",
+                 a->revocations.dir, a->revocations.restored, gossip_revocation_count(a->machine));
+    }
     static uint8_t frame[WIRE_FRAME_SIZE_MAX];
     for (uint32_t i = 0; i < config->revocation_file_count; i++) {
         const char *path = config->revocation_files[i];
@@ -1422,6 +1555,7 @@ static int agent_create_machine(agent *a)
     }
     mcrypto_node_id(settings.keypair.public_key, &a->self_id);
     memcpy(a->self_public_key, settings.keypair.public_key, MCRYPTO_PUBLIC_KEY_SIZE);
+    memcpy(a->root_public_key, settings.root_public_key, MCRYPTO_PUBLIC_KEY_SIZE);
     id_text(&a->self_id, a->self_text);
     // One seed list can serve the whole federation: this node's own
     // endpoints are left out.

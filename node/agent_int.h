@@ -32,6 +32,9 @@
 #define NODE_TRANSPORT_SENDBUF_MAX  64        /* one loop batch to one peer fits */
 #define NODE_TRANSPORT_BATCH_MAX    64u       /* frames handed to the loop per wake-up */
 #define NODE_CONTROL_REPLY_SIZE_MAX 16777216u /* 16 MiB */
+/* A control request "revoke\n" followed by an armored revocation publishes
+ * it (fedmesh revoke publish); "revocations" lists those held. */
+#define NODE_CONTROL_REVOKE_PREFIX  "revoke\n"
 
 typedef struct node_transport node_transport;
 

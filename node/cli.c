@@ -37,6 +37,8 @@ static const char usage_text[] =
     "  federation init --out PATH     make the federation's root key pair\n"
     "  federation admit ...           sign a member certificate with the root key\n"
     "  federation revoke ...          sign a revocation of a member's key\n"
+    "  revoke publish FILE --config NODE.INI\n"
+    "                                 publish it through a running agent; revoke list\n"
     "  cert show CERT [--json]        print what a certificate says\n"
     "  cert verify --root ROOT.pub CERT [--revocations FILE]...\n"
     "                                 check a certificate; exit 0 when valid\n"
@@ -383,6 +385,9 @@ int node_cli_main(int argc, char **argv)
     }
     if (strcmp(command, "leases") == 0) {
         return node_cmd_leases(argc - 1, argv + 1);
+    }
+    if (strcmp(command, "revoke") == 0) {
+        return node_cmd_revoke(argc - 1, argv + 1);
     }
     node_say_error(command, "unknown command; run 'fedmesh --help' for the list");
     return NODE_EXIT_USAGE;

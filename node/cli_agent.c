@@ -214,6 +214,7 @@ static void print_table(const json_t *view)
                       country != NULL ? country : "?", state != NULL ? state : "?", seq, age, rtt,
                       carbon, resources, self ? "  (self)" : "");
     }
+    node_print_revocations(json_object_get(view, "revocations"));
 }
 
 int node_cmd_peers(int argc, char **argv)

@@ -145,7 +145,8 @@ static const char federation_usage[] =
     "        --jurisdiction defaults to the country, plus EU for EU members;\n"
     "        --days defaults to 365 (at most 3650); --valid-from defaults to now\n"
     "        and takes YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @UNIXSECONDS.\n"
-    "revoke  signs a revocation of a member's key, to be gossiped to all members.\n";
+    "revoke  signs a revocation of a member's key; publish it through any running\n"
+    "        member with `fedmesh revoke publish FILE --config NODE.INI`.\n";
 
 typedef struct admit_args {
     const char *root_path;
@@ -421,8 +422,8 @@ static int federation_revoke(int argc, char **argv)
     mcrypto_node_id(revocation.public_key, &id);
     char id_text[MCRYPTO_NODE_ID_TEXT_SIZE];
     mcrypto_node_id_format(&id, id_text);
-    (void) printf("revoked %s: wrote %s; give it to every member (cert verify --revocations)\n",
-                  id_text, out_path);
+    (void) printf("revoked %s: wrote %s; publish it: fedmesh revoke publish %s --config NODE.INI\n",
+                  id_text, out_path, out_path);
     return NODE_EXIT_OK;
 }
 

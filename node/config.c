@@ -79,6 +79,7 @@ typedef enum key_id {
     KEY_CERTIFICATE_FILE,
     KEY_ROOT_PUBLIC_KEY_FILE,
     KEY_REVOCATION_FILES,
+    KEY_DATA_DIR,
     KEY_LISTEN,
     KEY_ADVERTISE,
     KEY_CONTROL,
@@ -177,6 +178,7 @@ static const key_spec keys[] = {
     {"node", "certificate_file", KEY_CERTIFICATE_FILE, KIND_PATH, 0, 0, 0, 0},
     {"node", "root_public_key_file", KEY_ROOT_PUBLIC_KEY_FILE, KIND_PATH, 0, 0, 0, 0},
     {"node", "revocation_files", KEY_REVOCATION_FILES, KIND_PATH_LIST, 0, 0, 0, 0},
+    {"node", "data_dir", KEY_DATA_DIR, KIND_PATH, 0, 0, 0, 0},
     {"node", "listen", KEY_LISTEN, KIND_ENDPOINT, 0, 0, 0, 0},
     {"node", "advertise", KEY_ADVERTISE, KIND_ENDPOINT, 0, 0, 0, 0},
     {"node", "control", KEY_CONTROL, KIND_CONTROL, 0, 0, 0, 0},
@@ -1185,6 +1187,7 @@ static void set_value(parser *p, const key_spec *key, const char *value)
                     : key->id == KEY_TLS_CERT_KEY_FILE ? config->tls_cert_key_file
                     : key->id == KEY_TLS_CA_FILE       ? config->tls_ca_file
                     : key->id == KEY_RECORD_PATH       ? config->record_path
+                    : key->id == KEY_DATA_DIR          ? config->data_dir
                                                        : config->root_public_key_file;
         resolve_path(p, key, value, strlen(value), out);
         return;

@@ -89,6 +89,9 @@ typedef struct node_config {
     char root_public_key_file[NODE_CONFIG_PATH_SIZE_MAX];
     uint32_t revocation_file_count;
     char revocation_files[NODE_CONFIG_REVOCATIONS_MAX][NODE_CONFIG_PATH_SIZE_MAX];
+    /* Where the agent keeps what it learns (revocations/, node/agent_revoke.c);
+     * empty: nothing is kept across a restart. */
+    char data_dir[NODE_CONFIG_PATH_SIZE_MAX];
     char listen[NODE_CONFIG_ENDPOINT_SIZE];    /* where the pull socket listens */
     char advertise[NODE_CONFIG_ENDPOINT_SIZE]; /* what others dial; default listen */
     char control[NODE_CONFIG_ENDPOINT_SIZE];   /* the local control endpoint */

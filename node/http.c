@@ -261,6 +261,12 @@ static void body_read_done(void *arg)
     } else if (request->route == NODE_HTTP_ROUTE_CAPACITY_SET) {
         err = node_http_parse_capacity((const char *) request->body, request->body_size,
                                        &request->parsed.capacity, error);
+    } else if (request->route == NODE_HTTP_ROUTE_REVOCATION_PUBLISH) {
+        // Decoded and checked against the root by the loop (agent_revoke.c).
+        err = request->body_size > 0 ? MESH_OK : MESH_EINVAL;
+        (void) snprintf(error, sizeof(error),
+                        "the body is empty; send the armored revocation file "
+                        "(fedmesh federation revoke --out)");
     } else if (MESH_ALWAYS(request->route == NODE_HTTP_ROUTE_LEASE_CREATE)) {
         err = node_http_parse_borrow((const char *) request->body, request->body_size,
                                      &request->parsed.borrow, error);
@@ -393,7 +399,8 @@ static void http_handle(nng_aio *aio)
     if (match == NODE_HTTP_MATCH_NOT_FOUND) {
         finish_error(http, aio, 404, "not_found",
                      "no such path; the API serves /v1/status, /v1/peers, /v1/load, "
-                     "/v1/leases, /v1/ledger/balances, /v1/ledger/reconcile and /metrics",
+                     "/v1/leases, /v1/ledger/balances, /v1/ledger/reconcile, /v1/capacity, "
+                     "/v1/revocations and /metrics",
                      NULL, has_body);
         return;
     }
@@ -431,7 +438,8 @@ static void http_handle(nng_aio *aio)
     }
     request->route = route;
     if (route == NODE_HTTP_ROUTE_LOAD || route == NODE_HTTP_ROUTE_LEASE_CREATE ||
-        route == NODE_HTTP_ROUTE_LEDGER_RECONCILE || route == NODE_HTTP_ROUTE_CAPACITY_SET) {
+        route == NODE_HTTP_ROUTE_LEDGER_RECONCILE || route == NODE_HTTP_ROUTE_CAPACITY_SET ||
+        route == NODE_HTTP_ROUTE_REVOCATION_PUBLISH) {
         read_body(request, req, conn);
         return;
     }
@@ -652,6 +660,14 @@ const node_reconcile_request *node_http_request_reconcile(const node_http_reques
 {
     MESH_ASSERT(request != NULL && request->route == NODE_HTTP_ROUTE_LEDGER_RECONCILE);
     return &request->parsed.reconcile;
+}
+
+const char *node_http_request_body(const node_http_request *request, size_t *size_out)
+{
+    MESH_ASSERT(request != NULL && size_out != NULL);
+    MESH_ASSERT(request->route == NODE_HTTP_ROUTE_REVOCATION_PUBLISH && request->body_size > 0);
+    *size_out = request->body_size;
+    return (const char *) request->body;
 }
 
 const uint8_t *node_http_request_lease_id(const node_http_request *request)

@@ -77,6 +77,9 @@ typedef enum node_http_route {
         10,                            /* POST /v1/ledger/reconcile: node_http_request_reconcile */
     NODE_HTTP_ROUTE_CAPACITY_GET = 11, /* GET /v1/capacity */
     NODE_HTTP_ROUTE_CAPACITY_SET = 12, /* POST /v1/capacity: node_http_request_capacity */
+    NODE_HTTP_ROUTE_REVOCATIONS = 13,  /* GET /v1/revocations */
+    NODE_HTTP_ROUTE_REVOCATION_PUBLISH =
+        14, /* POST /v1/revocations: node_http_request_body (an armored revocation) */
 } node_http_route;
 
 typedef enum node_http_match {
@@ -330,6 +333,9 @@ const node_reconcile_request *node_http_request_reconcile(const node_http_reques
  * request (its path held 32 lower-case hex characters). Valid until the
  * request is answered. */
 const uint8_t *node_http_request_lease_id(const node_http_request *request);
+/* The raw body of a NODE_HTTP_ROUTE_REVOCATION_PUBLISH request (not
+ * NUL-terminated; at least one byte). Valid until the request is answered. */
+const char *node_http_request_body(const node_http_request *request, size_t *size_out);
 
 /* Loop thread: keeps request (just returned by node_http_next) to answer
  * later, from the loop thread, with node_http_respond or

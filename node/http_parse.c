@@ -54,6 +54,8 @@ static const route_spec routes[] = {
     {"POST", "/v1/ledger/reconcile", NODE_HTTP_ROUTE_LEDGER_RECONCILE},
     {"GET", "/v1/capacity", NODE_HTTP_ROUTE_CAPACITY_GET},
     {"POST", "/v1/capacity", NODE_HTTP_ROUTE_CAPACITY_SET},
+    {"GET", "/v1/revocations", NODE_HTTP_ROUTE_REVOCATIONS},
+    {"POST", "/v1/revocations", NODE_HTTP_ROUTE_REVOCATION_PUBLISH},
     {"GET", "/metrics", NODE_HTTP_ROUTE_METRICS},
 };
 

@@ -153,6 +153,39 @@ static void render_gossip(text *t, const node_metrics_input *in)
                       in->message_rounds);
 }
 
+/* Revocations: what is held, what this node refuses to send because of
+ * them, and what operators published here. */
+static void render_revocations(text *t, const node_metrics_input *in)
+{
+    const gossip_stats *g = in->gossip;
+    single(t, "fedmesh_revocations_held", "gauge", "Root-signed revocations this node holds.",
+           (double) in->revocations_held);
+    single(t, "fedmesh_self_revoked", "gauge",
+           "1 when this node holds a revocation of its own key (it has gone quiet).",
+           in->self_revoked ? 1.0 : 0.0);
+    counter(t, "fedmesh_revocation_sends_refused_total",
+            "Sends not made: to a revoked member, or to a seed whose member is revoked.",
+            g->sends_refused_revoked);
+    counter(t, "fedmesh_revocations_told_total",
+            "Frames from a revoked key answered with its revocation (rate-limited).",
+            g->revoked_told);
+    if (in->revocations == NULL) {
+        return;
+    }
+    const node_revocations *r = in->revocations;
+    family(t, "fedmesh_revocations_published_total", "counter",
+           "Revocations published through this node (control endpoint or API), by result.");
+    put(t, "fedmesh_revocations_published_total{result=\"accepted\"} %llu\n",
+        (unsigned long long) r->published);
+    for (uint32_t i = 0; i < NODE_REVOCATION_REFUSAL_COUNT; i++) {
+        put(t, "fedmesh_revocations_published_total{result=\"%s\"} %llu\n",
+            node_revocation_refusal_name((node_revocation_refusal) i),
+            (unsigned long long) r->refused[i]);
+    }
+    counter(t, "fedmesh_revocations_save_failures_total",
+            "Times the revocations could not be written to [node] data_dir.", r->save_failures);
+}
+
 static void render_transport(text *t, const node_transport_stats *s)
 {
     counter(t, "fedmesh_transport_queue_dropped_total",
@@ -386,6 +419,7 @@ mesh_err node_metrics_render(const node_metrics_input *input, char **text_out, s
     single(&t, "fedmesh_uptime_seconds", "gauge", "Seconds since the agent started.",
            input->uptime_s);
     render_gossip(&t, input);
+    render_revocations(&t, input);
     render_transport(&t, input->transport);
     render_agent(&t, input);
     if (input->http != NULL) {

@@ -27,6 +27,7 @@
 #include "member/member.h"
 #include "mesh/mesh.h"
 #include "node/agent_int.h"
+#include "node/agent_revoke_int.h"
 #include "node/http_int.h"
 
 #define NODE_METRICS_SIZE_MAX     ((size_t) 4 * 1024 * 1024)
@@ -80,6 +81,11 @@ typedef struct node_metrics_input {
     const member_stats *member;
     uint64_t hook_runs;
     uint64_t hook_failures;
+    /* Revocations: held by the machine, this node's own, and the agent's
+     * publish counters (NULL: none, as in tests that render without). */
+    const node_revocations *revocations;
+    uint32_t revocations_held;
+    bool self_revoked;
 } node_metrics_input;
 
 /* Renders input as Prometheus text into a malloc'd buffer (*text_out, free

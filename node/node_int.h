@@ -62,6 +62,11 @@ int node_cmd_ledger(int argc, char **argv);
 int node_cmd_borrow(int argc, char **argv);
 int node_cmd_release(int argc, char **argv);
 int node_cmd_leases(int argc, char **argv);
+int node_cmd_revoke(int argc, char **argv);
+/* The revocations part of a view (node_revocations_json), printed after
+ * `fedmesh peers`'s table: nothing when none is held (cli_revoke.c). */
+struct json_t;
+void node_print_revocations(const struct json_t *revocations);
 
 /* --- The simulator's report and sweep (node/sim_report.c,
  * node/cli_sim_sweep.c) --- */

@@ -398,6 +398,10 @@ static void codec_input(codec *c, node_record_item *item)
         codec_node_id(c, &in->peer, "peer");
         codec_u64(c, &in->timeout_ns, "timeout_ns");
         break;
+    case SIM_REPLAY_REVOCATION_ENDPOINT:
+        codec_node_id(c, &in->peer, "peer");
+        codec_text(c, in->endpoint, sizeof(in->endpoint), "endpoint");
+        break;
     case SIM_REPLAY_TICK:
     case SIM_REPLAY_FLUSH:
     case SIM_REPLAY_LEAVE:
@@ -1030,6 +1034,14 @@ void node_record_update_advert(mesh_now now, const wire_advert *advert)
 {
     RECORD_BEGIN(SIM_REPLAY_UPDATE_ADVERT, now);
     item->advert = *advert;
+    open_input(item);
+}
+
+void node_record_revocation_endpoint(mesh_now now, const mesh_node_id *id, const char *endpoint)
+{
+    RECORD_BEGIN(SIM_REPLAY_REVOCATION_ENDPOINT, now);
+    in->peer = *id;
+    (void) snprintf(in->endpoint, sizeof(in->endpoint), "%s", endpoint);
     open_input(item);
 }
 

@@ -159,6 +159,7 @@ void node_record_set_capacity(uint32_t resource_class,
                               uint64_t lendable);
 void node_record_update_advert(mesh_now now, const wire_advert *advert);
 void node_record_add_revocation(mesh_now now, const uint8_t *frame, uint32_t frame_size);
+void node_record_revocation_endpoint(mesh_now now, const mesh_node_id *id, const char *endpoint);
 void node_record_leave(mesh_now now);
 void node_record_ledger_sync(void);
 void node_record_reconcile(mesh_now now, const mesh_node_id *peer, uint64_t timeout_ns);

@@ -37,9 +37,10 @@ struct sim_replay {
 };
 
 static const char *const kind_names[SIM_REPLAY_KIND_MAX + 1] = {
-    "unknown",        "ledger_open", "create",      "frame",     "tick",         "flush",
-    "borrow",         "release",     "reclaim",     "set_load",  "set_capacity", "update_advert",
-    "add_revocation", "leave",       "ledger_sync", "reconcile",
+    "unknown",      "ledger_open",      "create",         "frame",   "tick",
+    "flush",        "borrow",           "release",        "reclaim", "set_load",
+    "set_capacity", "update_advert",    "add_revocation", "leave",   "ledger_sync",
+    "reconcile",    "revoked_endpoint",
 };
 
 const char *sim_replay_kind_name(uint32_t kind)
@@ -424,6 +425,12 @@ static mesh_err feed_member(sim_replay *r, const sim_replay_input *in, uint32_t 
         break;
     case SIM_REPLAY_RECONCILE:
         err = member_reconcile_start(m, in->now, &in->peer, in->timeout_ns, &r->rng, &request_id);
+        break;
+    case SIM_REPLAY_REVOCATION_ENDPOINT:
+        if (memchr(in->endpoint, '\0', sizeof(in->endpoint)) == NULL) {
+            return MESH_EINVAL;
+        }
+        err = member_revocation_set_endpoint(m, &in->peer, in->endpoint);
         break;
     default:
         return MESH_EINVAL;

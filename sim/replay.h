@@ -68,23 +68,24 @@
 
 /* The inputs, numbered as in the recording. Append only. */
 typedef enum sim_replay_kind {
-    SIM_REPLAY_LEDGER_OPEN = 1,     /* ledger_open on the store */
-    SIM_REPLAY_CREATE = 2,          /* member_create */
-    SIM_REPLAY_FRAME = 3,           /* member_on_frame */
-    SIM_REPLAY_TICK = 4,            /* member_on_tick */
-    SIM_REPLAY_FLUSH = 5,           /* member_flush */
-    SIM_REPLAY_BORROW = 6,          /* member_borrow */
-    SIM_REPLAY_RELEASE = 7,         /* member_release */
-    SIM_REPLAY_RECLAIM = 8,         /* member_reclaim */
-    SIM_REPLAY_SET_LOAD = 9,        /* member_set_load */
-    SIM_REPLAY_SET_CAPACITY = 10,   /* member_set_capacity */
-    SIM_REPLAY_UPDATE_ADVERT = 11,  /* member_update_advert */
-    SIM_REPLAY_ADD_REVOCATION = 12, /* member_add_revocation */
-    SIM_REPLAY_LEAVE = 13,          /* member_leave */
-    SIM_REPLAY_LEDGER_SYNC = 14,    /* ledger_sync, by the shell at stop */
-    SIM_REPLAY_RECONCILE = 15,      /* member_reconcile_start */
+    SIM_REPLAY_LEDGER_OPEN = 1,          /* ledger_open on the store */
+    SIM_REPLAY_CREATE = 2,               /* member_create */
+    SIM_REPLAY_FRAME = 3,                /* member_on_frame */
+    SIM_REPLAY_TICK = 4,                 /* member_on_tick */
+    SIM_REPLAY_FLUSH = 5,                /* member_flush */
+    SIM_REPLAY_BORROW = 6,               /* member_borrow */
+    SIM_REPLAY_RELEASE = 7,              /* member_release */
+    SIM_REPLAY_RECLAIM = 8,              /* member_reclaim */
+    SIM_REPLAY_SET_LOAD = 9,             /* member_set_load */
+    SIM_REPLAY_SET_CAPACITY = 10,        /* member_set_capacity */
+    SIM_REPLAY_UPDATE_ADVERT = 11,       /* member_update_advert */
+    SIM_REPLAY_ADD_REVOCATION = 12,      /* member_add_revocation */
+    SIM_REPLAY_LEAVE = 13,               /* member_leave */
+    SIM_REPLAY_LEDGER_SYNC = 14,         /* ledger_sync, by the shell at stop */
+    SIM_REPLAY_RECONCILE = 15,           /* member_reconcile_start */
+    SIM_REPLAY_REVOCATION_ENDPOINT = 16, /* member_revocation_set_endpoint */
 } sim_replay_kind;
-#define SIM_REPLAY_KIND_MAX 15u
+#define SIM_REPLAY_KIND_MAX 16u
 
 /* "frame", "tick", ...; "unknown" otherwise. Never NULL. */
 const char *sim_replay_kind_name(uint32_t kind);
@@ -128,9 +129,10 @@ typedef struct sim_replay_input {
     uint64_t second;
     /* UPDATE_ADVERT */
     const wire_advert *advert;
-    /* RECONCILE */
+    /* RECONCILE, REVOCATION_ENDPOINT (peer is the revoked key) */
     mesh_node_id peer;
     uint64_t timeout_ns;
+    char endpoint[WIRE_ENDPOINT_SIZE_MAX + 1]; /* REVOCATION_ENDPOINT */
     /* What the store answered while the agent handled this input. */
     uint32_t store_call_count; /* 0..SIM_REPLAY_STORE_CALLS_MAX */
     const sim_replay_store_call *store_calls;

@@ -54,6 +54,9 @@ static void check_input(const uint8_t *data, size_t size, const node_record_item
                      "store call out of range");
     }
     switch (in->kind) {
+    case SIM_REPLAY_REVOCATION_ENDPOINT:
+        fuzz_require(terminated(in->endpoint, sizeof(in->endpoint)), "endpoint text");
+        break;
     case SIM_REPLAY_FRAME:
     case SIM_REPLAY_ADD_REVOCATION:
         fuzz_require(in->size >= 1 && in->size <= WIRE_FRAME_SIZE_MAX, "frame size");

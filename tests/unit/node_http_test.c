@@ -64,6 +64,8 @@ static void test_routes(void **state)
         {"GET", "/v1/leases/ABC", NODE_HTTP_ROUTE_LEASE_GET},
         {"POST", "/v1/load", NODE_HTTP_ROUTE_LOAD},
         {"GET", "/metrics", NODE_HTTP_ROUTE_METRICS},
+        {"GET", "/v1/revocations", NODE_HTTP_ROUTE_REVOCATIONS},
+        {"POST", "/v1/revocations", NODE_HTTP_ROUTE_REVOCATION_PUBLISH},
     };
     for (size_t i = 0; i < sizeof(found) / sizeof(found[0]); i++) {
         node_http_route r = NODE_HTTP_ROUTE_NONE;
@@ -105,6 +107,9 @@ static void test_not_found_and_bad_method(void **state)
                      NODE_HTTP_MATCH_BAD_METHOD);
     assert_string_equal(allow, "POST");
     assert_int_equal(node_http_route_find("PUT", "/v1/leases", &r, &allow),
+                     NODE_HTTP_MATCH_BAD_METHOD);
+    assert_string_equal(allow, "GET, POST");
+    assert_int_equal(node_http_route_find("DELETE", "/v1/revocations", &r, &allow),
                      NODE_HTTP_MATCH_BAD_METHOD);
     assert_string_equal(allow, "GET, POST");
     assert_int_equal(node_http_route_find("PUT", "/v1/leases/abc", &r, &allow),

@@ -215,6 +215,40 @@ static void test_round_trip(void **state)
     free(bytes);
 }
 
+/* The endpoint a restarted agent restores for a revoked key is an input
+ * like any other: it reads back with the key and the text. */
+static void test_revocation_endpoint(void **state)
+{
+    (void) state;
+    char path[600];
+    (void) snprintf(path, sizeof(path), "%s/endpoint.rec", dir);
+    char error[256] = "";
+    assert_int_equal(
+        node_record_start(path, NODE_RECORD_BYTES_MIN, 2, "fr-par-1", error, sizeof(error)),
+        MESH_OK);
+    mesh_now now = {.monotonic_ns = 7000, .realtime_ns = 1700000000000000000ll};
+    mesh_node_id revoked;
+    memset(revoked.bytes, 0x5a, sizeof(revoked.bytes));
+    node_record_revocation_endpoint(now, &revoked, "tcp://192.0.2.7:7946");
+    node_record_stop();
+    uint64_t size = 0;
+    uint8_t *bytes = slurp(path, &size);
+    node_record_cursor cursor;
+    node_record_cursor_init(&cursor, bytes, size);
+    assert_int_equal(next(&cursor, error, sizeof(error)), MESH_OK); // segment
+    assert_int_equal(next(&cursor, error, sizeof(error)), MESH_OK); // meta
+    assert_int_equal(next(&cursor, error, sizeof(error)), MESH_OK);
+    assert_int_equal(item->type, NODE_RECORD_INPUT);
+    assert_int_equal(item->input.kind, SIM_REPLAY_REVOCATION_ENDPOINT);
+    assert_string_equal(sim_replay_kind_name(item->input.kind), "revoked_endpoint");
+    assert_memory_equal(item->input.peer.bytes, revoked.bytes, sizeof(revoked.bytes));
+    assert_string_equal(item->input.endpoint, "tcp://192.0.2.7:7946");
+    assert_int_equal(item->input.now.monotonic_ns, 7000);
+    assert_int_equal(next(&cursor, error, sizeof(error)), MESH_OK);
+    assert_int_equal(item->type, NODE_RECORD_END);
+    free(bytes);
+}
+
 /* Reads records until one fails; returns that error. */
 static mesh_err read_all(const uint8_t *bytes, uint64_t size, char *error, size_t error_size)
 {
@@ -374,9 +408,8 @@ static void test_bounds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_rotation),
+        cmocka_unit_test(test_round_trip), cmocka_unit_test(test_revocation_endpoint),
+        cmocka_unit_test(test_errors),     cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_bounds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
