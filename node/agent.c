@@ -1124,6 +1124,7 @@ static void restart_needed(const node_config *old, const node_config *fresh, res
     restart_add(list, text_differs(old->listen, fresh->listen), "node.listen");
     restart_add(list, text_differs(old->advertise, fresh->advertise), "node.advertise");
     restart_add(list, text_differs(old->control, fresh->control), "node.control");
+    restart_add(list, text_differs(old->data_dir, fresh->data_dir), "node.data_dir");
     bool seeds = old->seed_count != fresh->seed_count;
     for (uint32_t i = 0; i < old->seed_count && !seeds; i++) {
         seeds = text_differs(old->seeds[i], fresh->seeds[i]);
