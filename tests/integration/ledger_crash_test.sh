@@ -34,6 +34,15 @@ for round in $(seq 1 "$rounds"); do
   writer=$!
   # Kill somewhere between 30 and 330 ms in: during RocksDB's open and
   # recovery, the stream's resume, or appends and synced commits.
+  # Every fourth round first waits (10 s at most) for the writer's first
+  # acknowledgement, so that a slow machine, where 330 ms can end before
+  # RocksDB has opened, still kills mid-stream in a quarter of the rounds.
+  if [ $((round % 4)) -eq 0 ]; then
+    for _ in $(seq 1 200); do
+      grep -q '^ack ' "$dir/acks" 2>/dev/null && break
+      sleep 0.05
+    done
+  fi
   sleep "0.$(printf '%03d' $((RANDOM % 300 + 30)))"
   if ! kill -KILL "$writer" 2>/dev/null; then
     echo "FAIL: round $round: the writer had already exited: $(head -c 300 "$dir/writer.err")"
@@ -47,6 +56,11 @@ for round in $(seq 1 "$rounds"); do
   last=$(grep -oE '^ack [0-9]+' "$dir/acks" | tail -n 1 | cut -d' ' -f2)
   if [ -n "$last" ] && [ "$last" -gt "$acked_max" ]; then acked_max=$last; fi
   if ! "$fedmesh" ledger verify --ledger "$db" --json >"$dir/verify" 2>"$dir/verify.err"; then
+    if [ "$acked_max" -eq 0 ] && grep -q 'no ledger here' "$dir/verify.err"; then
+      # Killed before the writer had made its ledger: nothing was
+      # acknowledged, so nothing can be lost; the next writer makes it.
+      continue
+    fi
     echo "FAIL: round $round: verify failed: $(cat "$dir/verify.err") $(cat "$dir/verify")"
     exit 1
   fi
