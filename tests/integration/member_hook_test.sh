@@ -92,12 +92,14 @@ stats_of() { # AGENT HOOK FIELD: a counter of `peers --stats` hooks
   "$fedmesh" peers --control "tcp://127.0.0.1:${ports[$(($1 + 3))]}" --stats 2>/dev/null |
     grep -oE "\"$2\":\{[^}]*\}" | grep -oE "\"$3\":[0-9]+" | grep -oE '[0-9]+$'
 }
+sleep 1.5 # past every lender's start-up quiet time (offer_ttl: refusal "starting")
 touch hold
 "$fedmesh" peers --control "tcp://127.0.0.1:${ports[4]}" --refresh >refresh.out 2>&1
 sequence=$(grep -oE '"sequence":[0-9]+' refresh.out | grep -oE '[0-9]+$')
 all_held() { [ -f held.a0 ] && [ -f held.a1 ] && [ -f held.a2 ]; }
 check "every member hook is holding a1's update" 10 all_held
 expect 0 "borrow while the member hooks hold" -- "$fedmesh" borrow --config a1.ini --vcpu 8 --hours 1 --json
+[ "$(grep -c . out)" -gt 0 ] && grep -q '"lease_count":0' out && bad "no lease: $(head -c 600 out)"
 check "a granted hook ran while the member hooks held" 10 test -f granted.done
 for i in 0 1 2; do
   check "a$i's held hook got a1's update $sequence" 10 seen "$i" update a1 "${sequence:-none}"
