@@ -236,6 +236,64 @@ static void log_event(agent *a, const gossip_event *payload)
              gossip_state_name((gossip_state) event.previous), (unsigned long long) event.sequence);
 }
 
+/* The member event's name for on_member and FEDMESH_EVENT: "join" (new
+ * to this view), "update" (a fresh advert, this node's own included),
+ * "suspect", "down", "alive" (again, after suspect, down or left), "left",
+ * "revoked". */
+static const char *member_event_name(const gossip_event *event)
+{
+    if (event->kind == GOSSIP_EVENT_ADVERT) {
+        return "update";
+    }
+    if (event->previous == 0) {
+        return "join";
+    }
+    switch ((gossip_state) event->state) {
+    case GOSSIP_ALIVE:
+        return "alive";
+    case GOSSIP_SUSPECT:
+        return "suspect";
+    case GOSSIP_DOWN:
+        return "down";
+    case GOSSIP_LEFT:
+        return "left";
+    case GOSSIP_REVOKED:
+        return "revoked";
+    }
+    return "state";
+}
+
+/* [hooks] on_member: the event as one JSON object on the hook's stdin. */
+static void run_member_hook(agent *a, mesh_now now, const gossip_event *payload)
+{
+    if (!node_hooks_member_enabled(a->hooks)) {
+        return;
+    }
+    gossip_event event;
+    memcpy(&event, payload, sizeof(event));
+    char member[MCRYPTO_NODE_ID_TEXT_SIZE];
+    id_text(&event.member, member);
+    gossip_member_info info;
+    bool found = gossip_member_find(a->machine, &event.member, &info) == MESH_OK;
+    const char *name = found ? info.name : "";
+    const char *kind = member_event_name(&event);
+    json_t *body =
+        json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:b, s:I}", "event", kind, "member", member,
+                  "name", name, "state", gossip_state_name((gossip_state) event.state), "previous",
+                  event.previous != 0 ? gossip_state_name((gossip_state) event.previous) : NULL,
+                  "sequence", (json_int_t) event.sequence, "self", found && info.self,
+                  "time_unix_ms", (json_int_t) (now.realtime_ns / (int64_t) MESH_NS_PER_MS));
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        node_log(NODE_LOG_WARN, "hook", "dropped", "hook=member member_event=%s reason=no_memory",
+                 kind);
+        return;
+    }
+    (void) node_hooks_submit_member(a->hooks, kind, text);
+    free(text);
+}
+
 static node_leases_context lease_context(agent *a)
 {
     node_leases_context context = {.config = a->config,
@@ -271,6 +329,7 @@ static void agent_event(void *ctx, mesh_now now, member_source source, const voi
     node_record_event(source, event);
     if (source == MEMBER_SOURCE_GOSSIP) {
         log_event(a, event);
+        run_member_hook(a, now, event);
         return;
     }
     node_leases_context context = lease_context(a);
@@ -495,8 +554,19 @@ static json_t *stats_json(agent *a)
         "outputs_ignored", (json_int_t) a->outputs_ignored, "seeds_unreachable",
         (json_int_t) a->seeds_unreachable, "uptime_s",
         (double) (node_now().monotonic_ns - a->started_ns) / 1e9);
-    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "self", a->self_text, "name", a->config->name,
-                     "gossip", gossip_part, "transport", transport_part, "agent", agent_part);
+    node_hooks_stats hooks;
+    node_hooks_stats_get(a->hooks, &hooks);
+    json_t *hooks_part = json_object();
+    for (uint32_t k = 0; k < NODE_HOOK_KIND_COUNT && hooks_part != NULL; k++) {
+        (void) json_object_set_new(
+            hooks_part, node_hook_kind_name((node_hook_kind) k),
+            json_pack("{s:I, s:I, s:I, s:I}", "runs", (json_int_t) hooks.runs[k], "failures",
+                      (json_int_t) hooks.failures[k], "timeouts", (json_int_t) hooks.timeouts[k],
+                      "dropped", (json_int_t) hooks.dropped[k]));
+    }
+    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "self", a->self_text, "name",
+                     a->config->name, "gossip", gossip_part, "transport", transport_part, "agent",
+                     agent_part, "hooks", hooks_part);
 }
 
 /* Publishes this node's advert again at once, with a new sequence number:
@@ -1224,7 +1294,8 @@ static void restart_needed(const node_config *old, const node_config *fresh, res
     restart_add(list,
                 text_differs(h0->on_granted, h1->on_granted) ||
                     text_differs(h0->on_reclaim_notice, h1->on_reclaim_notice) ||
-                    text_differs(h0->on_ended, h1->on_ended) || h0->timeout_ns != h1->timeout_ns,
+                    text_differs(h0->on_ended, h1->on_ended) ||
+                    text_differs(h0->on_member, h1->on_member) || h0->timeout_ns != h1->timeout_ns,
                 "hooks");
 }
 

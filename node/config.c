@@ -145,6 +145,7 @@ typedef enum key_id {
     KEY_HOOK_ON_GRANTED,
     KEY_HOOK_ON_RECLAIM_NOTICE,
     KEY_HOOK_ON_ENDED,
+    KEY_HOOK_ON_MEMBER,
     KEY_HOOK_TIMEOUT,
     KEY_RECORD_PATH,
     KEY_RECORD_MAX_MIB,
@@ -278,6 +279,7 @@ static const key_spec keys[] = {
     {"hooks", "on_granted", KEY_HOOK_ON_GRANTED, KIND_HOOK, 0, 0, 0, 0},
     {"hooks", "on_reclaim_notice", KEY_HOOK_ON_RECLAIM_NOTICE, KIND_HOOK, 0, 0, 0, 0},
     {"hooks", "on_ended", KEY_HOOK_ON_ENDED, KIND_HOOK, 0, 0, 0, 0},
+    {"hooks", "on_member", KEY_HOOK_ON_MEMBER, KIND_HOOK, 0, 0, 0, 0},
     {"hooks", "timeout_ms", KEY_HOOK_TIMEOUT, KIND_MS, 100, 600000, 0, 0},
     {"record", "path", KEY_RECORD_PATH, KIND_PATH, 0, 0, 0, 0},
     {"record", "max_mib", KEY_RECORD_MAX_MIB, KIND_U64, 1, 1048576, 0, 0},
@@ -860,6 +862,7 @@ static void set_hook(parser *p, const key_spec *key, const char *value)
     node_hooks *hooks = &p->config->hooks;
     char *out = key->id == KEY_HOOK_ON_GRANTED          ? hooks->on_granted
                 : key->id == KEY_HOOK_ON_RECLAIM_NOTICE ? hooks->on_reclaim_notice
+                : key->id == KEY_HOOK_ON_MEMBER         ? hooks->on_member
                                                         : hooks->on_ended;
     if (value[0] == '\0') {
         out[0] = '\0'; // Empty: no hook.

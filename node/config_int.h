@@ -71,13 +71,15 @@ typedef struct node_data_class {
 } node_data_class;
 
 /* [hooks]: commands the agent runs on lease events, with the lease as one
- * JSON object on stdin (hooks/slurm/fedmesh-slurm-hook documents it).
+ * JSON object on stdin (hooks/slurm/fedmesh-slurm-hook documents it), and
+ * on membership events (on_member, the event as JSON on stdin; hooks_int.h).
  * Each path is absolute or resolved against the config's directory, and
  * was executable when the config was read; empty: no hook. */
 typedef struct node_hooks {
     char on_granted[NODE_CONFIG_PATH_SIZE_MAX];
     char on_reclaim_notice[NODE_CONFIG_PATH_SIZE_MAX];
     char on_ended[NODE_CONFIG_PATH_SIZE_MAX];
+    char on_member[NODE_CONFIG_PATH_SIZE_MAX];
     uint64_t timeout_ns; /* a hook still running after this is killed; default 10 s */
 } node_hooks;
 

@@ -508,6 +508,7 @@ static void test_lease_defaults(void **state)
 
     assert_string_equal(config.hooks.on_granted, "");
     assert_string_equal(config.hooks.on_reclaim_notice, "");
+    assert_string_equal(config.hooks.on_member, "");
     assert_string_equal(config.hooks.on_ended, "");
     assert_int_equal(config.hooks.timeout_ns, 10000 * MESH_NS_PER_MS);
 }
@@ -1013,7 +1014,7 @@ static void test_hooks(void **state)
     char text[2048];
     (void) snprintf(text, sizeof(text),
                     "%s[hooks]\non_granted = node_config_hook.sh\non_reclaim_notice = %s\n"
-                    "on_ended =\ntimeout_ms = 100\n",
+                    "on_ended =\non_member = node_config_hook.sh\ntimeout_ms = 100\n",
                     minimal, hook);
     mesh_err err = node_config_parse(text, (uint32_t) strlen(text), ini, &config, error);
     if (err != MESH_OK) {
@@ -1023,6 +1024,7 @@ static void test_hooks(void **state)
     assert_string_equal(config.hooks.on_granted, hook);
     assert_string_equal(config.hooks.on_reclaim_notice, hook);
     assert_string_equal(config.hooks.on_ended, "");
+    assert_string_equal(config.hooks.on_member, hook);
     assert_int_equal(config.hooks.timeout_ns, 100 * MESH_NS_PER_MS);
 
     // Not executable, missing, a directory.
