@@ -899,10 +899,7 @@ static void respond_metrics(agent *a, node_http_request *request)
     input.lease = member_lease(a->member);
     node_hooks_stats hooks_part;
     node_hooks_stats_get(a->hooks, &hooks_part);
-    for (uint32_t k = 0; k < NODE_HOOK_KIND_COUNT; k++) {
-        input.hook_runs += hooks_part.runs[k];
-        input.hook_failures += hooks_part.failures[k];
-    }
+    input.hooks = &hooks_part;
     count_members(a, input.members_by_state);
     input.revocations = &a->revocations;
     input.revocations_held = gossip_revocation_count(a->machine);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/hooks_int.h"
 #include "node/metrics_int.h"
 
 const double node_metrics_bounds_s[NODE_METRICS_BUCKET_COUNT] = {
@@ -399,10 +400,35 @@ static void render_leases(text *t, const node_metrics_input *in)
                 c.model, kinds[k], (unsigned long long) values[k]);
         }
     }
-    counter(t, "fedmesh_hook_runs_total", "Hooks run ([hooks]).", in->hook_runs);
-    counter(t, "fedmesh_hook_failures_total",
-            "Hooks that exited non-zero, were killed at the timeout, or could not start.",
-            in->hook_failures);
+}
+
+/* [hooks] counters by kind, also without a ledger. */
+static void render_hooks(text *t, const node_metrics_input *in)
+{
+    // One series per hook kind, as `peers --stats` counts them.
+    static const struct {
+        const char *name;
+        const char *help;
+    } hook_families[] = {
+        {"fedmesh_hook_runs_total", "Hooks run ([hooks]), by kind."},
+        {"fedmesh_hook_failures_total",
+         "Hooks that exited non-zero, were killed at the timeout, or could not start."},
+        {"fedmesh_hook_timeouts_total", "Hooks killed at timeout_ms (also failures)."},
+        {"fedmesh_hook_dropped_total", "Hook runs dropped: the queue was full."},
+    };
+    for (uint32_t f = 0; f < MESH_ARRAY_COUNT(hook_families); f++) {
+        family(t, hook_families[f].name, "counter", hook_families[f].help);
+        for (uint32_t k = 0; k < NODE_HOOK_KIND_COUNT; k++) {
+            uint64_t value = 0;
+            if (in->hooks != NULL) {
+                const uint64_t *by_kind[] = {in->hooks->runs, in->hooks->failures,
+                                             in->hooks->timeouts, in->hooks->dropped};
+                value = by_kind[f][k];
+            }
+            put(t, "%s{kind=\"%s\"} %llu\n", hook_families[f].name,
+                node_hook_kind_name((node_hook_kind) k), (unsigned long long) value);
+        }
+    }
 }
 
 mesh_err node_metrics_render(const node_metrics_input *input, char **text_out, size_t *size_out)
@@ -433,6 +459,7 @@ mesh_err node_metrics_render(const node_metrics_input *input, char **text_out, s
         (unsigned long long) input->reload_failures);
     render_ledger(&t, input);
     render_leases(&t, input);
+    render_hooks(&t, input);
     if (t.err != MESH_OK) {
         free(t.data);
         return t.err;

@@ -79,8 +79,8 @@ typedef struct node_metrics_input {
     /* The lease machine (NULL: no ledger, no leases) and the executor. */
     const lease_machine *lease;
     const member_stats *member;
-    uint64_t hook_runs;
-    uint64_t hook_failures;
+    /* The hooks' counters, by kind (NULL: no hooks, as in tests). */
+    const struct node_hooks_stats *hooks;
     /* Revocations: held by the machine, this node's own, and the agent's
      * publish counters (NULL: none, as in tests that render without). */
     const node_revocations *revocations;

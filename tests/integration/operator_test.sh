@@ -114,6 +114,14 @@ stats_missing() {
       done
       continue
     fi
+    if [ "$(jq -r ".$section.$key | type" "$stats")" = object ]; then
+      # Counters by kind (hooks.granted.runs): one labelled series each.
+      jq -r ".$section.$key | keys[]" "$stats" | while read -r field; do
+        grep -qE "^fedmesh_(${section%s}|${section})_${field}_total\{kind=\"$key\"\} " "$metrics" ||
+          echo "$section.$key.$field"
+      done
+      continue
+    fi
     found=""
     for candidate in "${named[$section.$key]:-}" "fedmesh_${section}_${key}_total" \
       "fedmesh_${key}_total" "fedmesh_${section}_${key}" "fedmesh_${key}"; do
