@@ -368,13 +368,13 @@ classify_body(load *l, target *t, const char *body, uint32_t body_size, uint64_t
     json_decref(root);
 }
 
-static void classify_error(load *l, int code, const char *body, uint32_t body_size)
+static void classify_error(load *l, long code, const char *body, uint32_t body_size)
 {
     json_error_t error;
     json_t *root = json_loadb(body, body_size, 0, &error);
     const char *what = json_string_value(json_object_get(json_object_get(root, "error"), "code"));
     char name[LOAD_NAME_SIZE_MAX];
-    (void) snprintf(name, sizeof(name), "http_%d_%s", code, what != NULL ? what : "unknown");
+    (void) snprintf(name, sizeof(name), "http_%ld_%s", code, what != NULL ? what : "unknown");
     count_error(l, name);
     json_decref(root);
 }
@@ -388,8 +388,11 @@ static int conn_answer(load *l, target *t, conn *c, uint64_t now)
         return c->in_size >= LOAD_RESPONSE_SIZE_MAX ? -1 : 0;
     }
     uint32_t header_size = (uint32_t) (end - c->in) + 4u;
-    int code = 0;
-    if (strncmp(c->in, "HTTP/1.1 ", 9) != 0 || (code = atoi(c->in + 9)) < 100) { // NOLINT
+    if (strncmp(c->in, "HTTP/1.1 ", 9) != 0) {
+        return -1;
+    }
+    long code = strtol(c->in + 9, NULL, 10);
+    if (code < 100 || code > 599) {
         return -1;
     }
     long length = -1;
@@ -671,12 +674,13 @@ static void print_report(const load *l)
 
 static int usage(const char *why)
 {
-    fprintf(stderr,
-            "fedmesh-lease-load: %s\n"
-            "usage: fedmesh-lease-load --target HOST:PORT [--target ...] --token-file PATH\n"
-            "         [--rate PER_S] [--seconds S] [--connections N] [--warmup-s S]\n"
-            "         [--duration-s S] [--amount N] [--timeout-ms MS] [--agent-pid PID]...\n",
-            why);
+    (void) fprintf(
+        stderr,
+        "fedmesh-lease-load: %s\n"
+        "usage: fedmesh-lease-load --target HOST:PORT [--target ...] --token-file PATH\n"
+        "         [--rate PER_S] [--seconds S] [--connections N] [--warmup-s S]\n"
+        "         [--duration-s S] [--amount N] [--timeout-ms MS] [--agent-pid PID]...\n",
+        why);
     return 2;
 }
 
@@ -799,7 +803,7 @@ int main(int argc, char **argv)
     for (uint32_t i = 0; i < l.target_count; i++) {
         l.targets[i].conns = calloc(l.connections, sizeof(conn));
         if (l.targets[i].conns == NULL) {
-            fprintf(stderr, "fedmesh-lease-load: out of memory\n");
+            (void) fprintf(stderr, "fedmesh-lease-load: out of memory\n");
             return 1;
         }
         for (uint32_t j = 0; j < l.connections; j++) {
