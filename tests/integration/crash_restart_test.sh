@@ -167,13 +167,9 @@ touch stop
 for p in "${client_pids[@]}"; do wait "$p" 2>/dev/null; done
 
 # Every lease ends and settles, in flight ones included, within 90 s.
-unsettled() { # NAME: leases not settled, plus those in flight
-  "$fedmesh" leases --config "$1.ini" --json 2>/dev/null |
-    jq '[.leases[] | select(.state != "settled")] + .in_flight | length' 2>/dev/null || echo unknown
-}
-all_settled() { for n in "${names[@]}"; do [ "$(unsettled "$n")" = 0 ] || return 1; done; }
+all_settled() { for n in "${names[@]}"; do [ "$(leases_unsettled "$n")" = 0 ] || return 1; done; }
 if wait_until 90 all_settled; then ok; else
-  bad "leases still unsettled 90 s after the load: a=$(unsettled a) b=$(unsettled b) c=$(unsettled c)"
+  bad "leases still unsettled 90 s after the load: a=$(leases_unsettled a) b=$(leases_unsettled b) c=$(leases_unsettled c)"
 fi
 
 for p in "${pid[@]}"; do kill -TERM "$p" 2>/dev/null; done

@@ -124,6 +124,7 @@ typedef struct load {
     int pids[LOAD_PIDS_MAX];
     uint32_t pid_count;
     uint64_t rss_start_kib[LOAD_PIDS_MAX];
+    uint64_t rss_mid_kib[LOAD_PIDS_MAX]; /* halfway between the warm-up and the end */
     uint64_t rss_end_kib[LOAD_PIDS_MAX];
     uint64_t cpu_start_ms[LOAD_PIDS_MAX]; /* user + system, at the end of the warm-up */
     uint64_t cpu_end_ms[LOAD_PIDS_MAX];
@@ -267,7 +268,8 @@ static uint64_t cpu_ms(int pid)
     text[size] = '\0';
     char *field = strrchr(text, ')');
     uint64_t ticks = 0;
-    for (uint32_t index = 2; field != NULL && index <= 15; index++) {
+    // After ')' comes " S PPID ...": the k-th space found starts field k + 2.
+    for (uint32_t index = 3; field != NULL && index <= 15; index++) {
         field = strchr(field + 1, ' ');
         if (field != NULL && index >= 14) {
             ticks += strtoull(field + 1, NULL, 10);
@@ -507,6 +509,8 @@ static void run(load *l)
     uint64_t drain_end = end + timeout_ns + 1000000000ull; /* past every request's timeout */
     uint64_t next_due = start;
     bool warm = false;
+    bool mid = false;
+    uint64_t mid_ns = warmup_end + (end - warmup_end) / 2u;
     for (;;) {
         uint64_t now = now_ns();
         if (!warm && now >= warmup_end) {
@@ -517,6 +521,12 @@ static void run(load *l)
             l->granted_at_warm = l->granted + l->partial;
             l->warm_ns = now;
             warm = true;
+        }
+        if (!mid && now >= mid_ns) {
+            for (uint32_t i = 0; i < l->pid_count; i++) {
+                l->rss_mid_kib[i] = rss_kib(l->pids[i]);
+            }
+            mid = true;
         }
         // Open loop: every request that fell due joins its target's queue.
         while (next_due <= now && next_due < end) {
@@ -621,8 +631,9 @@ static void print_report(const load *l)
         uint64_t used_ms = l->cpu_end_ms[i] - l->cpu_start_ms[i];
         cpu_total_ms += used_ms;
         (void) json_array_append_new(rss,
-                                     json_pack("{s:i, s:I, s:I, s:I}", "pid", l->pids[i],
+                                     json_pack("{s:i, s:I, s:I, s:I, s:I}", "pid", l->pids[i],
                                                "rss_kib_start", (json_int_t) l->rss_start_kib[i],
+                                               "rss_kib_mid", (json_int_t) l->rss_mid_kib[i],
                                                "rss_kib_end", (json_int_t) l->rss_end_kib[i],
                                                "cpu_ms_after_warmup", (json_int_t) used_ms));
     }
