@@ -131,3 +131,11 @@ wait_until() {
     sleep 0.2
   done
 }
+
+# leases_unsettled NAME: how many leases agent NAME (NAME.ini) holds that
+# are not settled, plus those in flight (GET /v1/leases); "unknown" when
+# the agent does not answer.
+leases_unsettled() {
+  "$fedmesh" leases --config "$1.ini" --json 2>/dev/null |
+    jq '[.leases[] | select(.state != "settled")] + .in_flight | length' 2>/dev/null || echo unknown
+}
