@@ -49,15 +49,32 @@
 #define DESTROY_GRACE_MS 100u
 #define LOG_PATH_SIZE    72u
 
-const uint16_t node_http_statuses[NODE_HTTP_STATUS_COUNT] = {200, 400, 401, 404, 405, 411,
-                                                             413, 500, 501, 503, 204};
+const uint16_t node_http_statuses[NODE_HTTP_STATUS_COUNT] = {
+    200, 400, 401, 404, 405, 411, 413, 500, 501, 503, 204, 408, 431};
 
 #define NOT_DEFERRED UINT32_MAX
+
+/* Log lines a client can cause at will (a wrong token, a full server) are
+ * written at most once per LOG_LIMIT_WINDOW_NS per reason; the next line
+ * says how many were suppressed meanwhile. Counters count every one. */
+#define LOG_LIMIT_WINDOW_NS 1000000000ull
+typedef enum log_limited {
+    LOG_LIMITED_UNAUTHORIZED = 0,
+    LOG_LIMITED_BUSY = 1,
+    LOG_LIMITED_COUNT = 2,
+} log_limited;
+
+typedef struct log_limit {
+    uint64_t window_start_ns; /* 0: no line written yet */
+    uint64_t suppressed;      /* since the last line written */
+} log_limit;
 
 struct node_http_request {
     node_http *http;
     nng_aio *aio;      /* NNG's handler aio: finished exactly once */
-    nng_aio *read_aio; /* ours, while reading a body; NULL otherwise */
+    nng_aio *read_aio;  /* ours, while reading a body; NULL otherwise */
+    nng_aio *timer_aio; /* the body's deadline, while reading one; NULL otherwise */
+    bool settled;       /* under http->mutex: the body read or its deadline came first */
     node_http_route route;
     uint8_t *body;
     size_t body_size;
@@ -88,6 +105,7 @@ struct node_http {
     uint8_t token[NODE_HTTP_TOKEN_SIZE_MAX];
     uint32_t token_size;
     node_http_stats stats;
+    log_limit log_limits[LOG_LIMITED_COUNT];
     /* Loop thread only. */
     node_http_request *current; /* returned by node_http_next, not yet answered or deferred */
     node_http_request *deferred[NODE_HTTP_QUEUE_MAX];
@@ -107,8 +125,49 @@ static void count_status(node_http *http, uint16_t status)
     nng_mtx_unlock(http->mutex);
 }
 
+/* Any NNG thread: true when a line about `which` may be written now;
+ * then *suppressed_out is how many were held back since the last one. */
+static bool log_limit_pass(node_http *http, log_limited which, uint64_t *suppressed_out)
+{
+    MESH_ASSERT(which < LOG_LIMITED_COUNT);
+    uint64_t now_ns = node_now().monotonic_ns;
+    nng_mtx_lock(http->mutex);
+    log_limit *limit = &http->log_limits[which];
+    bool pass = limit->window_start_ns == 0 || now_ns - limit->window_start_ns >= LOG_LIMIT_WINDOW_NS;
+    if (pass) {
+        *suppressed_out = limit->suppressed;
+        limit->window_start_ns = now_ns;
+        limit->suppressed = 0;
+    } else {
+        limit->suppressed++;
+    }
+    nng_mtx_unlock(http->mutex);
+    return pass;
+}
+
+/* Logs a 401 or a 503 busy, rate-limited (log_limit_pass). NNG 1.5's
+ * server does not expose the client's address to a handler, so the line
+ * names what the request itself says: method, path and User-Agent. */
+static void log_refusal(node_http *http, log_limited which, nng_http_req *req)
+{
+    uint64_t suppressed = 0;
+    if (!node_log_enabled(NODE_LOG_INFO) || !log_limit_pass(http, which, &suppressed)) {
+        return;
+    }
+    char path[LOG_PATH_SIZE];
+    char agent[LOG_PATH_SIZE];
+    const char *user_agent = nng_http_req_get_header(req, "User-Agent");
+    node_log_quote(nng_http_req_get_uri(req), path, sizeof(path));
+    node_log_quote(user_agent != NULL ? user_agent : "", agent, sizeof(agent));
+    node_log(which == LOG_LIMITED_BUSY ? NODE_LOG_WARN : NODE_LOG_INFO, "http",
+             which == LOG_LIMITED_BUSY ? "busy" : "unauthorized",
+             "method=%.16s path=%s user_agent=%s suppressed=%llu", nng_http_req_get_method(req),
+             path, agent, (unsigned long long) suppressed);
+}
+
 /* Finishes NNG's handler aio with a response. `allow` (405) and `close`
- * (an unread body is still on the connection) add headers. */
+ * (an unread body is still on the connection) add headers; so does a 503
+ * busy (`retry`: Retry-After, in seconds). */
 static void finish(node_http *http,
                    nng_aio *aio,
                    uint16_t status,
@@ -116,7 +175,8 @@ static void finish(node_http *http,
                    const char *body,
                    size_t body_size,
                    const char *allow,
-                   bool close)
+                   bool close,
+                   bool retry)
 {
     nng_http_res *res = NULL;
     int rv = nng_http_res_alloc(&res);
@@ -134,6 +194,9 @@ static void finish(node_http *http,
     }
     if (rv == 0 && status == 401) {
         rv = nng_http_res_set_header(res, "WWW-Authenticate", "Bearer realm=\"fedmesh\"");
+    }
+    if (rv == 0 && retry) {
+        rv = nng_http_res_set_header(res, "Retry-After", NODE_HTTP_RETRY_AFTER_S);
     }
     if (rv == 0 && close) {
         rv = nng_http_res_set_header(res, "Connection", "close");
@@ -169,10 +232,12 @@ static void finish_error(node_http *http,
         "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
     char *body = node_http_error_body(code, message);
     if (body == NULL) {
-        finish(http, aio, 500, "application/json", fallback, sizeof(fallback) - 1, NULL, true);
+        finish(http, aio, 500, "application/json", fallback, sizeof(fallback) - 1, NULL, true,
+               false);
         return;
     }
-    finish(http, aio, status, "application/json", body, strlen(body), allow, close);
+    bool retry = status == 503 && strcmp(code, "busy") == 0;
+    finish(http, aio, status, "application/json", body, strlen(body), allow, close, retry);
     free(body);
 }
 
@@ -193,6 +258,9 @@ static void request_release(node_http_request *request)
     if (request->read_aio != NULL) {
         // The read callback may still be returning: let NNG's reaper wait.
         nng_aio_reap(request->read_aio);
+    }
+    if (request->timer_aio != NULL) {
+        nng_aio_reap(request->timer_aio); // the same for the deadline's callback
     }
     free(request->body);
     free(request);
@@ -220,6 +288,13 @@ static void enqueue(node_http_request *request)
         bool closing = http->closing;
         http->stats.queue_full += closing ? 0u : 1u;
         nng_mtx_unlock(http->mutex);
+        if (!closing) {
+            uint64_t suppressed = 0;
+            if (log_limit_pass(http, LOG_LIMITED_BUSY, &suppressed)) {
+                node_log(NODE_LOG_WARN, "http", "busy", "path=%s queued=%u suppressed=%llu",
+                         request->path, NODE_HTTP_QUEUE_MAX, (unsigned long long) suppressed);
+            }
+        }
         respond_error_now(request, 503, closing ? "shutting_down" : "busy",
                           closing ? "the agent is stopping"
                                   : "too many requests are waiting; retry shortly",
@@ -233,12 +308,52 @@ static void enqueue(node_http_request *request)
     node_transport_wake(http->transport);
 }
 
+/* Under no lock: true for the first of the body read and its deadline to
+ * call it; that one answers the request. */
+static bool settle(node_http_request *request)
+{
+    nng_mtx_lock(request->http->mutex);
+    bool first = !request->settled;
+    request->settled = true;
+    nng_mtx_unlock(request->http->mutex);
+    return first;
+}
+
+/* NNG thread: the body's deadline passed before the body arrived. NNG's
+ * own read timeout would abort the read and close the connection without
+ * a word, so the deadline is a separate timer: it answers 408 and asks
+ * for the connection to close, while the read stays pending. NNG writes
+ * the answer, closes, and the read then fails: body_read_done frees the
+ * request. Nothing here touches the request after the answer. */
+static void body_deadline(void *arg)
+{
+    node_http_request *request = arg;
+    if (nng_aio_result(request->timer_aio) != 0 || !settle(request)) {
+        return; // cancelled: the body arrived first
+    }
+    node_http *http = request->http;
+    nng_mtx_lock(http->mutex);
+    http->stats.body_timeouts++;
+    nng_mtx_unlock(http->mutex);
+    node_log(NODE_LOG_INFO, "http", "body_timeout", "path=%s declared=%zu timeout_ms=%u",
+             request->path, request->body_size, (unsigned) NODE_HTTP_BODY_TIMEOUT_MS);
+    log_request(request, 408);
+    finish_error(http, request->aio, 408, "request_timeout",
+                 "the body did not arrive in time; send it right after the headers", NULL, true);
+}
+
 /* NNG thread: the body of a POST /v1/load or /v1/leases arrived (or the
  * read failed). */
 static void body_read_done(void *arg)
 {
     node_http_request *request = arg;
     int rv = nng_aio_result(request->read_aio);
+    if (!settle(request)) {
+        // The deadline answered 408 first; NNG closed the connection.
+        request_release(request);
+        return;
+    }
+    nng_aio_stop(request->timer_aio); // its callback sees `settled` and returns
     if (rv != 0) {
         node_log(NODE_LOG_DEBUG, "http", "body_read_failed", "path=%s error=\"%s\"", request->path,
                  nng_strerror(rv));
@@ -325,7 +440,8 @@ static void read_body(node_http_request *request, nng_http_req *req, nng_http_co
         return;
     }
     request->body = malloc((size_t) length);
-    if (request->body == NULL || nng_aio_alloc(&request->read_aio, body_read_done, request) != 0) {
+    if (request->body == NULL || nng_aio_alloc(&request->read_aio, body_read_done, request) != 0 ||
+        nng_aio_alloc(&request->timer_aio, body_deadline, request) != 0) {
         respond_error_now(request, 500, "internal", "out of memory", true);
         return;
     }
@@ -336,8 +452,8 @@ static void read_body(node_http_request *request, nng_http_req *req, nng_http_co
         return;
     }
     // A client that declares a body and sends it slowly must not hold a
-    // slot forever.
-    nng_aio_set_timeout(request->read_aio, NODE_HTTP_BODY_TIMEOUT_MS);
+    // slot forever: body_deadline answers 408 when the time is up.
+    nng_sleep_aio(NODE_HTTP_BODY_TIMEOUT_MS, request->timer_aio);
     nng_http_conn_read_all(conn, request->read_aio);
 }
 
@@ -405,9 +521,7 @@ static void http_handle(nng_aio *aio)
         return;
     }
     if (!(route == NODE_HTTP_ROUTE_METRICS && http->loopback) && !authorized(http, req)) {
-        char path[LOG_PATH_SIZE];
-        node_log_quote(uri, path, sizeof(path));
-        node_log(NODE_LOG_INFO, "http", "unauthorized", "method=%.16s path=%s", method, path);
+        log_refusal(http, LOG_LIMITED_UNAUTHORIZED, req);
         finish_error(http, aio, 401, "unauthorized",
                      "send the agent's token: Authorization: Bearer <token> (the [http] "
                      "token_file)",
@@ -425,6 +539,7 @@ static void http_handle(nng_aio *aio)
     }
     node_http_request *request = request_new(http, aio, uri);
     if (request == NULL) {
+        log_refusal(http, LOG_LIMITED_BUSY, req);
         finish_error(http, aio, 503, "busy", "too many requests at once; retry shortly", NULL,
                      has_body);
         return;
@@ -696,7 +811,7 @@ void node_http_respond(node_http *http,
     MESH_ASSERT(content_type != NULL && (body != NULL || body_size == 0));
     loop_release(http, request);
     log_request(request, status);
-    finish(http, request->aio, status, content_type, body, body_size, NULL, false);
+    finish(http, request->aio, status, content_type, body, body_size, NULL, false, false);
     request_release(request);
 }
 

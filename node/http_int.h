@@ -26,7 +26,12 @@
  * stable (append only): unauthorized, bad_json, invalid_request,
  * body_too_large, length_required, not_found, method_not_allowed,
  * not_implemented, ledger_unavailable, busy, shutting_down, internal,
- * timeout (504: a peer the request asked did not answer in time).
+ * timeout (504: a peer the request asked did not answer in time),
+ * request_timeout (408: a declared body did not arrive within
+ * NODE_HTTP_BODY_TIMEOUT_MS; the connection then closes). A 503 busy
+ * carries Retry-After: 1. The log lines a client can cause at will
+ * (unauthorized, busy) are written at most once a second per kind, with
+ * the count suppressed since the last one; the counters count them all.
  *
  * Bounds: NODE_HTTP_QUEUE_MAX requests wait for the loop (more get 503
  * busy); the loop defers at most NODE_HTTP_QUEUE_MAX more (node_http_defer
@@ -53,6 +58,7 @@
 #define NODE_HTTP_QUEUE_MAX          64u
 #define NODE_HTTP_INFLIGHT_MAX       128u
 #define NODE_HTTP_BODY_TIMEOUT_MS    10000
+#define NODE_HTTP_RETRY_AFTER_S      "1" /* the Retry-After of a 503 busy, in seconds */
 #define NODE_HTTP_TOKEN_SIZE_MIN     16u
 #define NODE_HTTP_TOKEN_SIZE_MAX     256u
 #define NODE_HTTP_MESSAGE_SIZE       256u
@@ -275,13 +281,14 @@ typedef struct node_http node_http;
 typedef struct node_http_request node_http_request;
 
 /* Status codes counted in node_http_stats (others count as "other"). */
-#define NODE_HTTP_STATUS_COUNT 11u
+#define NODE_HTTP_STATUS_COUNT 13u
 extern const uint16_t node_http_statuses[NODE_HTTP_STATUS_COUNT];
 
 typedef struct node_http_stats {
     uint64_t responses[NODE_HTTP_STATUS_COUNT + 1]; /* by node_http_statuses; last: other */
     uint64_t queue_full;                            /* answered 503 busy */
     uint64_t body_bytes;                            /* request bodies read */
+    uint64_t body_timeouts;                         /* answered 408: the body never came */
     uint32_t deferred;                              /* now held by the loop (node_http_defer) */
 } node_http_stats;
 
