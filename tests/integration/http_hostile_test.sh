@@ -10,15 +10,18 @@
 #      per second at most, each with the count it suppressed);
 #   2. slowloris: SLOW_CLIENTS connections send their request headers one
 #      byte at a time while the legitimate client is still served;
-#   3. huge headers: one header line over the 8 KiB header buffer, and a
-#      request with 64 KiB of header lines: the agent survives and serves
-#      the legitimate client after (NNG 1.5's server closes such a
-#      connection without a status: the JSON shows what the client got);
+#   3. huge headers: one header line over the 8 KiB head bound, and a
+#      request with 64 KiB of header lines: 431 each (logged with the
+#      client's address), and the legitimate client is served after;
 #   4. bodies that never arrive: NODE_HTTP_INFLIGHT_MAX (128) POSTs declare
 #      a body and send none. While they hold every slot, a request gets
 #      503 busy with Retry-After: 1 (and a rate-limited "busy" log line);
 #      after the body timeout (10 s) each stalled request gets 408 before
-#      its connection closes (fedmesh_http_body_timeouts_total counts them).
+#      its connection closes (fedmesh_http_body_timeouts_total counts them);
+#   5. many connections: 128 more send half a head and stop; with the 128
+#      above that is NODE_HTTP_CONNECTIONS_MAX, so the next connection gets
+#      503 busy with Retry-After at once, and after the head timeout (10 s)
+#      each half head gets 408.
 # Prints the counts as JSON. Uses bash's /dev/tcp for raw connections.
 set -u
 fedmesh=${1:?usage: http_hostile_test.sh PATH_TO_FEDMESH}
@@ -101,6 +104,8 @@ counted_401=$(($(metric 'fedmesh_http_responses_total{code="401"}') - before_401
 unauthorized_lines=$(($(grep -c 'event=unauthorized' a.log) - lines_before))
 [ "$unauthorized_lines" -ge 1 ] && [ "$unauthorized_lines" -le $((flood_s + 2)) ] && ok ||
   bad "unauthorized log lines: $unauthorized_lines for $bad_tokens bad tokens in ${flood_s}s"
+grep 'event=unauthorized' a.log | tail -1 | grep -q 'client=127.0.0.1:[0-9]' && ok ||
+  bad "the unauthorized line names the client: $(grep 'event=unauthorized' a.log | tail -1)"
 suppressed=$(grep 'event=unauthorized' a.log | sed -n 's/.*suppressed=\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 [ $((suppressed + unauthorized_lines)) -ge $((bad_tokens + 1)) ] && ok ||
   bad "unauthorized lines ($unauthorized_lines) and their suppressed counts ($suppressed) do not add up to $((bad_tokens + 1))"
@@ -136,7 +141,9 @@ raw() { # REQUEST_FILE: sends it on a fresh connection, prints the status line (
 { printf 'GET /v1/status HTTP/1.1\r\nHost: a\r\n'; for i in $(seq 64); do printf 'X-Many-%d: ' "$i"; head -c 1000 /dev/zero | tr '\0' 'm'; printf '\r\n'; done; printf '\r\n'; } >many_lines.req
 huge_line_status=$(raw huge_line.req)
 many_lines_status=$(raw many_lines.req)
-kill -0 "$pid_a" 2>/dev/null && ok || bad "the agent exited after huge headers"
+case "$huge_line_status" in "HTTP/1.1 431"*) ok ;; *) bad "a 16 KiB header line: '$huge_line_status', wanted 431" ;; esac
+case "$many_lines_status" in "HTTP/1.1 431"*) ok ;; *) bad "64 KiB of header lines: '$many_lines_status', wanted 431" ;; esac
+grep -q 'event=bad_request client=127.0.0.1:[0-9]* status=431' a.log && ok || bad "the 431 is logged with the client"
 status_ok && ok || bad "the legitimate client is served after huge headers"
 
 # 4. Bodies that never arrive: every slot taken, then 503 busy with
@@ -158,6 +165,19 @@ jq -e '.error.code == "busy"' busy.body >/dev/null && ok || bad "503 body: $(cat
 for i in $(seq 20); do curl -s -o /dev/null -H "Authorization: Bearer $token" "$api/v1/status"; done
 busy_lines=$(($(grep -c 'event=busy' a.log) - busy_lines_before))
 [ "$busy_lines" -ge 1 ] && [ "$busy_lines" -le 3 ] && ok || bad "busy log lines: $busy_lines for 21 refusals"
+# Many connections: 128 more that send half a head and stop. With the
+# stalled ones that is every connection the server keeps
+# (NODE_HTTP_CONNECTIONS_MAX, 256): the next gets 503 busy at once.
+half=()
+for i in $(seq "$inflight_max"); do
+  exec {fd}<>"/dev/tcp/127.0.0.1/${ports[2]}" || { bad "half-head connection $i"; break; }
+  printf 'GET /v1/status HTTP/1.1\r\nHost: a\r\n' >&"$fd"
+  half+=("$fd")
+done
+sleep 0.5
+curl -s -D conns.headers -o conns.body -H "Authorization: Bearer $token" "$api/v1/status"
+grep -q '^HTTP/1.1 503' conns.headers && grep -qi '^Retry-After: 1' conns.headers && ok ||
+  bad "over the connection bound: $(tr '\r\n' '  ' <conns.headers)"
 got_408=0
 for fd in "${stalled[@]}"; do
   line=$(timeout 15 head -c 200 <&"$fd" 2>/dev/null | head -1 | tr -d '\r')
@@ -165,15 +185,22 @@ for fd in "${stalled[@]}"; do
   exec {fd}>&-
 done
 [ "$got_408" -eq "$inflight_max" ] && ok || bad "bodies that never arrived: $got_408 of $inflight_max got 408"
+head_408=0
+for fd in "${half[@]}"; do
+  line=$(timeout 15 head -c 200 <&"$fd" 2>/dev/null | head -1 | tr -d '\r')
+  case "$line" in "HTTP/1.1 408"*) head_408=$((head_408 + 1)) ;; esac
+  exec {fd}>&-
+done
+[ "$head_408" -eq "$inflight_max" ] && ok || bad "heads that never ended: $head_408 of $inflight_max got 408"
 # /metrics answers again now that the slots are free.
 busy_counted=$(($(metric fedmesh_http_busy_total) - before_busy))
-[ "$busy_counted" -ge 21 ] && ok || bad "busy counted $busy_counted of 21"
+[ "$busy_counted" -ge 22 ] && ok || bad "busy counted $busy_counted of 22"
 counted_408=$(($(metric fedmesh_http_body_timeouts_total) - before_408))
 [ "$counted_408" -eq "$inflight_max" ] && ok || bad "408s counted: $counted_408 of $inflight_max"
 status_ok && ok || bad "the legitimate client is served once the stalled clients are gone"
 kill -0 "$pid_a" 2>/dev/null && ok || bad "the agent exited"
 
-printf '{"bad_tokens": %s, "bad_tokens_401": %s, "bad_tokens_s": %s, "unauthorized_log_lines": %s, "suppressed_in_lines": %s, "slowloris_clients": %s, "huge_header_line": "%s", "many_header_lines": "%s", "stalled_bodies": %s, "got_408": %s, "busy_503_counted": %s, "busy_log_lines": %s}\n' \
+printf '{"bad_tokens": %s, "bad_tokens_401": %s, "bad_tokens_s": %s, "unauthorized_log_lines": %s, "suppressed_in_lines": %s, "slowloris_clients": %s, "huge_header_line": "%s", "many_header_lines": "%s", "stalled_bodies": %s, "got_408": %s, "half_heads_408": %s, "busy_503_counted": %s, "busy_log_lines": %s}\n' \
   "$bad_tokens" "$got_401" "$flood_s" "$unauthorized_lines" "$suppressed" "$slow_clients" \
-  "$huge_line_status" "$many_lines_status" "$inflight_max" "$got_408" "$busy_counted" "$busy_lines"
+  "$huge_line_status" "$many_lines_status" "$inflight_max" "$got_408" "$head_408" "$busy_counted" "$busy_lines"
 finish

@@ -79,10 +79,10 @@
 #include "node/udp_int.h"
 #include "wire/wire.h"
 
-#define OVERSIZE_SLACK 4000u
-#define BUF_SIZE       (WIRE_FRAME_SIZE_MAX + 4096u)
-#define DAY_NS         (86400ll * 1000000000ll)
-#define HOUR_NS        (3600ll * 1000000000ll)
+#define OVERSIZE_SLACK        4000u
+#define BUF_SIZE              (WIRE_FRAME_SIZE_MAX + 4096u)
+#define DAY_NS                (86400ll * 1000000000ll)
+#define HOUR_NS               (3600ll * 1000000000ll)
 /* The sequence of M's one genuine advert; the replayed kind stays below. */
 #define INTRODUCTION_SEQUENCE (1ull << 62)
 
@@ -107,10 +107,9 @@ typedef enum kind {
 } kind;
 
 static const char *const kind_names[KIND_COUNT] = {
-    "forged",         "replayed",       "expired",         "revoked",   "oversize",
-    "truncated",      "random",         "lease_forged",    "lease_wrong_id",
-    "lease_replayed", "lease_expired",  "lease_truncated", "udp_forged", "udp_oversize",
-    "udp_random"};
+    "forged",        "replayed",        "expired",      "revoked",        "oversize",
+    "truncated",     "random",          "lease_forged", "lease_wrong_id", "lease_replayed",
+    "lease_expired", "lease_truncated", "udp_forged",   "udp_oversize",   "udp_random"};
 
 typedef struct hostile {
     const char *target;
@@ -188,8 +187,8 @@ static mesh_err advert_record(const mcrypto_keypair *key,
 }
 
 /* Rewrites the signer field of an envelope (the signature stays). */
-static mesh_err resign(uint8_t *frame, uint32_t *frame_size, uint32_t frame_size_max,
-                       const mesh_node_id *signer)
+static mesh_err
+resign(uint8_t *frame, uint32_t *frame_size, uint32_t frame_size_max, const mesh_node_id *signer)
 {
     wire_envelope envelope;
     mesh_err err = wire_envelope_decode(frame, *frame_size, &envelope, NULL);
@@ -236,10 +235,8 @@ static mesh_err push_frame(const uint8_t *first,
     return wire_envelope_encode(&envelope, frame_buf, WIRE_FRAME_SIZE_MAX, size_out);
 }
 
-static mesh_err lease_request_frame(hostile *h,
-                                    int64_t expires_ns,
-                                    uint8_t *frame,
-                                    uint32_t *frame_size)
+static mesh_err
+lease_request_frame(hostile *h, int64_t expires_ns, uint8_t *frame, uint32_t *frame_size)
 {
     wire_lease_request request;
     memset(&request, 0, sizeof(request));
@@ -291,8 +288,8 @@ static mesh_err lease_wrong_id_frame(hostile *h, uint32_t *frame_size)
     if (err != MESH_OK) {
         return err;
     }
-    return mcrypto_envelope_seal(&h->member, type, body, body_size, frame_buf,
-                                 WIRE_FRAME_SIZE_MAX, frame_size);
+    return mcrypto_envelope_seal(&h->member, type, body, body_size, frame_buf, WIRE_FRAME_SIZE_MAX,
+                                 frame_size);
 }
 
 /* Cuts frame_buf to a random length in [min_size, size - 1]. */
@@ -417,9 +414,8 @@ static int load_identity(const char *key_path,
         return -1;
     }
     mcrypto_node_id(key->public_key, id);
-    if (cert_path != NULL &&
-        node_read_armored("fedmesh-hostile", cert_path, "CERTIFICATE", cert, cert_size) !=
-            MESH_OK) {
+    if (cert_path != NULL && node_read_armored("fedmesh-hostile", cert_path, "CERTIFICATE", cert,
+                                               cert_size) != MESH_OK) {
         return -1;
     }
     return 0;
@@ -480,33 +476,69 @@ int main(int argc, char **argv)
     double rate = 1000;
     double udp_rate = 100;
     bool introduce = false;
-    static const struct option options[] = {
-        {"target", required_argument, NULL, 't'},      {"target-pub", required_argument, NULL, 'a'},
-        {"victim-pub", required_argument, NULL, 'b'},  {"key", required_argument, NULL, 'k'},
-        {"cert", required_argument, NULL, 'c'},        {"expired-key", required_argument, NULL, 'e'},
-        {"expired-cert", required_argument, NULL, 'E'}, {"revoked-key", required_argument, NULL, 'r'},
-        {"revoked-cert", required_argument, NULL, 'R'}, {"seconds", required_argument, NULL, 's'},
-        {"rate", required_argument, NULL, 'n'},        {"udp-rate", required_argument, NULL, 'u'},
-        {"introduce", no_argument, NULL, 'i'},         {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"target", required_argument, NULL, 't'},
+                                            {"target-pub", required_argument, NULL, 'a'},
+                                            {"victim-pub", required_argument, NULL, 'b'},
+                                            {"key", required_argument, NULL, 'k'},
+                                            {"cert", required_argument, NULL, 'c'},
+                                            {"expired-key", required_argument, NULL, 'e'},
+                                            {"expired-cert", required_argument, NULL, 'E'},
+                                            {"revoked-key", required_argument, NULL, 'r'},
+                                            {"revoked-cert", required_argument, NULL, 'R'},
+                                            {"seconds", required_argument, NULL, 's'},
+                                            {"rate", required_argument, NULL, 'n'},
+                                            {"udp-rate", required_argument, NULL, 'u'},
+                                            {"introduce", no_argument, NULL, 'i'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (c) {
-        case 't': h.target = optarg; break;
-        case 'a': paths[0] = optarg; break;
-        case 'b': paths[1] = optarg; break;
-        case 'k': paths[2] = optarg; break;
-        case 'c': paths[3] = optarg; break;
-        case 'e': paths[4] = optarg; break;
-        case 'E': paths[5] = optarg; break;
-        case 'r': paths[6] = optarg; break;
-        case 'R': paths[7] = optarg; break;
-        case 's': seconds = strtod(optarg, NULL); break;
-        case 'n': rate = strtod(optarg, NULL); break;
-        case 'u': udp_rate = strtod(optarg, NULL); break;
-        case 'i': introduce = true; break;
-        case 'h': (void) fputs(usage, stdout); return 0;
-        default: (void) fputs(usage, stderr); return 2;
+        case 't':
+            h.target = optarg;
+            break;
+        case 'a':
+            paths[0] = optarg;
+            break;
+        case 'b':
+            paths[1] = optarg;
+            break;
+        case 'k':
+            paths[2] = optarg;
+            break;
+        case 'c':
+            paths[3] = optarg;
+            break;
+        case 'e':
+            paths[4] = optarg;
+            break;
+        case 'E':
+            paths[5] = optarg;
+            break;
+        case 'r':
+            paths[6] = optarg;
+            break;
+        case 'R':
+            paths[7] = optarg;
+            break;
+        case 's':
+            seconds = strtod(optarg, NULL);
+            break;
+        case 'n':
+            rate = strtod(optarg, NULL);
+            break;
+        case 'u':
+            udp_rate = strtod(optarg, NULL);
+            break;
+        case 'i':
+            introduce = true;
+            break;
+        case 'h':
+            (void) fputs(usage, stdout);
+            return 0;
+        default:
+            (void) fputs(usage, stderr);
+            return 2;
         }
     }
     if (h.target == NULL || seconds <= 0 || seconds > 3600 || rate < 1 || rate > 1e6 ||
@@ -522,11 +554,10 @@ int main(int argc, char **argv)
                       &h.member_cert_size) != 0) {
         return 2;
     }
-    if (!introduce &&
-        (load_identity(paths[4], paths[5], &h.expired, &h.expired_id, h.expired_cert,
-                       &h.expired_cert_size) != 0 ||
-         load_identity(paths[6], paths[7], &h.revoked, &h.revoked_id, h.revoked_cert,
-                       &h.revoked_cert_size) != 0)) {
+    if (!introduce && (load_identity(paths[4], paths[5], &h.expired, &h.expired_id, h.expired_cert,
+                                     &h.expired_cert_size) != 0 ||
+                       load_identity(paths[6], paths[7], &h.revoked, &h.revoked_id, h.revoked_cert,
+                                     &h.revoked_cert_size) != 0)) {
         return 2;
     }
     nng_socket push;
@@ -558,8 +589,8 @@ int main(int argc, char **argv)
         (void) printf("{\"introduced\": %s}\n", status == 0 ? "true" : "false");
         return status;
     }
-    if (lease_request_frame(&h, realtime_ns() + DAY_NS, h.replay_request,
-                            &h.replay_request_size) != MESH_OK) {
+    if (lease_request_frame(&h, realtime_ns() + DAY_NS, h.replay_request, &h.replay_request_size) !=
+        MESH_OK) {
         return 4;
     }
     int udp = socket(AF_INET, SOCK_DGRAM, 0);
