@@ -21,7 +21,9 @@
 #   5. many connections: 128 more send half a head and stop; with the 128
 #      above that is NODE_HTTP_CONNECTIONS_MAX, so the next connection gets
 #      503 busy with Retry-After at once, and after the head timeout (10 s)
-#      each half head gets 408.
+#      each half head gets 408;
+#   6. the connection rules: two pipelined requests get two answers in
+#      order, a request line that is not HTTP/1.x gets 400, HTTP/1.0 closes.
 # Prints the counts as JSON. Uses bash's /dev/tcp for raw connections.
 set -u
 fedmesh=${1:?usage: http_hostile_test.sh PATH_TO_FEDMESH}
@@ -201,6 +203,24 @@ counted_408=$(($(metric fedmesh_http_body_timeouts_total) - before_408))
 [ "$counted_408" -eq "$inflight_max" ] && ok || bad "408s counted: $counted_408 of $inflight_max"
 status_ok && ok || bad "the legitimate client is served once the stalled clients are gone"
 kill -0 "$pid_a" 2>/dev/null && ok || bad "the agent exited"
+
+# 6. The connection layer's own rules: two pipelined requests on one
+# connection get two answers in order; a request line that is not
+# HTTP/1.x gets 400; HTTP/1.0 closes after its answer.
+printf 'GET /v1/status HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\n\r\nGET /nowhere HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' "$token" >pipelined.req
+exec {fd}<>"/dev/tcp/127.0.0.1/${ports[2]}" && cat pipelined.req >&"$fd"
+# A JSON body ends without a newline: the next status line follows it.
+timeout 5 cat <&"$fd" | grep -ao 'HTTP/1.1 [0-9]* [A-Za-z ]*' >pipelined.out
+exec {fd}>&-
+[ "$(tr '\n' ' ' <pipelined.out)" = "HTTP/1.1 200 OK HTTP/1.1 404 Not Found " ] && ok ||
+  bad "pipelined: $(tr '\n' ' ' <pipelined.out)"
+printf 'GARBAGE\r\n\r\n' >garbage.req
+case "$(raw garbage.req)" in "HTTP/1.1 400"*) ok ;; *) bad "a bad request line: '$(raw garbage.req)'" ;; esac
+printf 'GET /v1/status HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n' "$token" >old.req
+exec {fd}<>"/dev/tcp/127.0.0.1/${ports[2]}" && cat old.req >&"$fd"
+timeout 5 cat <&"$fd" >old.out && ok || bad "HTTP/1.0: the connection stays open"
+exec {fd}>&-
+grep -q '^HTTP/1.1 200' old.out && ok || bad "HTTP/1.0: $(head -1 old.out)"
 
 printf '{"bad_tokens": %s, "bad_tokens_401": %s, "bad_tokens_s": %s, "unauthorized_log_lines": %s, "suppressed_in_lines": %s, "slowloris_clients": %s, "huge_header_line": "%s", "many_header_lines": "%s", "stalled_bodies": %s, "got_408": %s, "half_heads_408": %s, "busy_503_counted": %s, "busy_log_lines": %s}\n' \
   "$bad_tokens" "$got_401" "$flood_s" "$unauthorized_lines" "$suppressed" "$slow_clients" \
