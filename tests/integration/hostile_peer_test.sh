@@ -8,8 +8,9 @@
 # UDP (default 150): forged, replayed, expired, revoked,
 # oversize, truncated and random frames, lease messages included (forged
 # requests, ends and refusals for lease ids a never saw, a replayed
-# request, expired requests, truncated ones), and forged, oversize and
-# random probes by UDP.
+# request, expired requests, truncated ones), 60 KB pushes in b's name
+# (spoofed: they must not spend b's rate budget at a), and forged,
+# oversize and random probes by UDP.
 #
 # Checks: every bad frame is refused and counted under its reason (a's
 # counters from `peers --stats` and /metrics, before and after: the
@@ -180,6 +181,13 @@ check_kind "lease_replayed (lease replay)" "$(sent lease_replayed)" "$(lease_del
 check_kind "lease_expired (lease expired)" "$(sent lease_expired)" "$(lease_delta expired)" "$dropped"
 check_kind "lease_truncated (lease malformed)" "$(sent lease_truncated)" "$(lease_delta malformed)" "$dropped"
 check_kind "udp_oversize (transport udp_oversize)" "$(sent udp_oversize)" "$(stat_delta transport.udp_oversize)" "$udp_lost"
+# The spoofed pushes, in b's name, cost b nothing at a: no frame of b's
+# (nor anyone's) was refused for b's rate budget, and each was refused
+# record by record (15 junk records each).
+check_kind "spoofed (gossip malformed records, 15 each)" "$(($(sent spoofed) * 15))" \
+  $(($(gossip_delta malformed) - $(sent truncated) - $(sent random) - $(sent udp_random))) $((dropped * 15))
+rate_limited=$(gossip_delta rate_limited)
+[ "$rate_limited" -eq 0 ] && ok || bad "frames refused for a rate budget: $rate_limited (the spoofed pushes spent b's)"
 # Neither expired-1 nor revoked-1 ever entered a's view; mallory's one
 # genuine advert (the introduction) is the only one a took.
 "$fedmesh" peers --config a.ini --json >view.json
@@ -189,7 +197,7 @@ check_kind "udp_oversize (transport udp_oversize)" "$(sent udp_oversize)" "$(sta
   ok || bad "mallory's sequence is its introduction's: $(jq -c '[.members[] | {name, state, sequence}]' view.json)"
 if [ -n "${HOSTILE_KEEP_DIR:-}" ]; then rm -rf "$HOSTILE_KEEP_DIR"; cp -r "$dir" "$HOSTILE_KEEP_DIR"; fi
 
-printf '{"seconds": %s, "sent_total": %s, "rate_per_s": %s, "queue_dropped": %s, "udp_sent": %s, "udp_received": %s, "rss_kib_warm": %s, "rss_kib_end": %s, "suspect_samples": %s, "borrows_granted": %s, "borrows_refused": %s, "kinds": {%s}}\n' \
+printf '{"seconds": %s, "sent_total": %s, "rate_per_s": %s, "queue_dropped": %s, "udp_sent": %s, "udp_received": %s, "rate_limited": %s, "rss_kib_warm": %s, "rss_kib_end": %s, "suspect_samples": %s, "borrows_granted": %s, "borrows_refused": %s, "kinds": {%s}}\n' \
   "$(jq .seconds sent.json)" "$(jq .sent_total sent.json)" "$(jq .rate_per_s sent.json)" "$dropped" \
-  "$udp_sent" "$udp_in" "$rss_warm" "$rss_end" "$suspect_samples" "$granted" "$borrow_refused" "$json_kinds"
+  "$udp_sent" "$udp_in" "$rate_limited" "$rss_warm" "$rss_end" "$suspect_samples" "$granted" "$borrow_refused" "$json_kinds"
 finish

@@ -40,6 +40,10 @@
  *   lease_replayed  one request of M's, genuinely signed, sent again and again
  *   lease_expired   a request of M's that expired an hour ago
  *   lease_truncated a lease request cut short
+ *   spoofed         a 60 KB push naming B as its sender, of 15 junk records:
+ *                   at 1,000 frames/s, B's share is over 4 MB/s, past the
+ *                   target's per-peer rate limit, which must not apply to
+ *                   a sender nobody authenticated
  *   udp_forged      a ping naming B with a MAC that is not B's
  *   udp_oversize    NODE_UDP_FRAME_MAX + 1 .. + 200 bytes
  *   udp_random      random bytes
@@ -85,6 +89,9 @@
 #define HOUR_NS               (3600ll * 1000000000ll)
 /* The sequence of M's one genuine advert; the replayed kind stays below. */
 #define INTRODUCTION_SEQUENCE (1ull << 62)
+/* The spoofed kind: a push of 15 junk records of 4,000 bytes (60 KB). */
+#define SPOOFED_RECORDS       15u
+#define SPOOFED_RECORD_SIZE   4000u
 
 typedef enum kind {
     KIND_FORGED,
@@ -99,6 +106,7 @@ typedef enum kind {
     KIND_LEASE_REPLAYED,
     KIND_LEASE_EXPIRED,
     KIND_LEASE_TRUNCATED,
+    KIND_SPOOFED,
     KIND_TCP_COUNT,
     KIND_UDP_FORGED = KIND_TCP_COUNT,
     KIND_UDP_OVERSIZE,
@@ -107,9 +115,10 @@ typedef enum kind {
 } kind;
 
 static const char *const kind_names[KIND_COUNT] = {
-    "forged",        "replayed",        "expired",      "revoked",        "oversize",
-    "truncated",     "random",          "lease_forged", "lease_wrong_id", "lease_replayed",
-    "lease_expired", "lease_truncated", "udp_forged",   "udp_oversize",   "udp_random"};
+    "forged",         "replayed",       "expired",       "revoked",
+    "oversize",       "truncated",      "random",        "lease_forged",
+    "lease_wrong_id", "lease_replayed", "lease_expired", "lease_truncated",
+    "spoofed",        "udp_forged",     "udp_oversize",  "udp_random"};
 
 typedef struct hostile {
     const char *target;
@@ -372,6 +381,35 @@ static mesh_err build(hostile *h, kind which, uint32_t *size_out)
             *size_out = cut(*size_out, 3); // long enough to name its lease type
         }
         return err;
+    case KIND_SPOOFED: {
+        // A push in the victim's name, as large as a frame may be, of junk
+        // records: the push's signer is not authenticated, so it must not
+        // cost the victim anything at the target (its rate budget).
+        static uint8_t junk[SPOOFED_RECORDS][SPOOFED_RECORD_SIZE];
+        static wire_push push;
+        static uint8_t body[WIRE_FRAME_SIZE_MAX];
+        memset(&push, 0, sizeof(push));
+        for (uint32_t i = 0; i < SPOOFED_RECORDS; i++) {
+            fill_random(junk[i], SPOOFED_RECORD_SIZE);
+            junk[i][0] = 0x94; // not an envelope: refused as malformed
+            push.records[i].frame = junk[i];
+            push.records[i].frame_size = SPOOFED_RECORD_SIZE;
+        }
+        push.record_count = SPOOFED_RECORDS;
+        uint32_t body_size = 0;
+        err = wire_push_encode(&push, body, sizeof(body), &body_size);
+        if (err != MESH_OK) {
+            return err;
+        }
+        wire_envelope envelope;
+        memset(&envelope, 0, sizeof(envelope));
+        envelope.version = WIRE_VERSION;
+        envelope.type = WIRE_TYPE_PUSH;
+        envelope.signer = h->victim_id;
+        envelope.body = body;
+        envelope.body_size = body_size;
+        return wire_envelope_encode(&envelope, frame_buf, WIRE_FRAME_SIZE_MAX, size_out);
+    }
     case KIND_UDP_FORGED: {
         wire_ping ping;
         memset(&ping, 0, sizeof(ping));
