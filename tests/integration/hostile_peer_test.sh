@@ -123,7 +123,20 @@ flooder=$!
 sleep "$(awk -v s="$seconds" 'BEGIN { print s / 3 }')"
 rss_warm=$(rss_kib "$pid_a")
 wait "$flooder" && ok || bad "fedmesh-hostile: $(head -c 300 hostile.err)"
-sleep 2 # the last frames drain from a's queue
+# The last frames may still wait in sockets and in a's queue (on a loaded
+# machine, seconds): wait until a's refusal counters stop moving, 1 s
+# apart, for at most 60 s.
+refusals() {
+  "$fedmesh" peers --config a.ini --stats 2>/dev/null |
+    jq '([.gossip.rejected[]] | add) + .agent.frames_oversize_in + .transport.udp_oversize'
+}
+previous=-1
+for _ in $(seq 60); do
+  current=$(refusals)
+  [ "$current" = "$previous" ] && break
+  previous=$current
+  sleep 1
+done
 rss_end=$(rss_kib "$pid_a")
 touch flood.done
 wait "$borrower" "$watcher"

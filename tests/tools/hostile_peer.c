@@ -92,6 +92,9 @@
 /* The spoofed kind: a push of 15 junk records of 4,000 bytes (60 KB). */
 #define SPOOFED_RECORDS       15u
 #define SPOOFED_RECORD_SIZE   4000u
+/* getopt values of the eight path options: OPT_PATH + their index. */
+#define OPT_PATH              256
+#define PATH_COUNT            8
 
 typedef enum kind {
     KIND_FORGED,
@@ -212,23 +215,20 @@ resign(uint8_t *frame, uint32_t *frame_size, uint32_t frame_size_max, const mesh
 }
 
 /* A push of up to two records, under a random signer, into frame_buf. */
-static mesh_err push_frame(const uint8_t *first,
-                           uint32_t first_size,
-                           const uint8_t *second,
-                           uint32_t second_size,
-                           uint32_t *size_out)
+static mesh_err push_records(const uint8_t *const *records,
+                             const uint32_t *sizes,
+                             uint32_t count,
+                             const mesh_node_id *signer,
+                             uint32_t *size_out)
 {
     static wire_push push;
     static uint8_t body[WIRE_FRAME_SIZE_MAX];
     memset(&push, 0, sizeof(push));
-    push.records[0].frame = first;
-    push.records[0].frame_size = first_size;
-    push.record_count = 1;
-    if (second != NULL) {
-        push.records[1].frame = second;
-        push.records[1].frame_size = second_size;
-        push.record_count = 2;
+    for (uint32_t i = 0; i < count && i < WIRE_PUSH_RECORDS_MAX; i++) {
+        push.records[i].frame = records[i];
+        push.records[i].frame_size = sizes[i];
     }
+    push.record_count = count;
     uint32_t body_size = 0;
     mesh_err err = wire_push_encode(&push, body, sizeof(body), &body_size);
     if (err != MESH_OK) {
@@ -238,10 +238,26 @@ static mesh_err push_frame(const uint8_t *first,
     memset(&envelope, 0, sizeof(envelope));
     envelope.version = WIRE_VERSION;
     envelope.type = WIRE_TYPE_PUSH;
-    fill_random(envelope.signer.bytes, sizeof(envelope.signer.bytes));
+    if (signer != NULL) {
+        envelope.signer = *signer;
+    } else {
+        fill_random(envelope.signer.bytes, sizeof(envelope.signer.bytes));
+    }
     envelope.body = body;
     envelope.body_size = body_size;
     return wire_envelope_encode(&envelope, frame_buf, WIRE_FRAME_SIZE_MAX, size_out);
+}
+
+/* A push of one or two records under a random signer, into frame_buf. */
+static mesh_err push_frame(const uint8_t *first,
+                           uint32_t first_size,
+                           const uint8_t *second,
+                           uint32_t second_size,
+                           uint32_t *size_out)
+{
+    const uint8_t *records[2] = {first, second};
+    uint32_t sizes[2] = {first_size, second_size};
+    return push_records(records, sizes, second != NULL ? 2 : 1, NULL, size_out);
 }
 
 static mesh_err
@@ -386,29 +402,15 @@ static mesh_err build(hostile *h, kind which, uint32_t *size_out)
         // records: the push's signer is not authenticated, so it must not
         // cost the victim anything at the target (its rate budget).
         static uint8_t junk[SPOOFED_RECORDS][SPOOFED_RECORD_SIZE];
-        static wire_push push;
-        static uint8_t body[WIRE_FRAME_SIZE_MAX];
-        memset(&push, 0, sizeof(push));
+        const uint8_t *records[SPOOFED_RECORDS];
+        uint32_t sizes[SPOOFED_RECORDS];
         for (uint32_t i = 0; i < SPOOFED_RECORDS; i++) {
             fill_random(junk[i], SPOOFED_RECORD_SIZE);
             junk[i][0] = 0x94; // not an envelope: refused as malformed
-            push.records[i].frame = junk[i];
-            push.records[i].frame_size = SPOOFED_RECORD_SIZE;
+            records[i] = junk[i];
+            sizes[i] = SPOOFED_RECORD_SIZE;
         }
-        push.record_count = SPOOFED_RECORDS;
-        uint32_t body_size = 0;
-        err = wire_push_encode(&push, body, sizeof(body), &body_size);
-        if (err != MESH_OK) {
-            return err;
-        }
-        wire_envelope envelope;
-        memset(&envelope, 0, sizeof(envelope));
-        envelope.version = WIRE_VERSION;
-        envelope.type = WIRE_TYPE_PUSH;
-        envelope.signer = h->victim_id;
-        envelope.body = body;
-        envelope.body_size = body_size;
-        return wire_envelope_encode(&envelope, frame_buf, WIRE_FRAME_SIZE_MAX, size_out);
+        return push_records(records, sizes, SPOOFED_RECORDS, &h->victim_id, size_out);
     }
     case KIND_UDP_FORGED: {
         wire_ping ping;
@@ -509,20 +511,22 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
     static hostile h;
-    const char *paths[8] = {NULL};
+    // --target-pub, --victim-pub, --key, --cert, --expired-key,
+    // --expired-cert, --revoked-key, --revoked-cert, in that order.
+    const char *paths[PATH_COUNT] = {NULL};
     double seconds = 10;
     double rate = 1000;
     double udp_rate = 100;
     bool introduce = false;
     static const struct option options[] = {{"target", required_argument, NULL, 't'},
-                                            {"target-pub", required_argument, NULL, 'a'},
-                                            {"victim-pub", required_argument, NULL, 'b'},
-                                            {"key", required_argument, NULL, 'k'},
-                                            {"cert", required_argument, NULL, 'c'},
-                                            {"expired-key", required_argument, NULL, 'e'},
-                                            {"expired-cert", required_argument, NULL, 'E'},
-                                            {"revoked-key", required_argument, NULL, 'r'},
-                                            {"revoked-cert", required_argument, NULL, 'R'},
+                                            {"target-pub", required_argument, NULL, OPT_PATH + 0},
+                                            {"victim-pub", required_argument, NULL, OPT_PATH + 1},
+                                            {"key", required_argument, NULL, OPT_PATH + 2},
+                                            {"cert", required_argument, NULL, OPT_PATH + 3},
+                                            {"expired-key", required_argument, NULL, OPT_PATH + 4},
+                                            {"expired-cert", required_argument, NULL, OPT_PATH + 5},
+                                            {"revoked-key", required_argument, NULL, OPT_PATH + 6},
+                                            {"revoked-cert", required_argument, NULL, OPT_PATH + 7},
                                             {"seconds", required_argument, NULL, 's'},
                                             {"rate", required_argument, NULL, 'n'},
                                             {"udp-rate", required_argument, NULL, 'u'},
@@ -534,30 +538,6 @@ int main(int argc, char **argv)
         switch (c) {
         case 't':
             h.target = optarg;
-            break;
-        case 'a':
-            paths[0] = optarg;
-            break;
-        case 'b':
-            paths[1] = optarg;
-            break;
-        case 'k':
-            paths[2] = optarg;
-            break;
-        case 'c':
-            paths[3] = optarg;
-            break;
-        case 'e':
-            paths[4] = optarg;
-            break;
-        case 'E':
-            paths[5] = optarg;
-            break;
-        case 'r':
-            paths[6] = optarg;
-            break;
-        case 'R':
-            paths[7] = optarg;
             break;
         case 's':
             seconds = strtod(optarg, NULL);
@@ -575,6 +555,10 @@ int main(int argc, char **argv)
             (void) fputs(usage, stdout);
             return 0;
         default:
+            if (c >= OPT_PATH && c < OPT_PATH + PATH_COUNT) {
+                paths[c - OPT_PATH] = optarg;
+                break;
+            }
             (void) fputs(usage, stderr);
             return 2;
         }
