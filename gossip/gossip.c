@@ -692,7 +692,7 @@ static void call_end(gossip *g)
 
 /* Input rate limit per sender: bytes_per_s_per_peer_max in one-second
  * windows. */
-static bool rate_allows(gossip *g, member *from, uint32_t frame_size)
+bool gossip_rate_allows(gossip *g, member *from, uint32_t frame_size)
 {
     if (g->now.monotonic_ns - from->rate_window_ns >= MESH_NS_PER_S) {
         from->rate_window_ns = g->now.monotonic_ns;
@@ -802,14 +802,15 @@ static void dispatch_frame(gossip *g, const uint8_t *frame, uint32_t frame_size)
         return;
     }
     member *from = gossip_member_lookup(g, &envelope.signer);
-    if (from != NULL && !rate_allows(g, from, frame_size)) {
-        gossip_count_reject(g, GOSSIP_REJECT_RATE);
-        return;
-    }
     if (envelope.type == WIRE_TYPE_PUSH) {
         // A push carries signed records, each authenticated on its own; it
         // is how a new member introduces itself, before anyone can check a
-        // MAC from it. Its MAC is therefore not checked.
+        // MAC from it. Its MAC is therefore not checked, and nor is its
+        // sender's rate budget charged: anyone can name any sender here,
+        // and a flood of pushes in a member's name would otherwise spend
+        // that member's budget and have its genuine frames refused
+        // (fedmesh-hostile's spoofed kind). Each record costs what it
+        // costs to refuse it, whoever sent the push.
         g->fresh_from = envelope.signer;
         g->fresh_from_set = true;
         handle_push(g, &envelope);
@@ -819,7 +820,7 @@ static void dispatch_frame(gossip *g, const uint8_t *frame, uint32_t frame_size)
         gossip_count_reject(g, GOSSIP_REJECT_UNKNOWN_KEY);
         return;
     }
-    gossip_handle_control(g, &envelope, from);
+    gossip_handle_control(g, &envelope, from, frame_size);
 }
 
 mesh_err gossip_on_message(gossip *g,

@@ -105,7 +105,7 @@ typedef enum gossip_reject {
     GOSSIP_REJECT_CERT_INVALID = 6,  /* certificate expired, not yet valid or other root */
     GOSSIP_REJECT_FULL = 7,          /* members_max or revocations_max reached */
     GOSSIP_REJECT_OVERSIZE = 8,      /* frame or record over its size limit */
-    GOSSIP_REJECT_RATE = 9,          /* over bytes_per_s_per_peer_max */
+    GOSSIP_REJECT_RATE = 9,          /* over bytes_per_s_per_peer_max (authenticated frames) */
     GOSSIP_REJECT_MISMATCH = 10,     /* advert names another node than its signer, etc. */
     GOSSIP_REJECT_UNEXPECTED = 11,   /* an ack nobody waits for, a type not for gossip */
 } gossip_reject;

@@ -382,7 +382,17 @@ void gossip_add_fresh(gossip *g, const uint8_t *frame, uint32_t frame_size);
 uint64_t gossip_suspicion_timeout_ns(const gossip *g, uint32_t accuser_count);
 
 /* gossip_protocol.c: probes, anti-entropy, sending. */
-void gossip_handle_control(gossip *g, const wire_envelope *envelope, member *from);
+/* Authenticates a control frame from `from` (its MAC), charges its rate
+ * budget (bytes_per_s_per_peer_max, frame_size bytes) only then, and
+ * handles it; every refusal is counted. */
+void gossip_handle_control(gossip *g,
+                           const wire_envelope *envelope,
+                           member *from,
+                           uint32_t frame_size);
+/* True, and frame_size charged to from's budget for this second, when it
+ * fits under bytes_per_s_per_peer_max. Call it for authenticated frames
+ * only. */
+bool gossip_rate_allows(gossip *g, member *from, uint32_t frame_size);
 /* A frame from a revoked key: tells its sender why (gossip.h). */
 void gossip_tell_revoked(gossip *g, const wire_envelope *envelope);
 void gossip_run_timers(gossip *g);

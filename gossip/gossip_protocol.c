@@ -716,7 +716,10 @@ static void handle_ping_req(gossip *g, const member *from, const wire_ping_req *
     g->stats.frames_dropped++; // every relay slot busy: the origin asks others too
 }
 
-void gossip_handle_control(gossip *g, const wire_envelope *envelope, member *from)
+void gossip_handle_control(gossip *g,
+                           const wire_envelope *envelope,
+                           member *from,
+                           uint32_t frame_size)
 {
     MESH_ASSERT(wire_type_is_mac(envelope->type) && envelope->type != WIRE_TYPE_PUSH);
     uint8_t key[MCRYPTO_PAIR_KEY_SIZE];
@@ -727,6 +730,12 @@ void gossip_handle_control(gossip *g, const wire_envelope *envelope, member *fro
     sodium_memzero(key, sizeof(key));
     if (!authentic) {
         gossip_count_reject(g, GOSSIP_REJECT_BAD_SIGNATURE);
+        return;
+    }
+    // Only now is the sender known to be `from`: a forged frame in its
+    // name must not spend its rate budget.
+    if (!gossip_rate_allows(g, from, frame_size)) {
+        gossip_count_reject(g, GOSSIP_REJECT_RATE);
         return;
     }
     // An authenticated word from a member we hold as suspect or down: tell

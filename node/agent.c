@@ -1388,7 +1388,8 @@ static void on_frame(agent *a, nng_msg *frame)
 {
     size_t size = nng_msg_len(frame);
     if (size == 0 || size > WIRE_FRAME_SIZE_MAX) {
-        // NNG_OPT_RECVMAXSZ already refuses these; counted in case it ever does not.
+        // NNG lets frames up to NODE_TRANSPORT_OVERSIZE_SLACK bytes over the
+        // limit through (transport.c says why): refused here and counted.
         a->frames_oversize_in++;
         return;
     }

@@ -27,14 +27,17 @@
 #include "mesh/mesh.h"
 #include "node/config_int.h"
 
-#define NODE_TRANSPORT_QUEUE_MAX    1024u
-#define NODE_TRANSPORT_PEERS_MAX    128u
-#define NODE_TRANSPORT_SENDBUF_MAX  64        /* one loop batch to one peer fits */
-#define NODE_TRANSPORT_BATCH_MAX    64u       /* frames handed to the loop per wake-up */
-#define NODE_CONTROL_REPLY_SIZE_MAX 16777216u /* 16 MiB */
+#define NODE_TRANSPORT_QUEUE_MAX      1024u
+#define NODE_TRANSPORT_PEERS_MAX      128u
+#define NODE_TRANSPORT_SENDBUF_MAX    64  /* one loop batch to one peer fits */
+#define NODE_TRANSPORT_BATCH_MAX      64u /* frames handed to the loop per wake-up */
+/* Bytes over WIRE_FRAME_SIZE_MAX that NNG still delivers, for the loop to
+ * refuse and count (frames_oversize_in); larger frames close the pipe. */
+#define NODE_TRANSPORT_OVERSIZE_SLACK 4096u
+#define NODE_CONTROL_REPLY_SIZE_MAX   16777216u /* 16 MiB */
 /* A control request "revoke\n" followed by an armored revocation publishes
  * it (fedmesh revoke publish); "revocations" lists those held. */
-#define NODE_CONTROL_REVOKE_PREFIX  "revoke\n"
+#define NODE_CONTROL_REVOKE_PREFIX    "revoke\n"
 
 typedef struct node_transport node_transport;
 

@@ -1,33 +1,41 @@
 /*
  * node/http.c: the HTTP API's server half (see http_int.h for the design):
- * NNG's HTTP server with one catch-all handler, bearer-token checks, body
- * reading under a cap, and the hand-off of requests to the loop thread.
+ * one catch-all handler over http_server.c's connections, bearer-token
+ * checks, body reading under a cap, and the hand-off of requests to the
+ * loop thread.
  *
- * Threads. http_handle and body_read_done run on NNG's threads. They route
- * and check (http_parse.c, pure: a load report, a borrow request and a
- * lease id are validated there, and refused with a 400 at once), and put
- * every request that needs agent state into a bounded queue under
- * `mutex`, then wake the loop (node_transport_wake). Only the loop pops
- * the queue and calls node_http_respond, which finishes NNG's handler aio;
- * NNG writes the response on its own thread. The token is read under the
- * mutex too, because SIGHUP may replace it.
+ * Threads. http_handle and body_read_done run on NNG's threads (the
+ * connections' callbacks). They route and check (http_parse.c, pure: a
+ * load report, a borrow request and a lease id are validated there, and
+ * refused with a 400 at once), and put every request that needs agent
+ * state into a bounded queue under `mutex`, then wake the loop
+ * (node_transport_wake). Only the loop pops the queue and calls
+ * node_http_respond, which sends the response on the request's
+ * connection. The token is read under the mutex too, because SIGHUP may
+ * replace it.
  *
- * Deferred answers. NNG lets a handler finish its aio whenever it likes:
- * until then the connection simply waits (NNG reads nothing more from
- * it). So the loop may keep a request and answer it later, e.g. a borrow
- * once its lenders replied; it says so with node_http_defer, which files
- * the request in `deferred` (loop thread only, NODE_HTTP_QUEUE_MAX slots).
- * `current` is the request node_http_next returned last until it is
- * answered or deferred: between the two, the server knows every request
- * the loop holds.
+ * Deferred answers. A connection waits, reading nothing more, until its
+ * request is answered. So the loop may keep a request and answer it
+ * later, e.g. a borrow once its lenders replied; it says so with
+ * node_http_defer, which files the request in `deferred` (loop thread
+ * only, NODE_HTTP_QUEUE_MAX slots). `current` is the request
+ * node_http_next returned last until it is answered or deferred: between
+ * the two, the server knows every request the loop holds.
+ *
+ * Hostile clients. A wrong token and a full server are answered (401;
+ * 503 busy with Retry-After) and counted every time, but logged at most
+ * once a second per kind, with the client's address and the count
+ * suppressed since the last line (log_limit_pass); so are the heads
+ * http_server.c refuses itself (400, 408, 431, and connections over its
+ * bound). A body that does not arrive within NODE_HTTP_BODY_TIMEOUT_MS is
+ * answered 408 and its connection closed.
  *
  * Lifetimes. A node_http_request lives from the handler until its one
  * answer; `inflight` counts them (bounded; over the bound the answer is
- * 503 busy). NNG's server stop waits for every handler aio to finish, so
- * node_http_destroy answers first and stops after: it sets `closing`
- * (nothing enters the queue any more), answers what is deferred and what
- * is queued with 503, stops the server (NNG closes every connection, so
- * pending body reads end with NNG_ECLOSED), and waits, bounded, for
+ * 503 busy). node_http_destroy answers first and stops after: it sets
+ * `closing` (nothing enters the queue any more), answers what is
+ * deferred and what is queued with 503, stops the server (every
+ * connection closes, so pending body reads end), and waits, bounded, for
  * inflight to reach zero.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -37,7 +45,6 @@
 #include <string.h>
 
 #include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
 #include <nng/supplemental/util/platform.h>
 #include <sodium.h>
 
@@ -49,21 +56,37 @@
 #define DESTROY_GRACE_MS 100u
 #define LOG_PATH_SIZE    72u
 
-const uint16_t node_http_statuses[NODE_HTTP_STATUS_COUNT] = {200, 400, 401, 404, 405, 411,
-                                                             413, 500, 501, 503, 204};
+const uint16_t node_http_statuses[NODE_HTTP_STATUS_COUNT] = {200, 400, 401, 404, 405, 411, 413,
+                                                             500, 501, 503, 204, 408, 431};
 
 #define NOT_DEFERRED UINT32_MAX
 
+/* Log lines a client can cause at will (a wrong token, a full server) are
+ * written at most once per LOG_LIMIT_WINDOW_NS per reason; the next line
+ * says how many were suppressed meanwhile. Counters count every one. */
+#define LOG_LIMIT_WINDOW_NS 1000000000ull
+typedef enum log_limited {
+    LOG_LIMITED_UNAUTHORIZED = 0,
+    LOG_LIMITED_BUSY = 1,
+    LOG_LIMITED_HEAD = 2, /* 400, 408 and 431 for the request head itself */
+    LOG_LIMITED_COUNT = 3,
+} log_limited;
+
+typedef struct log_limit {
+    uint64_t window_start_ns; /* 0: no line written yet */
+    uint64_t suppressed;      /* since the last line written */
+} log_limit;
+
 struct node_http_request {
     node_http *http;
-    nng_aio *aio;      /* NNG's handler aio: finished exactly once */
-    nng_aio *read_aio; /* ours, while reading a body; NULL otherwise */
+    node_http_conn *conn; /* answered exactly once (http_server.c) */
     node_http_route route;
     uint8_t *body;
     size_t body_size;
     uint64_t started_ns;
     uint32_t deferred_index;  /* its slot in http->deferred, or NOT_DEFERRED */
     char path[LOG_PATH_SIZE]; /* for the log line, quoted */
+    char client[NODE_HTTP_CLIENT_SIZE];
     union {
         node_load_report load;                /* NODE_HTTP_ROUTE_LOAD */
         node_borrow_request borrow;           /* NODE_HTTP_ROUTE_LEASE_CREATE */
@@ -74,7 +97,7 @@ struct node_http_request {
 };
 
 struct node_http {
-    nng_http_server *server;
+    node_http_server *server;
     node_transport *transport;
     bool loopback; /* /metrics needs no token */
     uint32_t body_max;
@@ -88,6 +111,7 @@ struct node_http {
     uint8_t token[NODE_HTTP_TOKEN_SIZE_MAX];
     uint32_t token_size;
     node_http_stats stats;
+    log_limit log_limits[LOG_LIMITED_COUNT];
     /* Loop thread only. */
     node_http_request *current; /* returned by node_http_next, not yet answered or deferred */
     node_http_request *deferred[NODE_HTTP_QUEUE_MAX];
@@ -107,58 +131,96 @@ static void count_status(node_http *http, uint16_t status)
     nng_mtx_unlock(http->mutex);
 }
 
-/* Finishes NNG's handler aio with a response. `allow` (405) and `close`
- * (an unread body is still on the connection) add headers. */
+/* Any NNG thread: true when a line about `which` may be written now;
+ * then *suppressed_out is how many were held back since the last one. */
+static bool log_limit_pass(node_http *http, log_limited which, uint64_t *suppressed_out)
+{
+    MESH_ASSERT(which < LOG_LIMITED_COUNT);
+    uint64_t now_ns = node_now().monotonic_ns;
+    nng_mtx_lock(http->mutex);
+    log_limit *limit = &http->log_limits[which];
+    bool pass =
+        limit->window_start_ns == 0 || now_ns - limit->window_start_ns >= LOG_LIMIT_WINDOW_NS;
+    if (pass) {
+        *suppressed_out = limit->suppressed;
+        limit->window_start_ns = now_ns;
+        limit->suppressed = 0;
+    } else {
+        limit->suppressed++;
+    }
+    nng_mtx_unlock(http->mutex);
+    return pass;
+}
+
+/* Logs a 401 or a 503 busy, rate-limited (log_limit_pass), with the
+ * client's address and what the request says of itself. */
+static void log_refusal(node_http *http, log_limited which, const node_http_head *head)
+{
+    uint64_t suppressed = 0;
+    if (!node_log_enabled(NODE_LOG_INFO) || !log_limit_pass(http, which, &suppressed)) {
+        return;
+    }
+    char path[LOG_PATH_SIZE];
+    char agent[LOG_PATH_SIZE];
+    node_log_quote(head->target, path, sizeof(path));
+    node_log_quote(head->user_agent != NULL ? head->user_agent : "", agent, sizeof(agent));
+    node_log(which == LOG_LIMITED_BUSY ? NODE_LOG_WARN : NODE_LOG_INFO, "http",
+             which == LOG_LIMITED_BUSY ? "busy" : "unauthorized",
+             "client=%s method=%.16s path=%s user_agent=%s suppressed=%llu", head->client,
+             head->method, path, agent, (unsigned long long) suppressed);
+}
+
+void node_http_server_refused(void *arg, const char *client, uint16_t status)
+{
+    node_http *http = arg;
+    MESH_ASSERT(http != NULL && client != NULL);
+    if (status == 503) {
+        nng_mtx_lock(http->mutex);
+        http->stats.queue_full++;
+        nng_mtx_unlock(http->mutex);
+    }
+    count_status(http, status); // http_server.c sends these itself
+    uint64_t suppressed = 0;
+    log_limited which = status == 503 ? LOG_LIMITED_BUSY : LOG_LIMITED_HEAD;
+    if (node_log_enabled(NODE_LOG_INFO) && log_limit_pass(http, which, &suppressed)) {
+        node_log(status == 503 ? NODE_LOG_WARN : NODE_LOG_INFO, "http",
+                 status == 503 ? "busy" : "bad_request",
+                 "client=%s status=%u reason=%s suppressed=%llu", client, status,
+                 status == 503   ? "connections"
+                 : status == 431 ? "head_too_large"
+                 : status == 408 ? "head_timeout"
+                                 : "malformed_head",
+                 (unsigned long long) suppressed);
+    }
+}
+
+/* Sends a response on conn. `allow` (405) and `close` (an unread body is
+ * still on the connection) add headers; so does a 503 busy (`retry`:
+ * Retry-After, in seconds). */
 static void finish(node_http *http,
-                   nng_aio *aio,
+                   node_http_conn *conn,
                    uint16_t status,
                    const char *content_type,
                    const char *body,
                    size_t body_size,
                    const char *allow,
-                   bool close)
+                   bool close,
+                   bool retry)
 {
-    nng_http_res *res = NULL;
-    int rv = nng_http_res_alloc(&res);
-    if (rv == 0) {
-        rv = nng_http_res_set_status(res, status);
-    }
-    if (rv == 0) {
-        rv = nng_http_res_set_header(res, "Content-Type", content_type);
-    }
-    if (rv == 0) {
-        rv = nng_http_res_set_header(res, "Cache-Control", "no-store");
-    }
-    if (rv == 0 && allow != NULL) {
-        rv = nng_http_res_set_header(res, "Allow", allow);
-    }
-    if (rv == 0 && status == 401) {
-        rv = nng_http_res_set_header(res, "WWW-Authenticate", "Bearer realm=\"fedmesh\"");
-    }
-    if (rv == 0 && close) {
-        rv = nng_http_res_set_header(res, "Connection", "close");
-    }
-    if (rv == 0) {
-        rv = nng_http_res_copy_data(res, body, body_size);
-    }
-    if (rv != 0) {
-        if (res != NULL) {
-            nng_http_res_free(res);
-        }
-        node_log(NODE_LOG_WARN, "http", "response_failed", "status=%u error=\"%s\"", status,
-                 nng_strerror(rv));
-        // NNG closes the connection, after a 500 if it can.
-        count_status(http, 500);
-        nng_aio_finish(aio, rv);
-        return;
-    }
+    char headers[256];
+    int n = snprintf(headers, sizeof(headers),
+                     "Content-Type: %s\r\nCache-Control: no-store\r\n%s%s%s%s%s", content_type,
+                     allow != NULL ? "Allow: " : "", allow != NULL ? allow : "",
+                     allow != NULL ? "\r\n" : "",
+                     status == 401 ? "WWW-Authenticate: Bearer realm=\"fedmesh\"\r\n" : "",
+                     retry ? "Retry-After: " NODE_HTTP_RETRY_AFTER_S "\r\n" : "");
+    MESH_ASSERT(n > 0 && (size_t) n < sizeof(headers));
     count_status(http, status);
-    nng_aio_set_output(aio, 0, res);
-    nng_aio_finish(aio, 0);
+    node_http_conn_respond(conn, status, headers, body, body_size, close);
 }
 
 static void finish_error(node_http *http,
-                         nng_aio *aio,
+                         node_http_conn *conn,
                          uint16_t status,
                          const char *code,
                          const char *message,
@@ -169,10 +231,12 @@ static void finish_error(node_http *http,
         "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
     char *body = node_http_error_body(code, message);
     if (body == NULL) {
-        finish(http, aio, 500, "application/json", fallback, sizeof(fallback) - 1, NULL, true);
+        finish(http, conn, 500, "application/json", fallback, sizeof(fallback) - 1, NULL, true,
+               false);
         return;
     }
-    finish(http, aio, status, "application/json", body, strlen(body), allow, close);
+    bool retry = status == 503 && strcmp(code, "busy") == 0;
+    finish(http, conn, status, "application/json", body, strlen(body), allow, close, retry);
     free(body);
 }
 
@@ -190,10 +254,6 @@ static void log_request(const node_http_request *request, uint16_t status)
 static void request_release(node_http_request *request)
 {
     node_http *http = request->http;
-    if (request->read_aio != NULL) {
-        // The read callback may still be returning: let NNG's reaper wait.
-        nng_aio_reap(request->read_aio);
-    }
     free(request->body);
     free(request);
     nng_mtx_lock(http->mutex);
@@ -206,7 +266,7 @@ static void respond_error_now(
     node_http_request *request, uint16_t status, const char *code, const char *message, bool close)
 {
     log_request(request, status);
-    finish_error(request->http, request->aio, status, code, message, NULL, close);
+    finish_error(request->http, request->conn, status, code, message, NULL, close);
     request_release(request);
 }
 
@@ -220,6 +280,14 @@ static void enqueue(node_http_request *request)
         bool closing = http->closing;
         http->stats.queue_full += closing ? 0u : 1u;
         nng_mtx_unlock(http->mutex);
+        if (!closing) {
+            uint64_t suppressed = 0;
+            if (log_limit_pass(http, LOG_LIMITED_BUSY, &suppressed)) {
+                node_log(NODE_LOG_WARN, "http", "busy",
+                         "client=%s path=%s queued=%u suppressed=%llu", request->client,
+                         request->path, NODE_HTTP_QUEUE_MAX, (unsigned long long) suppressed);
+            }
+        }
         respond_error_now(request, 503, closing ? "shutting_down" : "busy",
                           closing ? "the agent is stopping"
                                   : "too many requests are waiting; retry shortly",
@@ -233,17 +301,27 @@ static void enqueue(node_http_request *request)
     node_transport_wake(http->transport);
 }
 
-/* NNG thread: the body of a POST /v1/load or /v1/leases arrived (or the
- * read failed). */
-static void body_read_done(void *arg)
+/* NNG thread: the body of a POST arrived, did not arrive in time, or the
+ * client went away (http_server.c). */
+static void body_read_done(void *arg, mesh_err result)
 {
     node_http_request *request = arg;
-    int rv = nng_aio_result(request->read_aio);
-    if (rv != 0) {
-        node_log(NODE_LOG_DEBUG, "http", "body_read_failed", "path=%s error=\"%s\"", request->path,
-                 nng_strerror(rv));
-        // NNG closes the connection; there is nobody to answer.
-        nng_aio_finish(request->aio, rv);
+    if (result == MESH_ETIMEDOUT) {
+        // The connection still works: say why it closes.
+        nng_mtx_lock(request->http->mutex);
+        request->http->stats.body_timeouts++;
+        nng_mtx_unlock(request->http->mutex);
+        node_log(NODE_LOG_INFO, "http", "body_timeout",
+                 "client=%s path=%s declared=%zu timeout_ms=%u", request->client, request->path,
+                 request->body_size, (unsigned) NODE_HTTP_BODY_TIMEOUT_MS);
+        respond_error_now(request, 408, "request_timeout",
+                          "the body did not arrive in time; send it right after the headers", true);
+        return;
+    }
+    if (result != MESH_OK) {
+        node_log(NODE_LOG_DEBUG, "http", "body_read_failed", "client=%s path=%s", request->client,
+                 request->path);
+        node_http_conn_abort(request->conn); // nobody to answer
         request_release(request);
         return;
     }
@@ -301,11 +379,11 @@ static bool parse_length(const char *text, uint64_t *out)
 
 /* NNG thread: checks the declared size, then reads the body into a buffer
  * of exactly that size. */
-static void read_body(node_http_request *request, nng_http_req *req, nng_http_conn *conn)
+static void read_body(node_http_request *request, const node_http_head *head)
 {
     node_http *http = request->http;
-    const char *length_text = nng_http_req_get_header(req, "Content-Length");
-    if (nng_http_req_get_header(req, "Transfer-Encoding") != NULL) {
+    const char *length_text = head->content_length;
+    if (head->transfer_encoding != NULL) {
         respond_error_now(request, 411, "length_required",
                           "send the body with a Content-Length (chunked bodies are not accepted)",
                           true);
@@ -331,32 +409,29 @@ static void read_body(node_http_request *request, nng_http_req *req, nng_http_co
         return;
     }
     request->body = malloc((size_t) length);
-    if (request->body == NULL || nng_aio_alloc(&request->read_aio, body_read_done, request) != 0) {
+    if (request->body == NULL) {
         respond_error_now(request, 500, "internal", "out of memory", true);
         return;
     }
     request->body_size = (size_t) length;
-    nng_iov iov = {.iov_buf = request->body, .iov_len = (size_t) length};
-    if (nng_aio_set_iov(request->read_aio, 1, &iov) != 0) {
-        respond_error_now(request, 500, "internal", "cannot read the body", true);
-        return;
-    }
     // A client that declares a body and sends it slowly must not hold a
-    // slot forever.
-    nng_aio_set_timeout(request->read_aio, NODE_HTTP_BODY_TIMEOUT_MS);
-    nng_http_conn_read_all(conn, request->read_aio);
+    // slot forever: the read ends after NODE_HTTP_BODY_TIMEOUT_MS, and
+    // body_read_done answers 408.
+    node_http_conn_read_body(request->conn, request->body, (uint32_t) length, body_read_done,
+                             request);
 }
 
-static bool authorized(node_http *http, nng_http_req *req)
+static bool authorized(node_http *http, const node_http_head *head)
 {
-    const char *header = nng_http_req_get_header(req, "Authorization");
+    const char *header = head->authorization;
     nng_mtx_lock(http->mutex);
     bool ok = node_http_token_matches(header, http->token, http->token_size);
     nng_mtx_unlock(http->mutex);
     return ok;
 }
 
-static node_http_request *request_new(node_http *http, nng_aio *aio, const char *uri)
+static node_http_request *
+request_new(node_http *http, node_http_conn *conn, const node_http_head *head)
 {
     nng_mtx_lock(http->mutex);
     bool room = http->inflight < NODE_HTTP_INFLIGHT_MAX;
@@ -373,31 +448,28 @@ static node_http_request *request_new(node_http *http, nng_aio *aio, const char 
         return NULL;
     }
     request->http = http;
-    request->aio = aio;
+    request->conn = conn;
     request->started_ns = node_now().monotonic_ns;
     request->deferred_index = NOT_DEFERRED;
-    node_log_quote(uri, request->path, sizeof(request->path));
+    node_log_quote(head->target, request->path, sizeof(request->path));
+    (void) snprintf(request->client, sizeof(request->client), "%s", head->client);
     return request;
 }
 
-/* NNG thread: every request to the server lands here. */
-static void http_handle(nng_aio *aio)
+/* NNG thread: every request head lands here (http_server.c). */
+static void http_handle(void *arg, node_http_conn *conn, const node_http_head *head)
 {
-    nng_http_req *req = nng_aio_get_input(aio, 0);
-    nng_http_handler *handler = nng_aio_get_input(aio, 1);
-    nng_http_conn *conn = nng_aio_get_input(aio, 2);
-    node_http *http = nng_http_handler_get_data(handler);
-    const char *method = nng_http_req_get_method(req);
-    const char *uri = nng_http_req_get_uri(req);
-    // A body NNG did not read is still on the connection: after an early
-    // answer the connection must close.
-    bool has_body = nng_http_req_get_header(req, "Content-Length") != NULL ||
-                    nng_http_req_get_header(req, "Transfer-Encoding") != NULL;
+    node_http *http = arg;
+    const char *method = head->method;
+    const char *uri = head->target;
+    // A body not read is still on the connection: after an early answer
+    // the connection must close.
+    bool has_body = head->content_length != NULL || head->transfer_encoding != NULL;
     node_http_route route = NODE_HTTP_ROUTE_NONE;
     const char *allow = NULL;
     node_http_match match = node_http_route_find(method, uri, &route, &allow);
     if (match == NODE_HTTP_MATCH_NOT_FOUND) {
-        finish_error(http, aio, 404, "not_found",
+        finish_error(http, conn, 404, "not_found",
                      "no such path; the API serves /v1/status, /v1/peers, /v1/load, "
                      "/v1/leases, /v1/ledger/balances, /v1/ledger/reconcile, /v1/capacity, "
                      "/v1/revocations and /metrics",
@@ -408,14 +480,12 @@ static void http_handle(nng_aio *aio)
         char message[NODE_HTTP_MESSAGE_SIZE];
         (void) snprintf(message, sizeof(message), "%.16s is not allowed here; use %s", method,
                         allow);
-        finish_error(http, aio, 405, "method_not_allowed", message, allow, has_body);
+        finish_error(http, conn, 405, "method_not_allowed", message, allow, has_body);
         return;
     }
-    if (!(route == NODE_HTTP_ROUTE_METRICS && http->loopback) && !authorized(http, req)) {
-        char path[LOG_PATH_SIZE];
-        node_log_quote(uri, path, sizeof(path));
-        node_log(NODE_LOG_INFO, "http", "unauthorized", "method=%.16s path=%s", method, path);
-        finish_error(http, aio, 401, "unauthorized",
+    if (!(route == NODE_HTTP_ROUTE_METRICS && http->loopback) && !authorized(http, head)) {
+        log_refusal(http, LOG_LIMITED_UNAUTHORIZED, head);
+        finish_error(http, conn, 401, "unauthorized",
                      "send the agent's token: Authorization: Bearer <token> (the [http] "
                      "token_file)",
                      NULL, has_body);
@@ -426,13 +496,14 @@ static void http_handle(nng_aio *aio)
     if (lease_route) {
         char message[NODE_HTTP_MESSAGE_SIZE];
         if (node_http_parse_lease_id(uri, lease_id, message) != MESH_OK) {
-            finish_error(http, aio, 400, "invalid_request", message, NULL, has_body);
+            finish_error(http, conn, 400, "invalid_request", message, NULL, has_body);
             return;
         }
     }
-    node_http_request *request = request_new(http, aio, uri);
+    node_http_request *request = request_new(http, conn, head);
     if (request == NULL) {
-        finish_error(http, aio, 503, "busy", "too many requests at once; retry shortly", NULL,
+        log_refusal(http, LOG_LIMITED_BUSY, head);
+        finish_error(http, conn, 503, "busy", "too many requests at once; retry shortly", NULL,
                      has_body);
         return;
     }
@@ -440,7 +511,7 @@ static void http_handle(nng_aio *aio)
     if (route == NODE_HTTP_ROUTE_LOAD || route == NODE_HTTP_ROUTE_LEASE_CREATE ||
         route == NODE_HTTP_ROUTE_LEDGER_RECONCILE || route == NODE_HTTP_ROUTE_CAPACITY_SET ||
         route == NODE_HTTP_ROUTE_REVOCATION_PUBLISH) {
-        read_body(request, req, conn);
+        read_body(request, head);
         return;
     }
     if (lease_route) {
@@ -475,52 +546,14 @@ node_http_create(const node_config *config, node_transport *transport, node_http
     http->body_max = config->http_body_max;
     http->loopback = node_http_listen_is_loopback(config->http_listen);
 
-    nng_url *url = NULL;
-    nng_http_handler *handler = NULL;
-    int rv = nng_url_parse(&url, config->http_listen);
-    if (rv == 0) {
-        rv = nng_http_server_hold(&http->server, url);
-    }
-    if (rv == 0) {
-        rv = nng_http_handler_alloc(&handler, "/", http_handle);
-    }
-    if (rv == 0) {
-        rv = nng_http_handler_set_method(handler, NULL); // every method: we route
-    }
-    if (rv == 0) {
-        rv = nng_http_handler_set_tree(handler);
-    }
-    if (rv == 0) {
-        rv = nng_http_handler_collect_body(handler, false, 0); // we read bodies ourselves
-    }
-    if (rv == 0) {
-        rv = nng_http_handler_set_data(handler, http, NULL);
-    }
-    if (rv == 0) {
-        rv = nng_http_server_add_handler(http->server, handler);
-        if (rv == 0) {
-            handler = NULL; // the server owns it now
-        }
-    }
-    if (rv == 0) {
-        rv = nng_http_server_start(http->server);
-    }
-    if (url != NULL) {
-        nng_url_free(url);
-    }
-    if (handler != NULL) {
-        nng_http_handler_free(handler);
-    }
-    if (rv != 0) {
-        node_log(NODE_LOG_ERROR, "http", "listen_failed", "listen=%s error=\"%s\"",
-                 config->http_listen, nng_strerror(rv));
-        if (http->server != NULL) {
-            nng_http_server_release(http->server);
-        }
+    mesh_err err_listen =
+        node_http_server_start(config->http_listen, http_handle, http, &http->server);
+    if (err_listen != MESH_OK) {
+        // http_server.c logged why.
         nng_mtx_free(http->mutex);
         sodium_memzero(http->token, sizeof(http->token));
         free(http);
-        return MESH_ETRANSPORT;
+        return err_listen == MESH_ENOMEM ? MESH_ENOMEM : MESH_ETRANSPORT;
     }
     node_log(NODE_LOG_INFO, "http", "listening", "listen=%s body_max=%u metrics_token=%s",
              config->http_listen, http->body_max, http->loopback ? "not_required" : "required");
@@ -564,8 +597,8 @@ void node_http_destroy(node_http *http)
     nng_mtx_lock(http->mutex);
     http->closing = true;
     nng_mtx_unlock(http->mutex);
-    // Answer before stopping: NNG's server stop waits for every pending
-    // handler aio, and nothing would answer these while it waits. From
+    // Answer before stopping: the server's stop waits for every
+    // connection, and nothing would answer these while it waits. From
     // here on enqueue answers 503 itself, so the queue only shrinks.
     uint32_t answered = 0;
     if (http->current != NULL) {
@@ -585,11 +618,11 @@ void node_http_destroy(node_http *http)
         answered++;
     }
     if (answered > 0) {
-        // NNG's stop closes connections at once, even one whose answer is
-        // still being written: give the answers a moment to leave.
+        // The server's stop closes connections at once, even one whose
+        // answer is still being written: give the answers a moment to leave.
         nng_msleep(DESTROY_GRACE_MS);
     }
-    nng_http_server_stop(http->server);
+    uint32_t connections = node_http_server_stop(http->server, DESTROY_WAIT_MS);
     uint32_t left = 0;
     for (uint32_t waited_ms = 0; waited_ms <= DESTROY_WAIT_MS; waited_ms += 10) {
         nng_mtx_lock(http->mutex);
@@ -600,11 +633,11 @@ void node_http_destroy(node_http *http)
         }
         nng_msleep(10);
     }
-    nng_http_server_release(http->server);
-    if (left != 0) {
+    if (left != 0 || connections != 0) {
         // A callback may still run and touch http: leak it rather than
         // free memory under it; the process is exiting.
-        node_log(NODE_LOG_WARN, "http", "stop_incomplete", "requests=%u", left);
+        node_log(NODE_LOG_WARN, "http", "stop_incomplete", "requests=%u connections=%u", left,
+                 connections);
         return;
     }
     node_log(NODE_LOG_INFO, "http", "stopped", NULL);
@@ -617,7 +650,7 @@ node_http_request *node_http_next(node_http *http)
 {
     MESH_ASSERT(http != NULL);
     // The last one must be answered or deferred first: otherwise destroy
-    // could not find it, and NNG's server stop would wait for it forever.
+    // could not find it, and the server's stop would wait for it.
     MESH_ASSERT(http->current == NULL);
     node_http_request *request = NULL;
     nng_mtx_lock(http->mutex);
@@ -712,7 +745,7 @@ void node_http_respond(node_http *http,
     MESH_ASSERT(content_type != NULL && (body != NULL || body_size == 0));
     loop_release(http, request);
     log_request(request, status);
-    finish(http, request->aio, status, content_type, body, body_size, NULL, false);
+    finish(http, request->conn, status, content_type, body, body_size, NULL, false, false);
     request_release(request);
 }
 

@@ -5,28 +5,34 @@
  * Two halves. http_parse.c is pure: routing a method and a path, checking
  * a bearer token in constant time, loading the token file, validating a
  * load report, a borrow request and a lease id, shaping error bodies; the
- * unit tests and a fuzz target drive it directly. http.c runs NNG's HTTP
- * server: its handler runs on NNG threads and never touches the gossip
- * machine. It answers what needs no agent state at once (404, 405, 401,
- * 411, 413, and every 400: a body or an id is validated there, so the
- * loop only ever sees well-formed requests), and hands every other
- * request to the loop thread through a bounded queue and
- * node_transport_wake; the loop answers with node_http_respond, at once
- * or, for a request it defers (node_http_defer), later.
+ * unit tests and a fuzz target drive it directly. http.c runs the server
+ * (its connections are http_server.c's): its handler runs on NNG threads
+ * and never touches the gossip machine. It answers what needs no agent state at once (404, 405,
+ * 401, 411, 413, and every 400: a body or an id is validated there, so the loop only ever sees
+ * well-formed requests), and hands every other request to the loop thread through a bounded queue
+ * and node_transport_wake; the loop answers with node_http_respond, at once or, for a request it
+ * defers (node_http_defer), later.
  *
- * Why one catch-all handler rather than one per path: NNG 1.5.2 answers
- * an unknown path, a wrong method and a too-large body itself, with an
- * HTML page (and a 400, not a 413, for the body); the API promises a JSON
- * error with a stable code for every failure. So NNG hands every request
- * to one handler, which routes, and reads the body itself once the
+ * One handler routes every request, and reads the body itself once the
  * Content-Length is known to fit under body_max (nothing is allocated for
- * a body that is refused).
+ * a body that is refused): the API promises a JSON error with a stable
+ * code for every failure (NNG 1.5.2's own server answered an unknown
+ * path, a wrong method and a large body with HTML pages, and bad heads
+ * with nothing at all; http_server.c replaced it).
  *
  * Errors are {"error": {"code": "...", "message": "..."}}; codes are
  * stable (append only): unauthorized, bad_json, invalid_request,
  * body_too_large, length_required, not_found, method_not_allowed,
  * not_implemented, ledger_unavailable, busy, shutting_down, internal,
- * timeout (504: a peer the request asked did not answer in time).
+ * timeout (504: a peer the request asked did not answer in time),
+ * request_timeout (408: a declared body did not arrive within
+ * NODE_HTTP_BODY_TIMEOUT_MS, or a head within NODE_HTTP_HEAD_TIMEOUT_MS;
+ * the connection then closes), headers_too_large (431: a head over
+ * NODE_HTTP_HEAD_SIZE_MAX). A 503 busy (too many requests, or too many
+ * connections) carries Retry-After: 1. The log lines a client can cause at
+ * will (unauthorized, busy, bad_request) name the client's address and
+ * are written at most once a second per kind, with the count suppressed
+ * since the last one; the counters count them all.
  *
  * Bounds: NODE_HTTP_QUEUE_MAX requests wait for the loop (more get 503
  * busy); the loop defers at most NODE_HTTP_QUEUE_MAX more (node_http_defer
@@ -53,6 +59,7 @@
 #define NODE_HTTP_QUEUE_MAX          64u
 #define NODE_HTTP_INFLIGHT_MAX       128u
 #define NODE_HTTP_BODY_TIMEOUT_MS    10000
+#define NODE_HTTP_RETRY_AFTER_S      "1" /* the Retry-After of a 503 busy, in seconds */
 #define NODE_HTTP_TOKEN_SIZE_MIN     16u
 #define NODE_HTTP_TOKEN_SIZE_MAX     256u
 #define NODE_HTTP_MESSAGE_SIZE       256u
@@ -277,14 +284,78 @@ char *node_http_error_body(const char *code, const char *message);
 typedef struct node_http node_http;
 typedef struct node_http_request node_http_request;
 
+/* The connections (http_server.c): HTTP/1.1 over NNG's TCP streams, with
+ * a bounded head and deadlines (its file head says why not NNG's server). */
+#define NODE_HTTP_HEAD_SIZE_MAX     8192u  /* request line and headers; more: 431 */
+#define NODE_HTTP_HEAD_TIMEOUT_MS   10000u /* from a head's first byte to its end; else 408 */
+#define NODE_HTTP_IDLE_TIMEOUT_MS   60000  /* an idle kept-alive connection closes */
+#define NODE_HTTP_SEND_TIMEOUT_MS   10000  /* a response the client does not read */
+#define NODE_HTTP_CONNECTIONS_MAX   256u   /* open at once; more get 503 busy */
+#define NODE_HTTP_CONNECTIONS_SLACK 64u    /* ...up to this many more; beyond, closed unanswered */
+#define NODE_HTTP_CLIENT_SIZE       56u    /* "A.B.C.D:PORT" or "[v6]:PORT" */
+
+typedef struct node_http_server node_http_server;
+typedef struct node_http_conn node_http_conn;
+
+/* A request head. The pointers point into the connection's buffer and stay
+ * valid until the connection is answered (node_http_conn_respond). */
+typedef struct node_http_head {
+    char method[16];
+    const char *target;        /* the raw request target */
+    const char *authorization; /* NULL when absent, like the next three */
+    const char *content_length;
+    const char *transfer_encoding;
+    const char *user_agent;
+    bool close; /* HTTP/1.0, or Connection: close */
+    char client[NODE_HTTP_CLIENT_SIZE];
+} node_http_head;
+
+/* NNG thread: a complete head arrived; the callee answers it once, now or
+ * later from any thread, or reads its body first. */
+typedef void (*node_http_head_fn)(void *arg, node_http_conn *conn, const node_http_head *head);
+/* NNG thread: a body read ended: MESH_OK (all of it), MESH_ETIMEDOUT (not
+ * within NODE_HTTP_BODY_TIMEOUT_MS; the connection can still answer), or
+ * MESH_ETRANSPORT (the client is gone: node_http_conn_abort). */
+typedef void (*node_http_body_fn)(void *arg, mesh_err result);
+
+/* Listens on http://HOST:PORT. Errors: MESH_EINVAL (not http://),
+ * MESH_ETRANSPORT (cannot listen: logged), MESH_ENOMEM. */
+MESH_MUST_USE mesh_err node_http_server_start(const char *listen,
+                                              node_http_head_fn on_head,
+                                              void *arg,
+                                              node_http_server **server_out);
+/* Stops accepting, closes every connection and waits up to wait_ms for
+ * them to go; returns how many did not (the server is then left
+ * allocated: a callback may still touch it). */
+uint32_t node_http_server_stop(node_http_server *server, uint32_t wait_ms);
+/* Answers the request on conn: status, extra header lines (each ending in
+ * CRLF), body; closes afterwards when close (or when the client asked).
+ * The connection frees itself when done. */
+void node_http_conn_respond(node_http_conn *conn,
+                            uint16_t status,
+                            const char *headers,
+                            const char *body,
+                            size_t body_size,
+                            bool close);
+/* Reads body_size bytes of body into body (caller-owned until done runs). */
+void node_http_conn_read_body(
+    node_http_conn *conn, uint8_t *body, uint32_t body_size, node_http_body_fn done, void *arg);
+/* Closes a connection whose client is gone, without an answer. */
+void node_http_conn_abort(node_http_conn *conn);
+/* http.c: the server refused a connection or a head itself (400, 408,
+ * 431, or 503 over NODE_HTTP_CONNECTIONS_MAX): counted and logged,
+ * rate-limited. client is "A.B.C.D:PORT" or "unknown". */
+void node_http_server_refused(void *arg, const char *client, uint16_t status);
+
 /* Status codes counted in node_http_stats (others count as "other"). */
-#define NODE_HTTP_STATUS_COUNT 11u
+#define NODE_HTTP_STATUS_COUNT 13u
 extern const uint16_t node_http_statuses[NODE_HTTP_STATUS_COUNT];
 
 typedef struct node_http_stats {
     uint64_t responses[NODE_HTTP_STATUS_COUNT + 1]; /* by node_http_statuses; last: other */
     uint64_t queue_full;                            /* answered 503 busy */
     uint64_t body_bytes;                            /* request bodies read */
+    uint64_t body_timeouts;                         /* answered 408: the body never came */
     uint32_t deferred;                              /* now held by the loop (node_http_defer) */
 } node_http_stats;
 

@@ -245,6 +245,9 @@ static void render_http(text *t, const node_http_stats *s)
             s->queue_full);
     counter(t, "fedmesh_http_request_body_bytes_total", "HTTP request body bytes read.",
             s->body_bytes);
+    counter(t, "fedmesh_http_body_timeouts_total",
+            "HTTP requests answered 408 because the declared body did not arrive in time.",
+            s->body_timeouts);
 }
 
 static void render_load(text *t, const node_metrics_input *in)

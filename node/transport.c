@@ -15,9 +15,12 @@
  *
  * Received frames: the pull socket's aio callback moves the message into
  * a bounded ring under a mutex and wakes the loop's condition variable;
- * a full ring drops the frame and counts it. NNG_OPT_RECVMAXSZ refuses
- * frames larger than WIRE_FRAME_SIZE_MAX at the transport (NNG closes the
- * connection that sent one).
+ * a full ring drops the frame and counts it. NNG_OPT_RECVMAXSZ is
+ * WIRE_FRAME_SIZE_MAX + NODE_TRANSPORT_OVERSIZE_SLACK: a frame a little
+ * over the wire's limit reaches the loop, which refuses and counts it
+ * (frames_oversize_in), so that an oversize sender shows in the counters;
+ * anything larger NNG refuses itself, closing the connection that sent it
+ * (uncounted: NNG says nothing).
  *
  * Probes (ping, ack, ping-req) go by UDP when [gossip] udp_probes is on
  * (node/udp.c says why); their datagrams join the same queue.
@@ -260,7 +263,8 @@ static mesh_err open_pull(node_transport *transport, const node_config *config)
         return MESH_ETRANSPORT;
     }
     transport->pull_open = true;
-    rv = nng_socket_set_size(transport->pull, NNG_OPT_RECVMAXSZ, WIRE_FRAME_SIZE_MAX);
+    rv = nng_socket_set_size(transport->pull, NNG_OPT_RECVMAXSZ,
+                             WIRE_FRAME_SIZE_MAX + NODE_TRANSPORT_OVERSIZE_SLACK);
     if (rv == 0) {
         rv = nng_socket_set_int(transport->pull, NNG_OPT_RECVBUF, 128);
     }

@@ -1,7 +1,8 @@
 /*
  * tests/unit/gossip_hostile_test.c: what a hostile peer can send a member:
  * forged signatures, adverts from unadmitted or revoked keys, replays,
- * timestamps from the future, oversized digests, bad MACs and garbage.
+ * timestamps from the future, oversized digests, bad MACs and garbage, and
+ * frames in a member's name that must not spend its rate budget.
  * Each must be refused, counted under its reason, and change nothing: the
  * victim's view hash and member table stay as they were.
  */
@@ -318,6 +319,56 @@ static void test_control_from_stranger(void **state)
     assert_refused(f, GOSSIP_REJECT_UNKNOWN_KEY);
 }
 
+/* Frames in node 1's name that nothing authenticates as node 1's (pushes,
+ * whose sender field is unchecked; pings with a wrong MAC) must not spend
+ * node 1's rate budget at node 0: 2.4 MB of each, over the 1 MiB/s
+ * default, and node 1's genuine ping after them is still taken. */
+static void test_forged_frames_spend_no_budget(void **state)
+{
+    fixture *f = *state;
+    static uint8_t junk[15][4000];
+    const uint8_t *records[15];
+    uint32_t sizes[15];
+    for (uint32_t i = 0; i < 15; i++) {
+        memset(junk[i], (int) (0x11 * i), sizeof(junk[i]));
+        junk[i][0] = 0x94; // not an envelope
+        records[i] = junk[i];
+        sizes[i] = sizeof(junk[i]);
+    }
+    static uint8_t frame[WIRE_FRAME_SIZE_MAX];
+    uint32_t frame_size = cluster_push_frame(&f->c, 1, records, sizes, 15, frame, sizeof(frame));
+    assert_true(frame_size > 60000);
+    wire_ping ping;
+    memset(&ping, 0, sizeof(ping));
+    uint8_t body[128];
+    uint32_t body_size = 0;
+    assert_int_equal(wire_ping_encode(&ping, body, sizeof(body), &body_size), MESH_OK);
+    gossip_stats before;
+    gossip_stats_get(f->c.nodes[0], &before);
+    for (uint32_t i = 0; i < 40; i++) {
+        cluster_deliver(&f->c, 0, frame, frame_size);
+    }
+    // Forged pings as large as a ping gets are small: many more of them.
+    for (uint32_t i = 0; i < 40000; i++) {
+        deliver_control(f, WIRE_TYPE_PING, body, body_size, true);
+    }
+    gossip_stats after;
+    gossip_stats_get(f->c.nodes[0], &after);
+    assert_int_equal(after.rejected[GOSSIP_REJECT_MALFORMED] -
+                         before.rejected[GOSSIP_REJECT_MALFORMED],
+                     40 * 15);
+    assert_int_equal(after.rejected[GOSSIP_REJECT_BAD_SIGNATURE] -
+                         before.rejected[GOSSIP_REJECT_BAD_SIGNATURE],
+                     40000);
+    snapshot(f);
+    deliver_control(f, WIRE_TYPE_PING, body, body_size, false);
+    gossip_stats_get(f->c.nodes[0], &after);
+    assert_int_equal(after.rejected[GOSSIP_REJECT_RATE],
+                     f->stats_before.rejected[GOSSIP_REJECT_RATE]);
+    assert_int_equal(after.rejected[GOSSIP_REJECT_BAD_SIGNATURE],
+                     f->stats_before.rejected[GOSSIP_REJECT_BAD_SIGNATURE]);
+}
+
 static void test_garbage_frames(void **state)
 {
     fixture *f = *state;
@@ -357,6 +408,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_mac, setup, teardown),
         cmocka_unit_test_setup_teardown(test_control_from_stranger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_frames, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_frames_spend_no_budget, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
