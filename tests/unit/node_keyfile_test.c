@@ -1,5 +1,6 @@
 /*
- * tests/unit/crypto_keys_test.c: key files and the small-file helpers.
+ * tests/unit/node_keyfile_test.c: key files and the small-file helpers on
+ * disk (node/keyfile.c); their text format is tested in crypto.keys.
  *
  * Files go to a fresh mkdtemp directory under $MESH_TEST_TMPDIR (or /tmp),
  * removed at the end. The umask is changed by some tests and always put
@@ -22,7 +23,7 @@
 #include <sodium.h>
 
 #include "crypto/crypto.h"
-#include "crypto/crypto_int.h"
+#include "node/keyfile_int.h"
 
 // snprintf into an array, asserting that nothing was cut off.
 #define FORMAT(array, ...)                                               \
@@ -90,7 +91,7 @@ static void seed_fill(uint8_t seed[MCRYPTO_SEED_SIZE], uint8_t value)
 
 static void file_put(const char *path, const char *text, size_t size, mode_t mode)
 {
-    assert_int_equal(mcrypto_file_write_new(path, (const uint8_t *) text, (uint32_t) size, mode),
+    assert_int_equal(node_file_write_new(path, (const uint8_t *) text, (uint32_t) size, mode),
                      MESH_OK);
 }
 
@@ -105,7 +106,7 @@ static void file_expect(const char *path, const char *text)
 {
     uint8_t buf[256];
     uint32_t size = 0;
-    assert_int_equal(mcrypto_file_read(path, buf, sizeof(buf), &size), MESH_OK);
+    assert_int_equal(node_file_read(path, buf, sizeof(buf), &size), MESH_OK);
     assert_int_equal(size, strlen(text));
     assert_memory_equal(buf, text, size);
 }
@@ -124,7 +125,7 @@ static void test_write_modes_exact(void **state)
         uint8_t seed[MCRYPTO_SEED_SIZE];
         seed_fill(seed, (uint8_t) i);
         mode_t old = umask(masks[i]);
-        mesh_err err = mcrypto_keyfile_write(path, seed);
+        mesh_err err = node_keyfile_write(path, seed);
         (void) umask(old);
         assert_int_equal(err, MESH_OK);
         assert_int_equal(file_mode(path), 0600);
@@ -141,27 +142,27 @@ static void test_write_read_round_trip(void **state)
     FORMAT(public_path, "%s.pub", path);
     uint8_t seed[MCRYPTO_SEED_SIZE];
     seed_fill(seed, 7);
-    assert_int_equal(mcrypto_keyfile_write(path, seed), MESH_OK);
+    assert_int_equal(node_keyfile_write(path, seed), MESH_OK);
 
     mcrypto_keypair expected;
     assert_int_equal(mcrypto_keypair_from_seed(seed, &expected), MESH_OK);
     mcrypto_keypair keypair;
-    assert_int_equal(mcrypto_keyfile_read_secret(path, &keypair), MESH_OK);
+    assert_int_equal(node_keyfile_read_secret(path, &keypair), MESH_OK);
     assert_memory_equal(keypair.public_key, expected.public_key, MCRYPTO_PUBLIC_KEY_SIZE);
     assert_memory_equal(keypair.secret_key, expected.secret_key, MCRYPTO_SECRET_KEY_SIZE);
     uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE];
-    assert_int_equal(mcrypto_keyfile_read_public(public_path, public_key), MESH_OK);
+    assert_int_equal(node_keyfile_read_public(public_path, public_key), MESH_OK);
     assert_memory_equal(public_key, keypair.public_key, MCRYPTO_PUBLIC_KEY_SIZE);
 
     // The text shape the header documents.
     char text[512];
     uint32_t size = 0;
-    assert_int_equal(mcrypto_file_read(path, (uint8_t *) text, sizeof(text) - 1, &size), MESH_OK);
+    assert_int_equal(node_file_read(path, (uint8_t *) text, sizeof(text) - 1, &size), MESH_OK);
     text[size] = '\0';
     assert_true(strncmp(text, "# fedmesh secret key", 20) == 0);
     assert_non_null(strstr(text, "\nfedmesh-secret-key-v1 "));
     assert_int_equal(text[size - 1], '\n');
-    assert_int_equal(mcrypto_file_read(public_path, (uint8_t *) text, sizeof(text) - 1, &size),
+    assert_int_equal(node_file_read(public_path, (uint8_t *) text, sizeof(text) - 1, &size),
                      MESH_OK);
     text[size] = '\0';
     assert_true(strncmp(text, "fedmesh-public-key-v1 ", 22) == 0);
@@ -186,7 +187,7 @@ static void test_write_refuses_existing(void **state)
     tmp_path("exists_secret", path, sizeof(path));
     FORMAT(public_path, "%s.pub", path);
     file_put(path, "old secret\n", 11, 0600);
-    assert_int_equal(mcrypto_keyfile_write(path, seed), MESH_EEXIST);
+    assert_int_equal(node_keyfile_write(path, seed), MESH_EEXIST);
     file_expect(path, "old secret\n");
     assert_int_not_equal(lstat(public_path, &st), 0);
 
@@ -194,7 +195,7 @@ static void test_write_refuses_existing(void **state)
     tmp_path("exists_public", path, sizeof(path));
     FORMAT(public_path, "%s.pub", path);
     file_put(public_path, "old public\n", 11, 0644);
-    assert_int_equal(mcrypto_keyfile_write(path, seed), MESH_EEXIST);
+    assert_int_equal(node_keyfile_write(path, seed), MESH_EEXIST);
     file_expect(public_path, "old public\n");
     assert_int_not_equal(lstat(path, &st), 0);
 
@@ -202,13 +203,13 @@ static void test_write_refuses_existing(void **state)
     tmp_path("exists_link", path, sizeof(path));
     FORMAT(public_path, "%s.pub", path);
     assert_int_equal(symlink("/nonexistent/fedmesh", path), 0);
-    assert_int_equal(mcrypto_keyfile_write(path, seed), MESH_EEXIST);
+    assert_int_equal(node_keyfile_write(path, seed), MESH_EEXIST);
     assert_int_not_equal(lstat(public_path, &st), 0);
 
     // Writing twice: the second is refused.
     tmp_path("twice", path, sizeof(path));
-    assert_int_equal(mcrypto_keyfile_write(path, seed), MESH_OK);
-    assert_int_equal(mcrypto_keyfile_write(path, seed), MESH_EEXIST);
+    assert_int_equal(node_keyfile_write(path, seed), MESH_OK);
+    assert_int_equal(node_keyfile_write(path, seed), MESH_EEXIST);
 }
 
 static void test_write_errors(void **state)
@@ -219,13 +220,13 @@ static void test_write_errors(void **state)
     // A directory that does not exist: EIO, nothing left behind.
     char path[8192];
     tmp_path("missing_dir/key", path, sizeof(path));
-    assert_int_equal(mcrypto_keyfile_write(path, seed), MESH_EIO);
+    assert_int_equal(node_keyfile_write(path, seed), MESH_EIO);
     // A path too long for path.pub.
     static char long_path[5000];
     memset(long_path, 'a', sizeof(long_path) - 1);
     long_path[sizeof(long_path) - 1] = '\0';
-    assert_int_equal(mcrypto_keyfile_write(long_path, seed), MESH_EINVAL);
-    assert_int_equal(mcrypto_keyfile_write("", seed), MESH_EINVAL);
+    assert_int_equal(node_keyfile_write(long_path, seed), MESH_EINVAL);
+    assert_int_equal(node_keyfile_write("", seed), MESH_EINVAL);
 }
 
 static void test_read_secret_modes(void **state)
@@ -235,23 +236,23 @@ static void test_read_secret_modes(void **state)
     tmp_path("modes_read", path, sizeof(path));
     uint8_t seed[MCRYPTO_SEED_SIZE];
     seed_fill(seed, 3);
-    assert_int_equal(mcrypto_keyfile_write(path, seed), MESH_OK);
+    assert_int_equal(node_keyfile_write(path, seed), MESH_OK);
     mcrypto_keypair keypair;
     static const mode_t refused[] = {0644, 0640, 0604, 0620, 0602, 0610, 0601, 0666, 0700 | 0070};
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         assert_int_equal(chmod(path, refused[i]), 0);
         memset(&keypair, 0xa5, sizeof(keypair));
-        assert_int_equal(mcrypto_keyfile_read_secret(path, &keypair), MESH_EPERM);
+        assert_int_equal(node_keyfile_read_secret(path, &keypair), MESH_EPERM);
     }
     static const mode_t accepted[] = {0600, 0400, 0700};
     for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
         assert_int_equal(chmod(path, accepted[i]), 0);
-        assert_int_equal(mcrypto_keyfile_read_secret(path, &keypair), MESH_OK);
+        assert_int_equal(node_keyfile_read_secret(path, &keypair), MESH_OK);
     }
     char public_path[8300];
     FORMAT(public_path, "%s.pub", path);
     uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE];
-    assert_int_equal(mcrypto_keyfile_read_public(public_path, public_key), MESH_OK);
+    assert_int_equal(node_keyfile_read_public(public_path, public_key), MESH_OK);
     assert_memory_equal(public_key, keypair.public_key, sizeof(public_key));
     mcrypto_keypair_wipe(&keypair);
 }
@@ -287,14 +288,14 @@ static void test_read_secret_malformed(void **state)
         mcrypto_keypair keypair;
         memset(&keypair, 0x5a, sizeof(keypair));
         mcrypto_keypair before = keypair;
-        assert_int_equal(mcrypto_keyfile_read_secret(path, &keypair), MESH_EPROTO);
+        assert_int_equal(node_keyfile_read_secret(path, &keypair), MESH_EPROTO);
         assert_memory_equal(&keypair, &before, sizeof(keypair));
         assert_int_equal(
             mcrypto_keyfile_parse_secret(cases[i].text, (uint32_t) cases[i].size, &keypair),
             MESH_EPROTO);
         // Case 3 is a well-formed public key file, refused only as a secret.
         uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE];
-        assert_int_equal(mcrypto_keyfile_read_public(path, public_key),
+        assert_int_equal(node_keyfile_read_public(path, public_key),
                          i == 3 ? MESH_OK : MESH_EPROTO);
     }
 
@@ -305,36 +306,7 @@ static void test_read_secret_malformed(void **state)
     tmp_path("big", path, sizeof(path));
     file_put(path, big, sizeof(big), 0600);
     mcrypto_keypair keypair;
-    assert_int_equal(mcrypto_keyfile_read_secret(path, &keypair), MESH_EPROTO);
-}
-
-static void test_parse_accepts(void **state)
-{
-    (void) state;
-    uint8_t seed[MCRYPTO_SEED_SIZE];
-    for (uint32_t i = 0; i < MCRYPTO_SEED_SIZE; i++) {
-        seed[i] = (uint8_t) i;
-    }
-    mcrypto_keypair expected;
-    assert_int_equal(mcrypto_keypair_from_seed(seed, &expected), MESH_OK);
-    static const char *const texts[] = {
-        "fedmesh-secret-key-v1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-        "fedmesh-secret-key-v1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
-        "# c\r\n\r\nfedmesh-secret-key-v1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\r\n\r\n",
-        "# one\n# two\nfedmesh-secret-key-v1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n  \n",
-    };
-    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-        mcrypto_keypair keypair;
-        assert_int_equal(
-            mcrypto_keyfile_parse_secret(texts[i], (uint32_t) strlen(texts[i]), &keypair), MESH_OK);
-        assert_memory_equal(&keypair, &expected, sizeof(keypair));
-    }
-    static const char public_text[] =
-        "fedmesh-public-key-v1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
-    uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE];
-    assert_int_equal(mcrypto_keyfile_parse_public(public_text, sizeof(public_text) - 1, public_key),
-                     MESH_OK);
-    assert_memory_equal(public_key, seed, sizeof(public_key));
+    assert_int_equal(node_keyfile_read_secret(path, &keypair), MESH_EPROTO);
 }
 
 static void test_file_read_bounds(void **state)
@@ -346,46 +318,46 @@ static void test_file_read_bounds(void **state)
     for (uint32_t i = 0; i < sizeof(bytes); i++) {
         bytes[i] = (uint8_t) (i * 7u);
     }
-    assert_int_equal(mcrypto_file_write_new(path, bytes, sizeof(bytes), 0640), MESH_OK);
+    assert_int_equal(node_file_write_new(path, bytes, sizeof(bytes), 0640), MESH_OK);
     assert_int_equal(file_mode(path), 0640);
-    assert_int_equal(mcrypto_file_write_new(path, bytes, 1, 0640), MESH_EEXIST);
+    assert_int_equal(node_file_write_new(path, bytes, 1, 0640), MESH_EEXIST);
 
     uint8_t buf[128];
     uint32_t size = 12345;
-    assert_int_equal(mcrypto_file_read(path, buf, 99, &size), MESH_EFULL);
+    assert_int_equal(node_file_read(path, buf, 99, &size), MESH_EFULL);
     assert_int_equal(size, 12345);
-    assert_int_equal(mcrypto_file_read(path, buf, 100, &size), MESH_OK);
+    assert_int_equal(node_file_read(path, buf, 100, &size), MESH_OK);
     assert_int_equal(size, 100);
     assert_memory_equal(buf, bytes, sizeof(bytes));
-    assert_int_equal(mcrypto_file_read(path, buf, sizeof(buf), &size), MESH_OK);
+    assert_int_equal(node_file_read(path, buf, sizeof(buf), &size), MESH_OK);
     assert_int_equal(size, 100);
 
     // Empty file, missing file, directory.
     char empty[8192];
     tmp_path("empty", empty, sizeof(empty));
-    assert_int_equal(mcrypto_file_write_new(empty, NULL, 0, 0600), MESH_OK);
-    assert_int_equal(mcrypto_file_read(empty, buf, sizeof(buf), &size), MESH_OK);
+    assert_int_equal(node_file_write_new(empty, NULL, 0, 0600), MESH_OK);
+    assert_int_equal(node_file_read(empty, buf, sizeof(buf), &size), MESH_OK);
     assert_int_equal(size, 0);
     char missing[8192];
     tmp_path("missing", missing, sizeof(missing));
-    assert_int_equal(mcrypto_file_read(missing, buf, sizeof(buf), &size), MESH_EIO);
+    assert_int_equal(node_file_read(missing, buf, sizeof(buf), &size), MESH_EIO);
     mcrypto_keypair keypair;
-    assert_int_equal(mcrypto_keyfile_read_secret(missing, &keypair), MESH_EIO);
+    assert_int_equal(node_keyfile_read_secret(missing, &keypair), MESH_EIO);
     uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE];
-    assert_int_equal(mcrypto_keyfile_read_public(missing, public_key), MESH_EIO);
-    assert_int_equal(mcrypto_file_read(tmp_dir, buf, sizeof(buf), &size), MESH_EIO);
-    assert_int_equal(mcrypto_keyfile_read_secret(tmp_dir, &keypair), MESH_EIO);
+    assert_int_equal(node_keyfile_read_public(missing, public_key), MESH_EIO);
+    assert_int_equal(node_file_read(tmp_dir, buf, sizeof(buf), &size), MESH_EIO);
+    assert_int_equal(node_keyfile_read_secret(tmp_dir, &keypair), MESH_EIO);
     // A FIFO without a writer: refused at once, never waited on.
     char fifo[8192];
     tmp_path("fifo", fifo, sizeof(fifo));
     assert_int_equal(mkfifo(fifo, 0600), 0);
-    assert_int_equal(mcrypto_file_read(fifo, buf, sizeof(buf), &size), MESH_EIO);
-    assert_int_equal(mcrypto_keyfile_read_secret(fifo, &keypair), MESH_EIO);
-    assert_int_equal(mcrypto_keyfile_read_public(fifo, public_key), MESH_EIO);
-    assert_int_equal(mcrypto_file_write_new(missing, bytes, 1, 0600), MESH_OK);
+    assert_int_equal(node_file_read(fifo, buf, sizeof(buf), &size), MESH_EIO);
+    assert_int_equal(node_keyfile_read_secret(fifo, &keypair), MESH_EIO);
+    assert_int_equal(node_keyfile_read_public(fifo, public_key), MESH_EIO);
+    assert_int_equal(node_file_write_new(missing, bytes, 1, 0600), MESH_OK);
     char in_missing_dir[8192];
     tmp_path("no/such", in_missing_dir, sizeof(in_missing_dir));
-    assert_int_equal(mcrypto_file_write_new(in_missing_dir, bytes, 1, 0600), MESH_EIO);
+    assert_int_equal(node_file_write_new(in_missing_dir, bytes, 1, 0600), MESH_EIO);
 }
 
 int main(void)
@@ -394,7 +366,7 @@ int main(void)
         cmocka_unit_test(test_write_modes_exact),      cmocka_unit_test(test_write_read_round_trip),
         cmocka_unit_test(test_write_refuses_existing), cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_read_secret_modes),      cmocka_unit_test(test_read_secret_malformed),
-        cmocka_unit_test(test_parse_accepts),          cmocka_unit_test(test_file_read_bounds),
+        cmocka_unit_test(test_file_read_bounds),
     };
     return cmocka_run_group_tests(tests, tmp_dir_create, tmp_dir_remove);
 }
