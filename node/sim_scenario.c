@@ -51,6 +51,7 @@ struct node_scenario {
     char dir[4096];
     entry *entries;
     uint32_t entry_count;
+    uint32_t entries_max; /* ENTRIES_MAX, or fewer when the text has fewer lines */
     sim_fed_site sites[SIM_FED_SITES_MAX];
     uint32_t rtt_us[SIM_FED_SITES_MAX * SIM_FED_SITES_MAX];
     loaded_trace traces[TRACES_MAX];
@@ -104,7 +105,7 @@ entry_put(node_scenario *s, const char *section, const char *key, const char *va
         return false;
     }
     if (e == NULL) {
-        if (s->entry_count == ENTRIES_MAX) {
+        if (s->entry_count == s->entries_max) {
             fail(s, "more than %u keys", ENTRIES_MAX);
             return false;
         }
@@ -861,8 +862,17 @@ mesh_err node_scenario_parse(const char *text,
     MESH_ASSERT(text != NULL || text_size == 0);
     MESH_ASSERT(path != NULL && out != NULL && error != NULL && error_size > 0);
     error[0] = '\0';
+    // Each line gives at most one entry, and each --set one: a short file
+    // needs a short table (1.1 KiB an entry).
+    uint64_t entries_max = (uint64_t) set_count + 1u;
+    for (size_t i = 0; i < text_size && entries_max < ENTRIES_MAX; i++) {
+        entries_max += text[i] == '\n';
+    }
+    if (entries_max > ENTRIES_MAX) {
+        entries_max = ENTRIES_MAX;
+    }
     node_scenario *s = calloc(1, sizeof(*s));
-    entry *entries = calloc(ENTRIES_MAX, sizeof(entry));
+    entry *entries = calloc((size_t) entries_max, sizeof(entry));
     if (s == NULL || entries == NULL) {
         free(s);
         free(entries);
@@ -870,6 +880,7 @@ mesh_err node_scenario_parse(const char *text,
         return MESH_ENOMEM;
     }
     s->entries = entries;
+    s->entries_max = (uint32_t) entries_max;
     s->error = error;
     s->error_size = error_size;
     sim_fed_config_default(&s->config);
