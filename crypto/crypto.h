@@ -23,10 +23,11 @@
  * randombytes_buf() in the shell, or from a seeded PRNG in the simulator.
  * Nothing in this module reads a clock: validity checks take `now`.
  *
- * Files: key files, certificates and revocations are small text files.
- * Reading is bounded (MCRYPTO_FILE_SIZE_MAX). Secret key files are written
- * with mode 0600, never overwrite an existing file, and a secret key file
- * that group or others may read is refused. Secrets are wiped with
+ * Files: key files, certificates and revocations are small text files,
+ * encoded and decoded here as bytes; node/ reads and writes the files
+ * (node/keyfile.c: bounded by MCRYPTO_FILE_SIZE_MAX, secret key files
+ * mode 0600, never overwritten, refused when group or others may read
+ * them). This module never touches a file. Secrets are wiped with
  * sodium_memzero as soon as they are no longer needed.
  */
 #ifndef CRYPTO_CRYPTO_H
@@ -343,48 +344,32 @@ MESH_MUST_USE mesh_err mcrypto_armor_decode(const char *label,
                                             uint32_t bytes_size_max,
                                             uint32_t *size_out);
 
-/* Key files.
+/* Key files, as bytes (reading and writing the files is node/'s:
+ * node/keyfile_int.h).
  *
  * The secret file holds one line "fedmesh-secret-key-v1 <base64 seed>"
  * after comment lines starting with '#'; the public file holds one line
- * "fedmesh-public-key-v1 <base64 public key>".
+ * "fedmesh-public-key-v1 <base64 public key>". Key files are about 100
+ * bytes; anything over MCRYPTO_KEYFILE_SIZE_MAX is not a key file.
  *
- * mcrypto_keyfile_write writes `path` (mode 0600) and `path`.pub (mode
- * 0644), each created with O_EXCL and fsync'ed. Errors: MESH_EEXIST when
- * either exists (nothing is written), MESH_EIO (nothing is left behind),
- * MESH_EINVAL (path too long).
+ * mcrypto_keyfile_format writes the text of both files for a seed
+ * (borrowed) into the caller's buffers; the secret text holds the seed:
+ * wipe it with sodium_memzero. Errors: MESH_EINTERNAL (libsodium).
  *
- * mcrypto_keyfile_read_secret refuses a file that group or others may read
- * or write with MESH_EPERM (the fix: chmod 600 PATH). Other errors:
- * MESH_EIO (also a non-regular file), MESH_EPROTO (also a file over 4 KiB).
- * Symlinks are followed; the mode is checked with fstat on the opened file.
- * The seed is wiped before return.
- *
- * The parse functions do the same on text already in memory (no mode
- * check), for tests and fuzzing. */
-MESH_MUST_USE mesh_err mcrypto_keyfile_write(const char *path,
-                                             const uint8_t seed[MCRYPTO_SEED_SIZE]);
-MESH_MUST_USE mesh_err mcrypto_keyfile_read_secret(const char *path, mcrypto_keypair *keypair_out);
-MESH_MUST_USE mesh_err mcrypto_keyfile_read_public(const char *path,
-                                                   uint8_t public_key_out[MCRYPTO_PUBLIC_KEY_SIZE]);
+ * The parse functions read such text (borrowed, need not be
+ * NUL-terminated). Errors: MESH_EPROTO (not a key file of that kind). The
+ * seed is wiped before return. */
+#define MCRYPTO_KEYFILE_SIZE_MAX 4096u
+
+MESH_MUST_USE mesh_err mcrypto_keyfile_format(const uint8_t seed[MCRYPTO_SEED_SIZE],
+                                              char secret_text_out[MCRYPTO_KEYFILE_SIZE_MAX],
+                                              uint32_t *secret_size_out,
+                                              char public_text_out[MCRYPTO_KEYFILE_SIZE_MAX],
+                                              uint32_t *public_size_out);
 MESH_MUST_USE mesh_err mcrypto_keyfile_parse_secret(const char *text,
                                                     uint32_t text_size,
                                                     mcrypto_keypair *keypair_out);
 MESH_MUST_USE mesh_err mcrypto_keyfile_parse_public(
     const char *text, uint32_t text_size, uint8_t public_key_out[MCRYPTO_PUBLIC_KEY_SIZE]);
-
-/* Reads a whole small file into buf (at most buf_size_max bytes).
- * Errors: MESH_EIO (cannot open or read), MESH_EFULL (file larger than
- * buf_size_max). */
-MESH_MUST_USE mesh_err mcrypto_file_read(const char *path,
-                                         uint8_t *buf,
-                                         uint32_t buf_size_max,
-                                         uint32_t *size_out);
-/* Writes a new file with the given mode, O_EXCL, fsync'ed. Errors:
- * MESH_EEXIST, MESH_EIO. */
-MESH_MUST_USE mesh_err mcrypto_file_write_new(const char *path,
-                                              const uint8_t *bytes,
-                                              uint32_t size,
-                                              unsigned mode);
 
 #endif /* CRYPTO_CRYPTO_H */

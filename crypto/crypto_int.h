@@ -2,10 +2,8 @@
  * crypto/crypto_int.h: what the crypto/ files share with each other and
  * with their tests, and nobody else.
  *
- * Small text formats (key files, armor) need a line scanner; files need a
- * bounded read on an already opened descriptor (so that a secret key file
- * is checked with fstat on the very descriptor it is read from) and an
- * O_EXCL writer that cleans up after itself.
+ * Small text formats (key files, armor) need a line scanner. Files are
+ * node/'s (node/keyfile.c): nothing here opens one.
  */
 #ifndef CRYPTO_CRYPTO_INT_H
 #define CRYPTO_CRYPTO_INT_H
@@ -28,10 +26,6 @@
 MESH_MUST_USE mesh_err mcrypto_domain_build(wire_type type,
                                             uint8_t domain_out[MCRYPTO_DOMAIN_SIZE_MAX],
                                             uint32_t *domain_size_out);
-
-/* Key files are about 100 bytes; anything over 4 KiB is not a key file.
- * Reading them needs no heap and only a small stack buffer. */
-#define MCRYPTO_KEYFILE_SIZE_MAX 4096u
 
 /* A certificate body is at most about 400 bytes (key 34, name 65, operator
  * 129, country 3, 8 jurisdictions 25, integers and keys under 60), a
@@ -59,12 +53,5 @@ bool mcrypto_line_next(const char *text,
 
 /* True when every byte of text[offset..text_size) is a space, tab, CR or LF. */
 bool mcrypto_text_is_blank(const char *text, uint32_t text_size, uint32_t offset);
-
-/* Reads an opened descriptor to its end into buf (at most buf_size_max
- * bytes). Errors: MESH_EIO, MESH_EFULL (more than buf_size_max bytes). */
-MESH_MUST_USE mesh_err mcrypto_fd_read(int fd,
-                                       uint8_t *buf,
-                                       uint32_t buf_size_max,
-                                       uint32_t *size_out);
 
 #endif /* CRYPTO_CRYPTO_INT_H */

@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 
+#include "node/keyfile_int.h"
 #include "node/node_int.h"
 
 #ifndef FEDMESH_VERSION
@@ -248,7 +249,7 @@ mesh_err node_read_armored(const char *command,
     MESH_ASSERT(frame != NULL && frame_size_out != NULL);
     static uint8_t text[MCRYPTO_FILE_SIZE_MAX];
     uint32_t text_size = 0;
-    mesh_err err = mcrypto_file_read(path, text, sizeof(text), &text_size);
+    mesh_err err = node_file_read(path, text, sizeof(text), &text_size);
     if (err == MESH_EFULL) {
         node_say_error(command, "%s: larger than %u bytes; not a fedmesh %s file", path,
                        MCRYPTO_FILE_SIZE_MAX, label);
@@ -281,7 +282,7 @@ mesh_err node_write_armored(const char *command,
         node_say_error(command, "cannot encode the %s: %s", label, mesh_strerror(err));
         return err;
     }
-    err = mcrypto_file_write_new(path, (const uint8_t *) text, text_size, 0644);
+    err = node_file_write_new(path, (const uint8_t *) text, text_size, 0644);
     if (err == MESH_EEXIST) {
         node_say_error(command, "%s exists; refusing to overwrite it (choose another --out)", path);
     } else if (err != MESH_OK) {
@@ -292,7 +293,7 @@ mesh_err node_write_armored(const char *command,
 
 mesh_err node_load_secret(const char *command, const char *path, mcrypto_keypair *keypair_out)
 {
-    mesh_err err = mcrypto_keyfile_read_secret(path, keypair_out);
+    mesh_err err = node_keyfile_read_secret(path, keypair_out);
     switch (err) {
     case MESH_OK:
         break;
@@ -316,7 +317,7 @@ mesh_err node_load_public(const char *command,
                           const char *path,
                           uint8_t public_key_out[MCRYPTO_PUBLIC_KEY_SIZE])
 {
-    mesh_err err = mcrypto_keyfile_read_public(path, public_key_out);
+    mesh_err err = node_keyfile_read_public(path, public_key_out);
     if (err == MESH_EPROTO) {
         node_say_error(command, "%s: malformed: not a fedmesh public key file (.pub)", path);
     } else if (err != MESH_OK) {

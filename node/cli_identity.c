@@ -20,6 +20,7 @@
 
 #include <sodium.h>
 
+#include "node/keyfile_int.h"
 #include "node/node_int.h"
 
 #define DAY_NS               (86400ll * (int64_t) MESH_NS_PER_S)
@@ -59,7 +60,7 @@ static int write_new_keypair(const char *command, const char *path, const char *
     mcrypto_keypair keypair;
     mesh_err err = mcrypto_keypair_from_seed(seed, &keypair);
     if (err == MESH_OK) {
-        err = mcrypto_keyfile_write(path, seed);
+        err = node_keyfile_write(path, seed);
     }
     sodium_memzero(seed, sizeof(seed));
     if (err == MESH_EEXIST) {

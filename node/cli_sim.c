@@ -51,7 +51,7 @@ static const char sim_usage[] =
     "                          [--interval-ms T] [--partition-s D] [--crash K]\n"
     "                          [--skew-ms M] [--memory-max-mib M] [--json] [--no-wall]\n"
     "                          [--progress] [--no-verify-cache] [--idle-s S]\n"
-    "                          [--hostile K]\n"
+    "                          [--hostile K] [--store-adverts-max N]\n"
     "\n"
     "Runs N gossip nodes, placed round-robin in 12 European cities, over a simulated\n"
     "network (real city-to-city latency, +-10% jitter, independent loss), in virtual\n"
@@ -83,6 +83,9 @@ static const char sim_usage[] =
     "  --no-verify-cache  check every signature afresh in every node; the results\n"
     "                     are identical, the run is slower (by default the nodes\n"
     "                     share a memo of signatures already found valid)\n"
+    "  --store-adverts-max N  adverts the nodes' shared frame store holds (default:\n"
+    "                     8 a node); a frame the store refuses fails the run (exit 5):\n"
+    "                     for tests of that failure\n"
     "\n"
     "Exit codes: 0 the run completed (read 'converged' and the times for how well),\n"
     "2 usage, 4 refused: the run would not fit in memory, 5 internal error.\n";
@@ -585,6 +588,7 @@ int node_cmd_sim(int argc, char **argv)
         {"no-verify-cache", no_argument, NULL, 'v'},
         {"idle-s", required_argument, NULL, 'd'},
         {"hostile", required_argument, NULL, 'H'},
+        {"store-adverts-max", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     int c = 0;
@@ -662,6 +666,12 @@ int node_cmd_sim(int argc, char **argv)
             }
             config.hostile_count = (uint32_t) value;
             break;
+        case 'S':
+            if (node_parse_i64(optarg, 1, 1 << 26, &value) != MESH_OK) {
+                return sim_usage_error("--store-adverts-max wants a whole number from 1 to 2^26");
+            }
+            config.store_adverts_max = (uint32_t) value;
+            break;
         case 'd':
             if (node_parse_i64(optarg, 1, 3600, &value) != MESH_OK) {
                 return sim_usage_error("--idle-s wants a whole number of seconds from 1 to 3600");
@@ -716,6 +726,11 @@ int node_cmd_sim(int argc, char **argv)
                        (double) guard.shared_bytes / MIB, need / MIB / 1024.0,
                        (double) guard.budget_bytes / MIB / 1024.0);
         return NODE_EXIT_REFUSED;
+    }
+    if (err == MESH_EFULL) {
+        // sim_gossip_run said which store and how full on stderr.
+        node_say_error("sim", "the run failed: a shared store of the simulator was too small");
+        return NODE_EXIT_INTERNAL;
     }
     if (err != MESH_OK) {
         node_say_error("sim", "the run failed: %s", mesh_strerror(err));

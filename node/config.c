@@ -26,6 +26,7 @@
  */
 #define _XOPEN_SOURCE 700 /* realpath */
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -484,8 +485,17 @@ static char *read_line(char *str, int num, void *stream)
     str[size] = '\0';
     p->at += size;
 
+    // Find the section header where libinih will: after a UTF-8 byte
+    // order mark on the first line, and after any isspace() byte (a
+    // vertical tab or form feed too). A header libinih sees and this
+    // reader did not would reach on_key unregistered (found by
+    // fuzz_node_config).
     const char *c = str;
-    while (*c == ' ' || *c == '\t' || *c == '\r') {
+    if (p->line == 1 && (unsigned char) c[0] == 0xefu && (unsigned char) c[1] == 0xbbu &&
+        (unsigned char) c[2] == 0xbfu) {
+        c += 3;
+    }
+    while (*c != '\0' && isspace((unsigned char) *c)) {
         c++;
     }
     if (*c == '[') {

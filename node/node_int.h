@@ -127,6 +127,22 @@ MESH_MUST_USE mesh_err node_scenario_load(const char *path,
                                           node_scenario **out,
                                           char *error,
                                           size_t error_size);
+/* The same on the text of a scenario file (borrowed, need not be
+ * NUL-terminated; at most NODE_SCENARIO_SIZE_MAX bytes, no NUL byte).
+ * `path` names the file in messages, and its directory is the one the
+ * files the scenario names are relative to; nothing reads `path` itself.
+ * The fuzz target fuzz_node_scenario drives this. Errors: as
+ * node_scenario_load, without MESH_ENOTFOUND for `path`. */
+#define NODE_SCENARIO_SIZE_MAX (1u << 20)
+MESH_MUST_USE mesh_err node_scenario_parse(const char *text,
+                                           size_t text_size,
+                                           const char *path,
+                                           const char *const *sets,
+                                           uint32_t set_count,
+                                           bool lenient,
+                                           node_scenario **out,
+                                           char *error,
+                                           size_t error_size);
 /* Owned by the scenario; the caller may change seed, mesh and callbacks. */
 sim_fed_config *node_scenario_config(node_scenario *scenario);
 const char *node_scenario_name(const node_scenario *scenario);

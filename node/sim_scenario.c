@@ -51,6 +51,7 @@ struct node_scenario {
     char dir[4096];
     entry *entries;
     uint32_t entry_count;
+    uint32_t entries_max; /* ENTRIES_MAX, or fewer when the text has fewer lines */
     sim_fed_site sites[SIM_FED_SITES_MAX];
     uint32_t rtt_us[SIM_FED_SITES_MAX * SIM_FED_SITES_MAX];
     loaded_trace traces[TRACES_MAX];
@@ -104,7 +105,7 @@ entry_put(node_scenario *s, const char *section, const char *key, const char *va
         return false;
     }
     if (e == NULL) {
-        if (s->entry_count == ENTRIES_MAX) {
+        if (s->entry_count == s->entries_max) {
             fail(s, "more than %u keys", ENTRIES_MAX);
             return false;
         }
@@ -848,18 +849,30 @@ static void check_unused(node_scenario *s)
     }
 }
 
-mesh_err node_scenario_load(const char *path,
-                            const char *const *sets,
-                            uint32_t set_count,
-                            bool lenient,
-                            node_scenario **out,
-                            char *error,
-                            size_t error_size)
+mesh_err node_scenario_parse(const char *text,
+                             size_t text_size,
+                             const char *path,
+                             const char *const *sets,
+                             uint32_t set_count,
+                             bool lenient,
+                             node_scenario **out,
+                             char *error,
+                             size_t error_size)
 {
+    MESH_ASSERT(text != NULL || text_size == 0);
     MESH_ASSERT(path != NULL && out != NULL && error != NULL && error_size > 0);
     error[0] = '\0';
+    // Each line gives at most one entry, and each --set one: a short file
+    // needs a short table (1.1 KiB an entry).
+    uint64_t entries_max = (uint64_t) set_count + 1u;
+    for (size_t i = 0; i < text_size && entries_max < ENTRIES_MAX; i++) {
+        entries_max += text[i] == '\n';
+    }
+    if (entries_max > ENTRIES_MAX) {
+        entries_max = ENTRIES_MAX;
+    }
     node_scenario *s = calloc(1, sizeof(*s));
-    entry *entries = calloc(ENTRIES_MAX, sizeof(entry));
+    entry *entries = calloc((size_t) entries_max, sizeof(entry));
     if (s == NULL || entries == NULL) {
         free(s);
         free(entries);
@@ -867,6 +880,7 @@ mesh_err node_scenario_load(const char *path,
         return MESH_ENOMEM;
     }
     s->entries = entries;
+    s->entries_max = (uint32_t) entries_max;
     s->error = error;
     s->error_size = error_size;
     sim_fed_config_default(&s->config);
@@ -879,14 +893,31 @@ mesh_err node_scenario_load(const char *path,
     const char *base = slash != NULL ? slash + 1 : path;
     (void) snprintf(s->name, sizeof(s->name), "%.*s", (int) strcspn(base, "."), base);
 
-    FILE *file = fopen(path, "r");
-    if (file == NULL) {
-        (void) snprintf(error, error_size, "%s: %s", path, strerror(errno));
+    // libinih reads a NUL-terminated string: a NUL inside the text would
+    // silently end it, so it is refused, and the text is copied to add
+    // the terminator.
+    const char *nul = text_size > 0 ? memchr(text, '\0', text_size) : NULL;
+    if (text_size > NODE_SCENARIO_SIZE_MAX || nul != NULL) {
+        if (nul != NULL) {
+            fail(s, "%s: not INI (a NUL byte at offset %zu)", path, (size_t) (nul - text));
+        } else {
+            fail(s, "%s: larger than %u bytes; not a scenario file", path, NODE_SCENARIO_SIZE_MAX);
+        }
         node_scenario_free(s);
-        return MESH_ENOTFOUND;
+        return MESH_EINVAL;
     }
-    int rc = ini_parse_file(file, on_ini, s);
-    (void) fclose(file);
+    char *copy = malloc(text_size + 1u);
+    if (copy == NULL) {
+        (void) snprintf(error, error_size, "out of memory");
+        node_scenario_free(s);
+        return MESH_ENOMEM;
+    }
+    if (text_size > 0) {
+        memcpy(copy, text, text_size);
+    }
+    copy[text_size] = '\0';
+    int rc = ini_parse_string(copy, on_ini, s);
+    free(copy);
     if (rc != 0 && !s->failed) {
         fail(s, "%s: line %d: not INI (a [section], then key = value lines)", path, rc);
     }
@@ -925,6 +956,44 @@ mesh_err node_scenario_load(const char *path,
     }
     *out = s;
     return MESH_OK;
+}
+
+mesh_err node_scenario_load(const char *path,
+                            const char *const *sets,
+                            uint32_t set_count,
+                            bool lenient,
+                            node_scenario **out,
+                            char *error,
+                            size_t error_size)
+{
+    MESH_ASSERT(path != NULL && out != NULL && error != NULL && error_size > 0);
+    error[0] = '\0';
+    FILE *file = fopen(path, "r");
+    if (file == NULL) {
+        (void) snprintf(error, error_size, "%s: %s", path, strerror(errno));
+        return MESH_ENOTFOUND;
+    }
+    // One byte over the bound tells a file of exactly the bound from a
+    // larger one, which node_scenario_parse refuses.
+    char *text = malloc(NODE_SCENARIO_SIZE_MAX + 1u);
+    if (text == NULL) {
+        (void) fclose(file);
+        (void) snprintf(error, error_size, "out of memory");
+        return MESH_ENOMEM;
+    }
+    size_t size = fread(text, 1, NODE_SCENARIO_SIZE_MAX + 1u, file);
+    int read_errno = errno;
+    bool read_failed = ferror(file) != 0;
+    (void) fclose(file);
+    if (read_failed) {
+        (void) snprintf(error, error_size, "%s: cannot read: %s", path, strerror(read_errno));
+        free(text);
+        return MESH_EINVAL;
+    }
+    mesh_err err =
+        node_scenario_parse(text, size, path, sets, set_count, lenient, out, error, error_size);
+    free(text);
+    return err;
 }
 
 sim_fed_config *node_scenario_config(node_scenario *s)

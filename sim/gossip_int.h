@@ -170,8 +170,11 @@ void sim_gossip_io_event(void *ctx, mesh_now now, member_source source, const vo
  * node_created refuses), MESH_EINVAL (a store too large), MESH_EINTERNAL.
  * On error, sim_gossip_world_destroy frees what was made. */
 MESH_MUST_USE mesh_err sim_gossip_world_create(sim_gossip_state *run);
-/* Frees what sim_gossip_world_create made (also after its failure), and
- * warns on stderr when the shared store refused frames. */
+/* MESH_EFULL, with the store's counts in one line on stderr, when the
+ * shared frame store refused any frame during the run; MESH_OK otherwise.
+ * sim_gossip_run fails a run on it (sim.verify_cache tests it). */
+MESH_MUST_USE mesh_err sim_gossip_world_check_store(const sim_gossip_state *run);
+/* Frees what sim_gossip_world_create made (also after its failure). */
 void sim_gossip_world_destroy(sim_gossip_state *run);
 /* The index of the node with this id, or UINT32_MAX; O(log N). */
 uint32_t sim_gossip_index_of_id(const sim_gossip_state *run, const mesh_node_id *id);

@@ -517,6 +517,12 @@ static mesh_err on_event(sim_gossip_state *run, sim_event *event, bool *done_out
     case SIM_EVENT_ATTACK:
         return sim_gossip_attack(run, event->node_index);
     case SIM_EVENT_CHECK: {
+        // A frame the shared store refused ends the run at once: nothing
+        // after it is what unbounded machines would do.
+        mesh_err store_err = sim_gossip_world_check_store(run);
+        if (store_err != MESH_OK) {
+            return store_err;
+        }
         // Progress once per virtual second.
         if (run->now_ns / MESH_NS_PER_S != (run->now_ns - run->config->check_ns) / MESH_NS_PER_S) {
             report(run, phase_names[run->phase]);
@@ -843,6 +849,9 @@ mesh_err sim_gossip_run(const sim_gossip_config *config, sim_gossip_result *resu
     err = setup(run);
     if (err == MESH_OK) {
         err = run_scenario(run);
+    }
+    if (err == MESH_OK) {
+        err = sim_gossip_world_check_store(run);
     }
     if (err == MESH_OK) {
         report(run, "end");

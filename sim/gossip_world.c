@@ -263,7 +263,8 @@ mesh_err sim_gossip_world_create(sim_gossip_state *run)
     // every advert (a partition keeps two sides' versions alive; a
     // refutation makes one more), and counts what it must refuse.
     uint64_t certs = (uint64_t) config->node_count + config->members_slack + 16u;
-    uint64_t adverts = 8u * certs + 1024u;
+    uint64_t adverts =
+        config->store_adverts_max > 0 ? config->store_adverts_max : 8u * certs + 1024u;
     uint64_t pair_slots = 64u * (uint64_t) config->node_count;
     pair_slots = pair_slots < (1u << 12)   ? (1u << 12)
                  : pair_slots > (1u << 23) ? (1u << 23)
@@ -327,6 +328,27 @@ mesh_err sim_gossip_world_create(sim_gossip_state *run)
     return MESH_OK;
 }
 
+mesh_err sim_gossip_world_check_store(const sim_gossip_state *run)
+{
+    MESH_ASSERT(run != NULL);
+    MESH_ASSERT(run->store != NULL);
+    gossip_store_usage usage;
+    gossip_store_usage_get(run->store, &usage);
+    if (usage.refused == 0) {
+        return MESH_OK;
+    }
+    // A refusal changes the run: a machine lost a frame an unbounded one
+    // would have kept, so its figures are not the protocol's. The run
+    // fails rather than print them.
+    (void) fprintf(stderr,
+                   "sim: the shared frame store refused %llu frames (adverts peak %u of %u, "
+                   "certificates peak %u of %u): the results would not be those of unbounded "
+                   "machines, so the run fails\n",
+                   (unsigned long long) usage.refused, usage.adverts_peak, usage.adverts_max,
+                   usage.certs_peak, usage.certs_max);
+    return MESH_EFULL;
+}
+
 void sim_gossip_world_destroy(sim_gossip_state *run)
 {
     if (run->nodes != NULL) {
@@ -338,19 +360,6 @@ void sim_gossip_world_destroy(sim_gossip_state *run)
     free(run->io);
     free(run->id_order);
     mcrypto_verify_cache_destroy(run->verify_cache);
-    if (run->store != NULL) {
-        gossip_store_usage usage;
-        gossip_store_usage_get(run->store, &usage);
-        if (usage.refused > 0) {
-            // A refusal changes the run: the store was sized too small.
-            (void) fprintf(stderr,
-                           "sim: warning: the shared frame store refused %llu frames "
-                           "(adverts peak %u of %u): results are not those of unbounded "
-                           "machines\n",
-                           (unsigned long long) usage.refused, usage.adverts_peak,
-                           usage.adverts_max);
-        }
-    }
     gossip_store_destroy(run->store);
     mcrypto_pair_cache_destroy(run->pair_cache);
     sim_gossip_hostile_destroy(run);

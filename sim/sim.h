@@ -89,8 +89,14 @@ typedef struct sim_gossip_config {
     int64_t clock_skew_ns_max; /* each node's realtime is off by up to +- this */
     uint32_t members_slack;    /* members_max = node_count + members_slack */
     bool no_verify_cache;      /* check every signature afresh (same results, slower) */
-    uint32_t hostile_count;    /* members 3..3+K-1 also attack every interval; at most
-                                  node_count - 3 */
+    /* Adverts the shared frame store holds at most; 0: sized from
+     * node_count (8 live versions a member). A frame the store refuses
+     * fails the run (MESH_EFULL, with the counts on stderr): its results
+     * would not be those of unbounded machines. Tests set it small to see
+     * that failure. */
+    uint32_t store_adverts_max;
+    uint32_t hostile_count; /* members 3..3+K-1 also attack every interval; at most
+                               node_count - 3 */
 
     uint64_t join_limit_ns;  /* give up on the join after this */
     uint64_t idle_window_ns; /* the steady-cost window */

@@ -5,7 +5,9 @@
  * The input is parsed as a secret and as a public key file. When the
  * secret parses, the key pair must be consistent: its public key equals
  * the one derived again from the seed half of the secret key, and a
- * signature made with it verifies. No text parses as both kinds of file.
+ * signature made with it verifies; the text mcrypto_keyfile_format makes
+ * from that seed parses back to the same pair, and its public text to the
+ * same public key. No text parses as both kinds of file.
  * Secrets are wiped after each input.
  */
 #include <stdint.h>
@@ -52,6 +54,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 MESH_OK) {
             abort();
         }
+        static char secret_text[MCRYPTO_KEYFILE_SIZE_MAX];
+        static char public_text[MCRYPTO_KEYFILE_SIZE_MAX];
+        uint32_t secret_size = 0;
+        uint32_t public_size = 0;
+        mcrypto_keypair again;
+        uint8_t public_again[MCRYPTO_PUBLIC_KEY_SIZE];
+        if (mcrypto_keyfile_format(keypair.secret_key, secret_text, &secret_size, public_text,
+                                   &public_size) != MESH_OK ||
+            mcrypto_keyfile_parse_secret(secret_text, secret_size, &again) != MESH_OK ||
+            sodium_memcmp(&again, &keypair, sizeof(again)) != 0 ||
+            mcrypto_keyfile_parse_public(public_text, public_size, public_again) != MESH_OK ||
+            memcmp(public_again, keypair.public_key, MCRYPTO_PUBLIC_KEY_SIZE) != 0) {
+            abort();
+        }
+        sodium_memzero(secret_text, sizeof(secret_text));
+        mcrypto_keypair_wipe(&again);
         mcrypto_keypair_wipe(&derived);
         mcrypto_keypair_wipe(&keypair);
     }

@@ -120,6 +120,8 @@ static void fuzz_body(wire_type type, const uint8_t *body, uint32_t body_size)
         FUZZ_BODY(wire_lease_record, wire_lease_record_decode, wire_lease_record_encode);
     case WIRE_TYPE_LEASE_END:
         FUZZ_BODY(wire_lease_end, wire_lease_end_decode, wire_lease_end_encode);
+    case WIRE_TYPE_LEDGER_SUMMARY:
+        FUZZ_BODY(wire_summary, wire_summary_decode, wire_summary_encode);
     default:
         fuzz_require(false, "the envelope decoder let an unknown type through");
         return;

@@ -17,7 +17,10 @@ foreach(seed RANGE 1 5)
 endforeach()
 # Hostile members refused by reason; the federation unaffected.
 add_test(NAME sim.hostile COMMAND ${MESH_SIM_SCRIPTS}/hostile_test.sh $<TARGET_FILE:fedmesh>)
-set_tests_properties(sim.hostile sim.latency_table sim.determinism
+# The shared caches: the same JSON and digest with --no-verify-cache; a
+# shared frame store that refuses a frame fails the run.
+add_test(NAME sim.verify_cache COMMAND ${MESH_SIM_SCRIPTS}/verify_cache_test.sh $<TARGET_FILE:fedmesh>)
+set_tests_properties(sim.hostile sim.latency_table sim.determinism sim.verify_cache
   sim.gossip_seed1 sim.gossip_seed2 sim.gossip_seed3 sim.gossip_seed4 sim.gossip_seed5
   PROPERTIES TIMEOUT 120 LABELS sim)
 
