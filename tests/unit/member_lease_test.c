@@ -522,6 +522,53 @@ static void test_burst_borrows_and_releases(void **state)
     teardown(c);
 }
 
+// Demand that falls once, in one last report, gives every burst lease back,
+// one release_delay after the other: the end of one lease starts the clock
+// for the next (found by integration.netns_partition, where the last
+// report left all but the newest lease open for good).
+static void test_burst_releases_every_lease_after_one_report(void **state)
+{
+    (void) state;
+    mc_cluster *c = setup(3, 10);
+    c->configs[0].burst.enabled = true;
+    c->configs[0].burst.release_delay_ns = 5 * MESH_NS_PER_S;
+    c->configs[0].burst.lease_duration_ns = HOUR_NS;
+    mc_start(c);
+    assert_true(mc_converge(c, 30 * MESH_NS_PER_S));
+    mc_settle(c);
+    // Two reports, two overflows: two leases.
+    assert_int_equal(
+        member_set_load(c->nodes[0], mc_now(c), WIRE_RESOURCE_VCPU, "", 40, 1024, &c->rngs[0]),
+        MESH_OK);
+    mc_flush(c, 0);
+    mc_run(c, c->now_ns + MESH_NS_PER_S);
+    assert_int_equal(
+        member_set_load(c->nodes[0], mc_now(c), WIRE_RESOURCE_VCPU, "", 100, 1024, &c->rngs[0]),
+        MESH_OK);
+    mc_flush(c, 0);
+    mc_run(c, c->now_ns + MESH_NS_PER_S);
+    lease_capacity capacity;
+    lease_capacity_at(member_lease(c->nodes[0]), 0, &capacity);
+    assert_int_equal(capacity.borrowed, 100);
+    member_stats stats;
+    member_stats_get(c->nodes[0], &stats);
+    assert_int_equal(stats.burst_borrows, 2);
+    // One report: no demand. Nothing else is reported afterwards.
+    assert_int_equal(
+        member_set_load(c->nodes[0], mc_now(c), WIRE_RESOURCE_VCPU, "", 0, 0, &c->rngs[0]),
+        MESH_OK);
+    mc_flush(c, 0);
+    mc_run(c, c->now_ns + 60 * MESH_NS_PER_S);
+    member_stats_get(c->nodes[0], &stats);
+    assert_int_equal(stats.burst_releases, 2);
+    lease_capacity_at(member_lease(c->nodes[0]), 0, &capacity);
+    assert_int_equal(capacity.borrowed, 0);
+    for (uint32_t n = 1; n < c->count; n++) {
+        assert_ledgers_agree(c, 0, n);
+    }
+    teardown(c);
+}
+
 // A burst borrow that gets nothing (here: no member is in the country the
 // burst constraints want) is asked again after retry, then after 2 x and
 // 4 x retry, and no less often than that; a demand that falls under
@@ -656,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_restarted_lender_refuses_offers_for_a_while),
         cmocka_unit_test(test_hostile_frames),
         cmocka_unit_test(test_burst_borrows_and_releases),
+        cmocka_unit_test(test_burst_releases_every_lease_after_one_report),
         cmocka_unit_test(test_burst_backs_off_when_refused),
         cmocka_unit_test(test_refused_lender_cools_down),
         cmocka_unit_test(test_ledger_write_failure),
