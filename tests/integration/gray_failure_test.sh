@@ -125,13 +125,7 @@ echo "paused n$victim $pause_count times"
 [ "$pause_count" -ge 3 ] && ok || bad "only $pause_count pauses in ${duration_s} s"
 
 # Stop cleanly: every agent exits 0 on SIGTERM.
-for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null; kill -TERM "$pid" 2>/dev/null; done
-for pid in "${pids[@]}"; do
-  wait "$pid"
-  rc=$?
-  [ $rc -eq 0 ] && ok || bad "agent $pid exited $rc on SIGTERM"
-done
-pids=()
+stop_agents
 
 # Every "down" in every log: "declarer member ts_ms".
 : >downs.txt

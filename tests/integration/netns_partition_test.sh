@@ -31,15 +31,17 @@
 # partition; every lease opened during the partition (the borrower's
 # `leases --json` then, and each ledger's audit after stop) has a lender
 # whose certified country and jurisdictions meet its constraints and sits
-# on the borrower's side; after the heal every agent sees six alive
-# (within 120 s, TCP's longest retransmission timeout: the pushes queued
-# during the partition wait on connections in backoff, which is what the
-# printed time measures today); once the loads drop and the explicit leases are
+# on the borrower's side; after the heal every agent sees six alive (within
+# 120 s, TCP's longest retransmission timeout: the pushes queued during the
+# partition wait on connections in backoff, which is what the printed time
+# measures today); once the loads drop and the explicit leases are
 # released, every lease settles on both sides; every pair of agents
-# reconciles over the network, and after stop every ledger verifies, every
-# pair of ledgers reconciles offline, and every audit verifies against the
-# root key. Prints the leases made during the partition and the time to
-# reconverge. About 2.5 minutes.
+# reconciles over the network (the cross-border pairs on the fresh
+# connections each agent dialed for the members back from down: at least
+# three each, `sockets_reset` in `peers --stats`); after stop every ledger
+# verifies, every pair of ledgers reconciles offline, and every audit
+# verifies against the root key. Prints the leases made during the
+# partition and the time to reconverge. About 2.5 minutes.
 set -u
 fedmesh=${1:?usage: netns_partition_test.sh PATH_TO_FEDMESH}
 fedmesh=$(realpath "$fedmesh")
@@ -356,14 +358,17 @@ for ((i = 0; i < 6; i++)); do
   done
 done
 
-# Stop; every ledger verifies; every pair reconciles offline.
-for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-for pid in "${pids[@]}"; do
-  wait "$pid"
-  rc=$?
-  [ $rc -eq 0 ] && ok || bad "agent $pid exited $rc on SIGTERM"
+# Outgoing sockets closed and dialed again for members back from down
+# (node_transport_reset): across the healed partition, each agent had three.
+sockets_reset=0
+for n in "${names[@]}"; do
+  r=$("$fedmesh" peers --config "$n.ini" --stats 2>/dev/null | grep -o '"sockets_reset":[0-9]*' | cut -d: -f2)
+  [ "${r:-0}" -ge 3 ] && ok || bad "$n reset ${r:-no} sockets to members back from down (3 wanted)"
+  sockets_reset=$((sockets_reset + ${r:-0}))
 done
-pids=()
+
+# Stop; every ledger verifies; every pair reconciles offline.
+stop_agents
 for n in "${names[@]}"; do
   expect 0 "ledger verify $n" -- "$fedmesh" ledger verify --ledger "$n.ledger"
 done
@@ -401,6 +406,6 @@ for n in "${names[@]}"; do
 done
 [ "$during" -ge 2 ] && ok || bad "only $during leases opened during the partition"
 [ "$during_constrained" -ge 2 ] && ok || bad "only $during_constrained leases under the fr or de data class during the partition"
-printf '{"test":"netns_partition","netem":%d,"partition_ms":%d,"leases_total":%d,"leases_cross_border_before_partition":%d,"leases_during_partition":%d,"leases_during_partition_fr_or_de_class":%d,"reconverge_ms":%d}\n' \
-  $netem $(((t_heal_ns - t_part_ns) / 1000000)) $total_leases $cross_before $during $during_constrained $reconverge_ms
+printf '{"test":"netns_partition","netem":%d,"partition_ms":%d,"leases_total":%d,"leases_cross_border_before_partition":%d,"leases_during_partition":%d,"leases_during_partition_fr_or_de_class":%d,"reconverge_ms":%d,"sockets_reset":%d}\n' \
+  $netem $(((t_heal_ns - t_part_ns) / 1000000)) $total_leases $cross_before $during $during_constrained $reconverge_ms $sockets_reset
 finish
