@@ -159,8 +159,41 @@ void member_burst_step(member_node *m, mesh_now now, mesh_rng *rng)
     }
 }
 
+// A borrowed lease ended (released, reclaimed or expired, then settled).
+// The step that released a lease looked at that lease only, and nothing
+// else would look again before the next load report: a scheduler that
+// reports once and then falls silent would keep every other burst lease.
+// So the surplus clock of each class without overflow starts again here;
+// the step at its deadline checks the surplus against the newest lease
+// left, as for the first, and stops the clock when there is none.
+static void burst_on_borrowed_ended(member_node *m, mesh_now now)
+{
+    uint32_t count = lease_capacity_count(m->lease);
+    MESH_ASSERT(count <= LEASE_CLASSES_MAX);
+    for (uint32_t i = 0; i < count; i++) {
+        member_burst_class *state = &m->burst_classes[i];
+        if (!state->load_known || state->borrow_id != 0 || state->surplus_since_ns != 0 ||
+            now.monotonic_ns == 0) {
+            continue;
+        }
+        lease_capacity capacity;
+        lease_capacity_at(m->lease, i, &capacity);
+        uint64_t demand = state->queued + state->running;
+        if (capacity.borrowed > 0 && demand <= capacity.total + capacity.borrowed) {
+            state->surplus_since_ns = now.monotonic_ns;
+        }
+    }
+}
+
 void member_burst_on_event(member_node *m, mesh_now now, const lease_event *event)
 {
+    if (!m->burst.enabled || m->lease == NULL) {
+        return;
+    }
+    if (event->kind == LEASE_EVENT_ENDED && !event->self_is_lender) {
+        burst_on_borrowed_ended(m, now);
+        return;
+    }
     if (event->kind != LEASE_EVENT_BORROW_DONE || (event->tag & MEMBER_BURST_TAG) == 0) {
         return;
     }

@@ -230,6 +230,13 @@ static void log_event(agent *a, const gossip_event *payload)
                  (unsigned long long) (found ? info.sequence : event.sequence));
         return;
     }
+    // Back from down (a partition healed, a pause ended): a fresh
+    // connection, not the one whose retransmissions backed off meanwhile.
+    wire_advert back_advert;
+    if (found && !info.self && event.state == GOSSIP_ALIVE && event.previous == GOSSIP_DOWN &&
+        gossip_member_advert(a->machine, &event.member, &back_advert) == MESH_OK) {
+        node_transport_reset(a->transport, back_advert.endpoint);
+    }
     node_log(NODE_LOG_INFO, "gossip", "member_state",
              "member=%s name=%s state=%s previous=%s sequence=%llu", member, name,
              gossip_state_name((gossip_state) event.state),
@@ -540,14 +547,15 @@ static json_t *stats_json(agent *a)
         (json_int_t) stats.anti_entropy_rounds, "local_health", (json_int_t) stats.local_health,
         "members", (json_int_t) gossip_member_count(a->machine), "rejected", rejected);
     json_t *transport_part = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "frames_received",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "frames_received",
         (json_int_t) t.frames_received, "frames_sent", (json_int_t) t.frames_sent, "queue_dropped",
         (json_int_t) t.queue_dropped, "receive_errors", (json_int_t) t.receive_errors,
         "send_dropped", (json_int_t) t.send_dropped, "send_failed", (json_int_t) t.send_failed,
         "send_refused", (json_int_t) t.send_refused, "sockets_opened",
         (json_int_t) t.sockets_opened, "sockets_evicted", (json_int_t) t.sockets_evicted,
         "control_requests", (json_int_t) t.control_requests, "udp_sent", (json_int_t) t.udp_sent,
-        "udp_received", (json_int_t) t.udp_received, "udp_oversize", (json_int_t) t.udp_oversize);
+        "udp_received", (json_int_t) t.udp_received, "udp_oversize", (json_int_t) t.udp_oversize,
+        "sockets_reset", (json_int_t) t.sockets_reset);
     json_t *agent_part = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:f}", "outbox_full", (json_int_t) a->outbox_full, "call_errors",
         (json_int_t) a->call_errors, "frames_oversize_in", (json_int_t) a->frames_oversize_in,

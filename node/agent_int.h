@@ -56,6 +56,7 @@ typedef struct node_transport_stats {
     uint64_t udp_sent;         /* of frames_sent, probes sent as UDP datagrams */
     uint64_t udp_received;     /* of frames_received, probes that came by UDP */
     uint64_t udp_oversize;     /* datagrams over NODE_UDP_FRAME_MAX, dropped */
+    uint64_t sockets_reset;    /* closed and dialed again: a member back from down */
 } node_transport_stats;
 
 /* What woke the loop. frames[] are owned by the caller on return (free
@@ -84,6 +85,15 @@ void node_transport_wait(node_transport *transport, uint64_t deadline_ns, node_w
  * if it has none, so that a later send finds a connection. A no-op for an
  * endpoint the agent never dials. */
 void node_transport_prepare(node_transport *transport, const char *endpoint);
+/* Loop thread: closes the socket for endpoint, dropping what it still
+ * queues, and dials it again at once. For a member seen alive again after
+ * it was down: frames queued during a partition sit on a TCP connection
+ * whose retransmission timer has backed off (to 26 s after a 25 s
+ * partition, up to 120 s), and would hold every later frame behind them
+ * until it fires; a fresh connection carries them now. The dropped frames
+ * were for a member held down: gossip and the lease machine resend what
+ * matters. A no-op for an endpoint the agent never dials. */
+void node_transport_reset(node_transport *transport, const char *endpoint);
 /* Loop thread: sends a copy of frame (borrowed) to endpoint without
  * blocking. Errors: MESH_EINVAL (oversize or an endpoint that is not
  * tcp://), MESH_EFULL (no room: dropped), MESH_ETRANSPORT, MESH_ENOMEM.

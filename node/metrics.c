@@ -202,6 +202,9 @@ static void render_transport(text *t, const node_transport_stats *s)
             s->sockets_opened);
     counter(t, "fedmesh_transport_sockets_evicted_total", "Outgoing sockets closed to make room.",
             s->sockets_evicted);
+    counter(t, "fedmesh_transport_sockets_reset_total",
+            "Outgoing sockets closed and dialed again for a member back from down.",
+            s->sockets_reset);
     counter(t, "fedmesh_control_requests_total", "Requests on the control endpoint.",
             s->control_requests);
     counter(t, "fedmesh_transport_frames_received_total",

@@ -549,6 +549,25 @@ void node_transport_prepare(node_transport *transport, const char *endpoint)
     }
 }
 
+void node_transport_reset(node_transport *transport, const char *endpoint)
+{
+    MESH_ASSERT(transport != NULL);
+    if (endpoint == NULL || !node_config_endpoint_valid(endpoint)) {
+        return;
+    }
+    for (uint32_t i = 0; i < NODE_TRANSPORT_PEERS_MAX; i++) {
+        peer_socket *peer = &transport->peers[i];
+        if (peer->open && strcmp(peer->endpoint, endpoint) == 0) {
+            node_log(NODE_LOG_INFO, "transport", "socket_reset", "endpoint=%s", endpoint);
+            (void) nng_close(peer->socket);
+            peer->open = false;
+            transport->stats.sockets_reset++;
+            break;
+        }
+    }
+    node_transport_prepare(transport, endpoint);
+}
+
 mesh_err node_transport_send(node_transport *transport,
                              const char *endpoint,
                              const uint8_t *frame,

@@ -139,3 +139,16 @@ leases_unsettled() {
   "$fedmesh" leases --config "$1.ini" --json 2>/dev/null |
     jq '[.leases[] | select(.state != "settled")] + .in_flight | length' 2>/dev/null || echo unknown
 }
+
+# stop_agents: sends SIGTERM to every pid in `pids` (SIGCONT first, for a
+# stopped one), checks that each exits 0, and empties `pids`.
+stop_agents() {
+  local pid rc
+  for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null; kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do
+    wait "$pid"
+    rc=$?
+    [ $rc -eq 0 ] && ok || bad "agent $pid exited $rc on SIGTERM"
+  done
+  pids=()
+}
