@@ -79,6 +79,7 @@
 #include <sodium.h>
 
 #include "crypto/crypto.h"
+#include "node/keyfile_int.h"
 #include "node/node_int.h"
 #include "node/udp_int.h"
 #include "wire/wire.h"
@@ -448,7 +449,7 @@ static int load_identity(const char *key_path,
                          uint8_t *cert,
                          uint32_t *cert_size)
 {
-    if (key_path == NULL || mcrypto_keyfile_read_secret(key_path, key) != MESH_OK) {
+    if (key_path == NULL || node_keyfile_read_secret(key_path, key) != MESH_OK) {
         (void) fprintf(stderr, "fedmesh-hostile: cannot read key %s\n",
                        key_path != NULL ? key_path : "(none)");
         return -1;
@@ -464,7 +465,7 @@ static int load_identity(const char *key_path,
 static int load_id(const char *path, mesh_node_id *id)
 {
     uint8_t public_key[MCRYPTO_PUBLIC_KEY_SIZE];
-    if (path == NULL || mcrypto_keyfile_read_public(path, public_key) != MESH_OK) {
+    if (path == NULL || node_keyfile_read_public(path, public_key) != MESH_OK) {
         (void) fprintf(stderr, "fedmesh-hostile: cannot read public key %s\n",
                        path != NULL ? path : "(none)");
         return -1;
