@@ -270,7 +270,7 @@ static bool parse_head(node_http_conn *conn, uint32_t head_size)
         return false;
     }
     *space = '\0';
-    (void) snprintf(head->method, sizeof(head->method), "%s", method);
+    memcpy(head->method, method, (size_t) (space - method) + 1); // checked to fit above
     char *target = space + 1;
     space = strchr(target, ' ');
     if (space == NULL || space == target) {
