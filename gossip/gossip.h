@@ -307,6 +307,8 @@ typedef struct gossip_stats {
     uint64_t probes_failed;     /* probes that ended without an ack */
     uint64_t suspicions_raised; /* by this node */
     uint64_t refutations;       /* newer own adverts sent because of a suspicion */
+    uint64_t refutation_answers; /* own adverts sent straight back to an accuser that told us */
+    uint64_t late_wakeups;       /* calls that came far past the deadline (this node was paused) */
     uint64_t anti_entropy_rounds;
     uint64_t duplicates;     /* records already held (normal in g) */
     uint64_t frames_dropped; /* output dropped at a per-call bound; anti-entropy repairs */
