@@ -29,9 +29,9 @@
 #define OUT_ARENA_SIZE          262140u /* 4 * WIRE_FRAME_SIZE_MAX */
 #define SUSPECT_FRAME_MAX       256u
 #define LOCAL_HEALTH_MAX        8u
-#define DIGEST_ENTRIES_TARGET   512u /* members per digest page the sender aims for */
-#define SUSPECT_LIST_MAX        32u  /* suspects whose slots are listed (see suspect_list) */
-#define ANSWERS_PER_INTERVAL_MAX 1024u /* own adverts sent straight back to accusers */
+#define DIGEST_ENTRIES_TARGET   512u  /* members per digest page the sender aims for */
+#define SUSPECT_LIST_MAX        32u   /* suspects whose slots are listed (see suspect_list) */
+#define ANSWERS_MAX             1024u /* own adverts sent straight back to accusers per interval */
 
 _Static_assert(OUT_ARENA_SIZE == 4u * WIRE_FRAME_SIZE_MAX, "four full frames per call");
 _Static_assert(FRESH_MAX <= WIRE_PUSH_RECORDS_MAX, "one push can carry every fresh record");

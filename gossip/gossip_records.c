@@ -275,7 +275,7 @@ ingest_advert(gossip *g, const wire_envelope *envelope, const uint8_t *frame, ui
     return true;
 }
 
-/* Direct answers to accusers: at most ANSWERS_PER_INTERVAL_MAX per probe
+/* Direct answers to accusers: at most ANSWERS_MAX per probe
  * interval, so that replayed notices cannot make this node send without
  * bound. */
 static bool answer_budget_allows(gossip *g)
@@ -284,7 +284,7 @@ static bool answer_budget_allows(gossip *g)
         g->answer_window_ns = g->now.monotonic_ns;
         g->answer_count = 0;
     }
-    return g->answer_count < ANSWERS_PER_INTERVAL_MAX;
+    return g->answer_count < ANSWERS_MAX;
 }
 
 static bool ingest_suspicion(gossip *g, const wire_envelope *envelope)
@@ -310,8 +310,7 @@ static bool ingest_suspicion(gossip *g, const wire_envelope *envelope)
     // when we refuted already; our pushes and anti-entropy may take longer
     // to reach it than its suspicion lasts.
     bool answer = about_self && g->fresh_from_set &&
-                  mesh_node_id_equal(&g->fresh_from, &envelope->signer) &&
-                  answer_budget_allows(g);
+                  mesh_node_id_equal(&g->fresh_from, &envelope->signer) && answer_budget_allows(g);
     // Cheap relevance checks before the signature: an accusation about an
     // unknown member, one already refuted (unless we answer it), or one
     // already counted changes nothing.

@@ -306,7 +306,6 @@ static void test_same_seed_same_run(void **state)
     assert_int_equal(delivered_a, delivered_b);
 }
 
-
 static void test_suspicion_scales_with_view(void **state)
 {
     (void) state;
