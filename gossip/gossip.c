@@ -616,6 +616,40 @@ void gossip_count_reject(gossip *g, gossip_reject reject)
     g->stats.rejected[reject]++;
 }
 
+/* A call that comes more than a probe timeout past the deadline: this
+ * node was stopped (SIGSTOP, a paused VM, a starved loop) for late_ns.
+ * What timed out meanwhile is its own lateness, not news about others:
+ * an ack may be waiting in its socket, a refutation may have been sent
+ * to it. So the probes in flight end without a verdict (no failure, no
+ * suspicion), the suspicions it holds get back the time it lost, it
+ * counts the lateness against its own health (Lifeguard's local health:
+ * its timeouts stretch while it recovers) and probes afresh at once. */
+static void late_wakeup(gossip *g, uint64_t late_ns)
+{
+    g->stats.late_wakeups++;
+    if (g->local_health < LOCAL_HEALTH_MAX) {
+        g->local_health++;
+    }
+    g->probe.active = false;
+    g->verify.active = false;
+    if (g->next_probe_ns != UINT64_MAX) {
+        g->next_probe_ns = g->now.monotonic_ns;
+    }
+    if (g->suspect_count == 0) {
+        return;
+    }
+    for (uint32_t i = 0, seen = 0; seen < g->suspect_count && i < g->config.members_max; i++) {
+        member *m = &g->members[i];
+        if (m->state == GOSSIP_SUSPECT) {
+            seen++;
+            m->suspicion_started_ns += late_ns;
+            m->suspicion_deadline_ns += late_ns;
+        }
+    }
+    MESH_ASSERT(g->suspicion_next_ns != UINT64_MAX);
+    g->suspicion_next_ns += late_ns;
+}
+
 /* Starts a call: binds the per-call state and checks the outbox's room. */
 static mesh_err call_begin(gossip *g, mesh_now now, mesh_rng *rng, mesh_outbox *outbox)
 {
@@ -626,6 +660,7 @@ static mesh_err call_begin(gossip *g, mesh_now now, mesh_rng *rng, mesh_outbox *
     }
     // Monotonic time never goes back; a shell that breaks this has a bug.
     MESH_ASSERT(now.monotonic_ns >= g->now.monotonic_ns);
+    uint64_t due_ns = gossip_deadline_ns(g);
     g->now = now;
     g->rng = rng;
     g->outbox = outbox;
@@ -635,6 +670,10 @@ static mesh_err call_begin(gossip *g, mesh_now now, mesh_rng *rng, mesh_outbox *
     g->fresh_count = 0;
     g->fresh_from_set = false;
     g->suspect_frame_count = 0;
+    if (g->started && now.monotonic_ns > due_ns &&
+        now.monotonic_ns - due_ns > g->config.probe_timeout_ns) {
+        late_wakeup(g, now.monotonic_ns - due_ns);
+    }
     return MESH_OK;
 }
 

@@ -22,9 +22,13 @@
  *     `indirect_probes` others to ping the target for it; with no ack by
  *     the end of the interval it signs a suspicion and spreads it. Every
  *     member that holds a suspicion starts a timer, between suspicion_min
- *     and suspicion_max, that shrinks as independent accusers confirm it
- *     (Lifeguard's dynamic suspicion); when it fires with no refutation
- *     the target is down. The target refutes by publishing a newer advert.
+ *     and suspicion_max (each times max(1, log10 N) for N live members, as
+ *     memberlist scales it), that shrinks as independent accusers confirm
+ *     it (Lifeguard's dynamic suspicion); when it fires with no refutation
+ *     the target is down. The target refutes by publishing a newer advert,
+ *     and sends it straight back to each accuser that tells it. A call far
+ *     past the deadline (this node was stopped) ends the probes in flight
+ *     without a verdict and gives the suspicions held the time lost.
  *     A member that misses its own acks, or runs late, raises its "local
  *     health" score and stretches its timeouts (Lifeguard's local health
  *     awareness), so a starved node does not accuse healthy ones. The
@@ -157,8 +161,8 @@ typedef struct gossip_config {
     /* Timings, in nanoseconds. */
     uint64_t probe_interval_ns;  /* default 1.5 s */
     uint64_t probe_timeout_ns;   /* direct ack wait; default 300 ms */
-    uint64_t suspicion_min_ns;   /* default 1 s */
-    uint64_t suspicion_max_ns;   /* default 3 s */
+    uint64_t suspicion_min_ns;   /* default 1 s; times max(1, log10 live members) */
+    uint64_t suspicion_max_ns;   /* default 3 s; likewise */
     uint64_t advert_refresh_ns;  /* re-sign the advert at least this often; default 10 min */
     uint64_t rejoin_interval_ns; /* contact seeds this often; default 30 s */
     uint64_t down_forget_ns;     /* forget down and left members after; default 1 h */
@@ -356,9 +360,11 @@ typedef struct gossip_stats {
     uint64_t adverts_in;  /* adverts accepted as new */
     uint64_t adverts_out; /* adverts (own or forwarded) sent in pushes */
     uint64_t probes_sent;
-    uint64_t probes_failed;     /* probes that ended without an ack */
-    uint64_t suspicions_raised; /* by this node */
-    uint64_t refutations;       /* newer own adverts sent because of a suspicion */
+    uint64_t probes_failed;      /* probes that ended without an ack */
+    uint64_t suspicions_raised;  /* by this node */
+    uint64_t refutations;        /* newer own adverts sent because of a suspicion */
+    uint64_t refutation_answers; /* own adverts sent straight back to an accuser that told us */
+    uint64_t late_wakeups;       /* calls that came far past the deadline (this node was paused) */
     uint64_t anti_entropy_rounds;
     uint64_t duplicates;     /* records already held (normal in g) */
     uint64_t frames_dropped; /* output dropped at a per-call bound; anti-entropy repairs */

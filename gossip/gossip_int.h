@@ -29,8 +29,9 @@
 #define OUT_ARENA_SIZE          262140u /* 4 * WIRE_FRAME_SIZE_MAX */
 #define SUSPECT_FRAME_MAX       256u
 #define LOCAL_HEALTH_MAX        8u
-#define DIGEST_ENTRIES_TARGET   512u /* members per digest page the sender aims for */
-#define SUSPECT_LIST_MAX        32u  /* suspects whose slots are listed (see suspect_list) */
+#define DIGEST_ENTRIES_TARGET   512u  /* members per digest page the sender aims for */
+#define SUSPECT_LIST_MAX        32u   /* suspects whose slots are listed (see suspect_list) */
+#define ANSWERS_MAX             1024u /* own adverts sent straight back to accusers per interval */
 
 _Static_assert(OUT_ARENA_SIZE == 4u * WIRE_FRAME_SIZE_MAX, "four full frames per call");
 _Static_assert(FRESH_MAX <= WIRE_PUSH_RECORDS_MAX, "one push can carry every fresh record");
@@ -281,6 +282,10 @@ struct gossip {
      * instead of scanning every member. */
     uint64_t suspicion_next_ns;
     bool suspicion_next_stale;
+    /* Adverts sent straight back to accusers in the current window (one
+     * probe interval from answer_window_ns). */
+    uint64_t answer_window_ns;
+    uint32_t answer_count;
 
     char seeds[GOSSIP_SEEDS_MAX][WIRE_ENDPOINT_SIZE_MAX + 1];
     uint32_t seed_count;
@@ -379,7 +384,12 @@ MESH_MUST_USE mesh_err gossip_publish_suspicion(gossip *g, member *target);
  * (or, never expected, when encoding fails). Valid until the next call. */
 const uint8_t *gossip_make_suspicion(gossip *g, const member *target, uint32_t *frame_size_out);
 void gossip_add_fresh(gossip *g, const uint8_t *frame, uint32_t frame_size);
+/* How long a suspicion with accuser_count confirmations lasts: between
+ * suspicion_min_ns and suspicion_max_ns, each times
+ * gossip_suspicion_scale(live members), stretched by local health. */
 uint64_t gossip_suspicion_timeout_ns(const gossip *g, uint32_t accuser_count);
+/* max(1, log10(live_count)). */
+double gossip_suspicion_scale(uint32_t live_count);
 
 /* gossip_protocol.c: probes, anti-entropy, sending. */
 /* Authenticates a control frame from `from` (its MAC), charges its rate
@@ -398,6 +408,8 @@ void gossip_tell_revoked(gossip *g, const wire_envelope *envelope);
 void gossip_run_timers(gossip *g);
 void gossip_flush_fresh(gossip *g);
 void gossip_send_introduction(gossip *g, const member *to, const char *endpoint);
+/* Pushes our newest advert to one member (an accuser that told us). */
+void gossip_send_own_advert(gossip *g, const member *to);
 void gossip_verify_start(gossip *g, member *target);
 bool gossip_member_endpoint(const gossip *g, const member *m, char *endpoint_out);
 /* RFC 6298's smoothing on 8 * SRTT in microseconds: the first sample

@@ -339,6 +339,18 @@ void gossip_tell_revoked(gossip *g, const wire_envelope *envelope)
     g->stats.revoked_told += g->stats.frames_out - sent_before;
 }
 
+void gossip_send_own_advert(gossip *g, const member *to)
+{
+    char endpoint[WIRE_ENDPOINT_SIZE_MAX + 1];
+    if (!gossip_member_endpoint(g, to, endpoint)) {
+        return;
+    }
+    push_batch batch;
+    batch_init(&batch, to, endpoint);
+    batch_add_member(g, &batch, &g->members[g->self_slot], false);
+    batch_flush(g, &batch);
+}
+
 /* Picks up to count_max distinct members that probeable() accepts, other
  * than `except`, uniformly at random. */
 static uint32_t

@@ -39,17 +39,32 @@ void gossip_add_fresh(gossip *g, const uint8_t *frame, uint32_t frame_size)
     g->fresh_count++;
 }
 
+double gossip_suspicion_scale(uint32_t live_count)
+{
+    // log10 of the view, as memberlist scales its suspicion timeout, never
+    // below 1: views of up to 10 members keep the configured timeouts.
+    return live_count > 10 ? log10((double) live_count) : 1.0;
+}
+
 uint64_t gossip_suspicion_timeout_ns(const gossip *g, uint32_t accuser_count)
 {
     MESH_ASSERT(accuser_count >= 1 && accuser_count <= ACCUSERS_MAX);
+    // The view's size scales both ends: a refutation needs about log N
+    // push hops, and more anti-entropy rounds, to reach every member that
+    // holds the suspicion. With the defaults: 1..3 s up to 10 members,
+    // 1.7..5.1 s at 50, 3..9 s at 1,000, 4..12 s at 10,000.
+    MESH_ASSERT(g->member_count >= g->gone_count);
+    double scale = gossip_suspicion_scale(g->member_count - g->gone_count);
+    uint64_t min_ns = (uint64_t) (scale * (double) g->config.suspicion_min_ns);
+    uint64_t max_ns = (uint64_t) (scale * (double) g->config.suspicion_max_ns);
+    max_ns = max_ns < min_ns ? min_ns : max_ns;
     // Lifeguard's dynamic suspicion: the timeout starts at the maximum and
     // falls logarithmically to the minimum as independent accusers confirm
     // the suspicion, so one slow accuser cannot take a member down fast,
     // but many agreeing ones can.
     double fraction = log((double) accuser_count) / log((double) ACCUSERS_MAX);
-    double span = (double) (g->config.suspicion_max_ns - g->config.suspicion_min_ns);
-    uint64_t timeout = g->config.suspicion_max_ns - (uint64_t) (fraction * span);
-    MESH_ASSERT(timeout >= g->config.suspicion_min_ns);
+    uint64_t timeout = max_ns - (uint64_t) (fraction * (double) (max_ns - min_ns));
+    MESH_ASSERT(timeout >= min_ns);
     // A node that is itself unhealthy waits longer before it believes.
     return timeout + timeout * g->local_health / LOCAL_HEALTH_MAX;
 }
@@ -260,6 +275,18 @@ ingest_advert(gossip *g, const wire_envelope *envelope, const uint8_t *frame, ui
     return true;
 }
 
+/* Direct answers to accusers: at most ANSWERS_MAX per probe
+ * interval, so that replayed notices cannot make this node send without
+ * bound. */
+static bool answer_budget_allows(gossip *g)
+{
+    if (g->now.monotonic_ns - g->answer_window_ns >= g->config.probe_interval_ns) {
+        g->answer_window_ns = g->now.monotonic_ns;
+        g->answer_count = 0;
+    }
+    return g->answer_count < ANSWERS_MAX;
+}
+
 static bool ingest_suspicion(gossip *g, const wire_envelope *envelope)
 {
     member *accuser = signing_member(g, &envelope->signer);
@@ -277,10 +304,17 @@ static bool ingest_suspicion(gossip *g, const wire_envelope *envelope)
     }
     member *target = gossip_member_lookup(g, &suspect.target);
     bool about_self = target == &g->members[g->self_slot];
+    bool stale = target != NULL && suspect.target_sequence < target->sequence;
+    // An accusation of us that its accuser hands us itself (a notice): it
+    // still holds us suspect, so it gets our advert straight back, even
+    // when we refuted already; our pushes and anti-entropy may take longer
+    // to reach it than its suspicion lasts.
+    bool answer = about_self && g->fresh_from_set &&
+                  mesh_node_id_equal(&g->fresh_from, &envelope->signer) && answer_budget_allows(g);
     // Cheap relevance checks before the signature: an accusation about an
-    // unknown member, one already refuted, or one already counted changes
-    // nothing.
-    if (target == NULL || suspect.target_sequence < target->sequence ||
+    // unknown member, one already refuted (unless we answer it), or one
+    // already counted changes nothing.
+    if (target == NULL || (stale && !answer) ||
         (!about_self && target->state != GOSSIP_ALIVE && target->state != GOSSIP_SUSPECT)) {
         g->stats.duplicates++;
         return false;
@@ -305,11 +339,18 @@ static bool ingest_suspicion(gossip *g, const wire_envelope *envelope)
         return false;
     }
     if (about_self) {
-        // Lifeguard: being suspected hints that we may be the slow one.
-        if (g->local_health < LOCAL_HEALTH_MAX) {
-            g->local_health++;
+        if (!stale) {
+            // Lifeguard: being suspected hints that we may be the slow one.
+            if (g->local_health < LOCAL_HEALTH_MAX) {
+                g->local_health++;
+            }
+            refute(g, suspect.target_sequence);
         }
-        refute(g, suspect.target_sequence);
+        if (answer && !g->leaving && g->started) {
+            g->answer_count++;
+            g->stats.refutation_answers++;
+            gossip_send_own_advert(g, accuser);
+        }
         return false;
     }
     if (target->state == GOSSIP_ALIVE) {

@@ -271,8 +271,17 @@ static void on_gossip_event(sim_gossip_state *run, const mesh_output *item)
     }
     run->result.down_events++;
     uint32_t member = sim_gossip_index_of_id(run, &event.member);
-    if (!run->false_down_counting || member == UINT32_MAX || run->nodes[member].crashed ||
-        run->nodes[member].false_down_seen) {
+    if (!run->false_down_counting || member == UINT32_MAX || run->nodes[member].crashed) {
+        return;
+    }
+    gossip_member_info self;
+    if (gossip_member_find(run->nodes[member].machine, &event.member, &self) == MESH_OK &&
+        self.sequence > event.sequence) {
+        run->result.false_down_refuted_unseen++;
+    } else {
+        run->result.false_down_unrefuted++;
+    }
+    if (run->nodes[member].false_down_seen) {
         return;
     }
     run->nodes[member].false_down_seen = true;
@@ -809,6 +818,8 @@ static void sum_stats(const sim_gossip_state *run, gossip_stats *sum)
         sum->probes_failed += stats.probes_failed;
         sum->suspicions_raised += stats.suspicions_raised;
         sum->refutations += stats.refutations;
+        sum->refutation_answers += stats.refutation_answers;
+        sum->late_wakeups += stats.late_wakeups;
         sum->anti_entropy_rounds += stats.anti_entropy_rounds;
         sum->duplicates += stats.duplicates;
         sum->frames_dropped += stats.frames_dropped;

@@ -104,6 +104,9 @@ mesh_err sim_gossip_json_body(const sim_gossip_result *result,
     put_seconds(&out, "time_to_99_s", result->time_to_99_ns);
     put_rounds(&out, "rounds_to_all", result->time_to_all_ns, config->interval_ns);
     put(&out, ",\"false_down\":%u", result->false_down);
+    put(&out, ",\"false_down_why\":{\"refuted_unseen\":%llu,\"unrefuted\":%llu}",
+        (unsigned long long) result->false_down_refuted_unseen,
+        (unsigned long long) result->false_down_unrefuted);
     put_seconds(&out, "detect_s", config->crash_count > 0 ? result->detect_ns : SIM_TIME_NONE);
     put_seconds(&out, "heal_s", config->partition_ns > 0 ? result->heal_ns : SIM_TIME_NONE);
     put_rounds(&out, "heal_rounds", config->partition_ns > 0 ? result->heal_ns : SIM_TIME_NONE,
@@ -159,6 +162,8 @@ mesh_err sim_gossip_json_body(const sim_gossip_result *result,
     put_u64(&out, "probes_failed", stats->probes_failed);
     put_u64(&out, "suspicions_raised", stats->suspicions_raised);
     put_u64(&out, "refutations", stats->refutations);
+    put_u64(&out, "refutation_answers", stats->refutation_answers);
+    put_u64(&out, "late_wakeups", stats->late_wakeups);
     put_u64(&out, "anti_entropy_rounds", stats->anti_entropy_rounds);
     put_u64(&out, "duplicates", stats->duplicates);
     put_u64(&out, "frames_dropped", stats->frames_dropped);

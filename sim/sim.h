@@ -133,6 +133,12 @@ typedef struct sim_gossip_result {
     uint64_t detect_ns; /* from the crash */
     uint64_t heal_ns;   /* from the heal */
     uint32_t false_down;
+    /* Why: every false DOWN event (all observers, not distinct members),
+     * by what the member itself held at that moment: it had refuted the
+     * suspicion already (a newer own advert that had not reached the
+     * observer), or it had not (it never heard of the suspicion). */
+    uint64_t false_down_refuted_unseen;
+    uint64_t false_down_unrefuted;
     uint32_t crashed[16]; /* the first crashed indices, ascending */
     /* At the end of the crash phase, (live node, crashed member) pairs not
      * DOWN yet, by the state held: all 0 when detect_ns is set. */

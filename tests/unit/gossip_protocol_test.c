@@ -3,7 +3,9 @@
  * joining through a seed, a fresh advert reaching everyone, a crashed
  * member declared down by all and nobody else, a false suspicion refuted,
  * a graceful leave, a revocation, a partition that heals, and the same
- * seed giving the same run.
+ * seed giving the same run; suspicion timeouts that grow with log10 of the
+ * view, an accuser answered straight back by the member it accused, and a
+ * node that was paused blaming nobody for its own lateness.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "gossip/gossip_int.h"
 #include "tests/unit/gossip_cluster.h"
 
 #define MS (MESH_NS_PER_MS)
@@ -303,6 +306,109 @@ static void test_same_seed_same_run(void **state)
     assert_int_equal(delivered_a, delivered_b);
 }
 
+static void test_suspicion_scales_with_view(void **state)
+{
+    (void) state;
+    // max(1, log10 N): the configured timeouts up to 10 members.
+    assert_true(gossip_suspicion_scale(0) == 1.0);
+    assert_true(gossip_suspicion_scale(10) == 1.0);
+    assert_true(gossip_suspicion_scale(100) > 1.999 && gossip_suspicion_scale(100) < 2.001);
+    assert_true(gossip_suspicion_scale(10000) > 3.999 && gossip_suspicion_scale(10000) < 4.001);
+    assert_true(gossip_suspicion_scale(50) > gossip_suspicion_scale(20));
+}
+
+/* A suspicion of `target` at `sequence`, signed by `accuser`, in a push
+ * from the accuser: the notice an accuser sends its suspect. */
+static uint32_t notice_frame(
+    cluster *c, uint32_t accuser, uint32_t target, uint64_t sequence, uint8_t *frame, uint32_t size)
+{
+    wire_suspect suspect = {
+        .target = c->ids[target], .target_sequence = sequence, .at_ns = cluster_now(c).realtime_ns};
+    uint8_t body[256];
+    uint32_t body_size = 0;
+    assert_int_equal(wire_suspect_encode(&suspect, body, sizeof(body), &body_size), MESH_OK);
+    uint8_t record[512];
+    uint32_t record_size = 0;
+    assert_int_equal(mcrypto_envelope_seal(&c->keys[accuser], WIRE_TYPE_SUSPECT, body, body_size,
+                                           record, sizeof(record), &record_size),
+                     MESH_OK);
+    const uint8_t *records[1] = {record};
+    return cluster_push_frame(c, accuser, records, &record_size, 1, frame, size);
+}
+
+static void test_accuser_is_answered_directly(void **state)
+{
+    (void) state;
+    cluster *c = new_cluster(12, 11);
+    assert_true(cluster_run_until_converged(c, 100 * MS, 10 * S) != UINT64_MAX);
+    gossip_member_info before;
+    assert_int_equal(gossip_member_find(c->nodes[2], &c->ids[2], &before), MESH_OK);
+    uint8_t frame[2048];
+    uint32_t frame_size = notice_frame(c, 1, 2, before.sequence, frame, sizeof(frame));
+    cluster_deliver(c, 2, frame, frame_size);
+    gossip_member_info now;
+    assert_int_equal(gossip_member_find(c->nodes[2], &c->ids[2], &now), MESH_OK);
+    assert_true(now.sequence > before.sequence);
+    // The accuser holds the refutation after one hop (1 ms), not after the
+    // pushes' second hop or an anti-entropy round: the random fanout
+    // leaves the push's sender out.
+    cluster_run(c, c->now_ns + 1500 * MESH_NS_PER_US);
+    gossip_member_info seen;
+    assert_int_equal(gossip_member_find(c->nodes[1], &c->ids[2], &seen), MESH_OK);
+    assert_int_equal(seen.sequence, now.sequence);
+    gossip_stats stats;
+    gossip_stats_get(c->nodes[2], &stats);
+    assert_int_equal(stats.refutations, 1);
+    assert_int_equal(stats.refutation_answers, 1);
+    // An accuser still holding the refuted sequence is answered again,
+    // without another refutation.
+    frame_size = notice_frame(c, 5, 2, before.sequence, frame, sizeof(frame));
+    cluster_deliver(c, 2, frame, frame_size);
+    gossip_stats_get(c->nodes[2], &stats);
+    assert_int_equal(stats.refutations, 1);
+    assert_int_equal(stats.refutation_answers, 2);
+    free_cluster(c);
+}
+
+/* The node paused (SIGSTOP) with a probe in flight: once it runs again,
+ * the probe's lapsed timeout is its own lateness, not evidence. */
+static void test_paused_node_blames_nobody(void **state)
+{
+    (void) state;
+    cluster *c = new_cluster(6, 12);
+    assert_true(cluster_run_until_converged(c, 100 * MS, 10 * S) != UINT64_MAX);
+    const uint32_t paused = 2;
+    const gossip *g = c->nodes[paused];
+    uint64_t limit_ns = c->now_ns + 2 * S;
+    while (!(g->probe.active && !g->probe.acked) && c->now_ns < limit_ns) {
+        cluster_run(c, c->now_ns + 100 * MESH_NS_PER_US);
+    }
+    assert_true(g->probe.active && !g->probe.acked);
+    gossip_stats before;
+    gossip_stats_get(g, &before);
+    // Stopped for 3 s, ten times the longest suspicion: whatever is sent
+    // to it meanwhile is lost (its socket buffer overflowed).
+    c->crashed[paused] = true;
+    cluster_run(c, c->now_ns + 3 * S);
+    c->crashed[paused] = false;
+    uint64_t resumed_ns = c->now_ns;
+    while (c->now_ns < resumed_ns + 5 * S) {
+        cluster_run(c, c->now_ns + 10 * MS);
+        for (uint32_t n = 0; n < c->count; n++) {
+            uint32_t held = cluster_state(c, paused, n);
+            assert_true(held == GOSSIP_ALIVE);
+        }
+    }
+    gossip_stats after;
+    gossip_stats_get(g, &after);
+    assert_int_equal(after.suspicions_raised, before.suspicions_raised);
+    assert_int_equal(after.late_wakeups, before.late_wakeups + 1);
+    // The others declared it down meanwhile, rightly; it refuted and is
+    // back in every view.
+    assert_true(cluster_converged(c));
+    free_cluster(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +422,9 @@ int main(void)
         cmocka_unit_test(test_revocation_spreads_and_drops_member),
         cmocka_unit_test(test_partition_heals),
         cmocka_unit_test(test_same_seed_same_run),
+        cmocka_unit_test(test_suspicion_scales_with_view),
+        cmocka_unit_test(test_accuser_is_answered_directly),
+        cmocka_unit_test(test_paused_node_blames_nobody),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
