@@ -40,7 +40,11 @@ n=$(jq '.agents | length' load.json)
 [ "$(jq '[.refused_by_reason[]] | add // 0' load.json)" = "$(jq '.refused' load.json)" ] &&
   ok || bad "refusals by reason do not add up to the refusals"
 over=$(jq '[.agents[] | select(.rss_kib_start <= 0 or .rss_kib_end > .rss_kib_start + 65536)] | length' load.json)
-[ "$over" = 0 ] && ok || bad "RSS grew by more than 64 MiB: $(jq -c '.agents' load.json)"
+if [ -n "${MESH_TEST_SANITIZER:-}" ]; then
+  echo "NOT CHECKED under $MESH_TEST_SANITIZER: RSS (ASan quarantine): $(jq -c '.agents' load.json)" >&2
+else
+  [ "$over" = 0 ] && ok || bad "RSS grew by more than 64 MiB: $(jq -c '.agents' load.json)"
+fi
 [ "$(jq '.settled_after_s' load.json)" -ge 0 ] && ok || bad "leases still open 60 s after the load"
 [ "$(jq '.agents_stopped_cleanly' load.json)" = 10 ] && ok || bad "agents did not stop cleanly"
 [ "$(jq '.ledgers_verified' load.json)" = 10 ] && ok || bad "ledgers verified: $(jq .ledgers_verified load.json)"

@@ -20,6 +20,10 @@ test_cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null; done
   wait 2>/dev/null
+  if [ -n "${MESH_TEST_KEEP:-}" ]; then
+    echo "MESH_TEST_KEEP: kept $dir" >&2
+    return
+  fi
   rm -rf "$dir"
 }
 ok() { passed=$((passed + 1)); }
@@ -151,4 +155,18 @@ stop_agents() {
     [ $rc -eq 0 ] && ok || bad "agent $pid exited $rc on SIGTERM"
   done
   pids=()
+  sanitizer_reports
+}
+
+# sanitizer_reports: prints the start of every sanitizer report in the
+# test directory's logs (an agent under ASan or TSan that aborted), so that
+# a failure in CI can be read without the directory.
+sanitizer_reports() {
+  local log
+  for log in "$dir"/*.log "$dir"/*/*.log; do
+    [ -f "$log" ] || continue
+    grep -qE '^(==[0-9]+==ERROR|WARNING: ThreadSanitizer|SUMMARY: |.*runtime error:)' "$log" || continue
+    echo "--- sanitizer report in ${log#"$dir"/}:"
+    grep -m1 -A40 -E '^(==[0-9]+==ERROR|WARNING: ThreadSanitizer|.*runtime error:)' "$log"
+  done
 }
