@@ -41,7 +41,7 @@ n=$(jq '.agents | length' load.json)
   ok || bad "refusals by reason do not add up to the refusals"
 over=$(jq '[.agents[] | select(.rss_kib_start <= 0 or .rss_kib_end > .rss_kib_start + 65536)] | length' load.json)
 if [ -n "${MESH_TEST_SANITIZER:-}" ]; then
-  echo "NOT CHECKED under $MESH_TEST_SANITIZER: RSS (ASan quarantine): $(jq -c '.agents' load.json)" >&2
+  echo "NOT CHECKED under $MESH_TEST_SANITIZER: RSS (sanitizer memory overhead): $(jq -c '.agents' load.json)" >&2
 else
   [ "$over" = 0 ] && ok || bad "RSS grew by more than 64 MiB: $(jq -c '.agents' load.json)"
 fi
