@@ -25,17 +25,6 @@
 
 #include "sim/gossip_int.h"
 
-/* Grid carbon intensity, gCO2/kWh: Ember's 2024 yearly country averages,
- * transcribed (rounded) from ../shared/data/carbon-ember-yearly-average-
- * intensities.json (co2.js; CC BY-SA 4.0); see data/PROVENANCE.md. */
-static const struct {
-    char country[3];
-    uint32_t carbon_gco2_per_kwh;
-} carbon_table[] = {
-    {"AT", 103}, {"BE", 118}, {"DE", 342}, {"ES", 146}, {"FR", 44},
-    {"IE", 280}, {"IT", 288}, {"NL", 253}, {"PL", 615}, {"SE", 36},
-};
-
 /* Node lookups by id, for false downs. */
 static int compare_by_id(const void *a, const void *b)
 {
@@ -62,17 +51,6 @@ uint32_t sim_gossip_index_of_id(const sim_gossip_state *run, const mesh_node_id 
     return UINT32_MAX;
 }
 
-static uint32_t carbon_of(const char *country)
-{
-    for (uint32_t i = 0; i < MESH_ARRAY_COUNT(carbon_table); i++) {
-        if (strcmp(carbon_table[i].country, country) == 0) {
-            return carbon_table[i].carbon_gco2_per_kwh;
-        }
-    }
-    MESH_ASSERT(false && "every city's country has a carbon figure");
-    return 0;
-}
-
 void sim_gossip_set_resource(wire_resource *resource,
                              uint32_t resource_class,
                              const char *model,
@@ -97,7 +75,7 @@ static void make_advert(sim_gossip_state *run, uint32_t index, wire_advert *adve
     wire_advert *advert = advert_out;
     memset(advert, 0, sizeof(*advert));
     advert->status = WIRE_ADVERT_ALIVE;
-    advert->carbon_gco2_per_kwh = carbon_of(city->country);
+    advert->carbon_gco2_per_kwh = sim_carbon_of(city->country);
     uint64_t vcpu = 512u * (1u + mesh_rng_below(rng, 32));
     uint64_t gpu = 8u * mesh_rng_below(rng, 17);
     uint64_t storage_gib = 1024u * (64u + mesh_rng_below(rng, 1024));

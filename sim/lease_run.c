@@ -68,16 +68,6 @@ const char *sim_lease_invariant_name(uint32_t invariant)
 
 static const char *const phase_names[] = {"join", "workload", "drain"};
 
-/* Grid carbon intensity by country, gCO2/kWh (the gossip scenario's
- * table, Ember 2024 yearly averages). */
-static const struct {
-    char country[3];
-    uint32_t carbon_gco2_per_kwh;
-} carbon_table[] = {
-    {"AT", 103}, {"BE", 118}, {"DE", 342}, {"ES", 146}, {"FR", 44},
-    {"IE", 280}, {"IT", 288}, {"NL", 253}, {"PL", 615}, {"SE", 36},
-};
-
 void sim_lease_config_default(sim_lease_config *config)
 {
     MESH_ASSERT(config != NULL);
@@ -529,17 +519,6 @@ static mesh_err store_write(void *ctx, const ledger_batch *batch, bool sync)
 /* Members: creation, crash, restart.                                */
 /* ---------------------------------------------------------------- */
 
-static uint32_t carbon_of(const char *country)
-{
-    for (uint32_t i = 0; i < MESH_ARRAY_COUNT(carbon_table); i++) {
-        if (strcmp(carbon_table[i].country, country) == 0) {
-            return carbon_table[i].carbon_gco2_per_kwh;
-        }
-    }
-    MESH_ASSERT(false && "every city's country has a carbon figure");
-    return 0;
-}
-
 /* Random constraints over the federation's countries and certificates;
  * each kind of constraint is set in a minority of requests. */
 static void draw_constraints(mesh_rng *rng, uint64_t vcpu, wire_lease_constraints *c)
@@ -637,7 +616,7 @@ static mesh_err make_node(sim_lease_world *world, uint32_t index)
     }
     MESH_ASSERT(crypto_generichash(node->cert_hash, sizeof(node->cert_hash), node->cert_frame,
                                    node->cert_frame_size, NULL, 0) == 0);
-    node->carbon_gco2_per_kwh = carbon_of(city->country);
+    node->carbon_gco2_per_kwh = sim_carbon_of(city->country);
 
     // Capacity: 64..512 vCPUs, 30..70 % lendable, 10 % kept for peaks, half
     // of lendable at most to one borrower. A hostile member's policy says

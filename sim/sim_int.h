@@ -135,6 +135,9 @@ void sim_net_heal(sim_net *net);
 /* Adds a two-letter jurisdiction code to a certificate being made,
  * keeping the list sorted (the wire wants it so); room must be left. */
 void sim_cert_add_jurisdiction(wire_cert *cert, const char *code);
+/* The grid carbon intensity (gCO2/kWh) of a country the simulated cities
+ * are in: Ember's 2024 yearly averages. */
+uint32_t sim_carbon_of(const char *country);
 
 /* Parses "sim://<index>" with index < node_count, without leading zeros.
  * False for anything else. */
